@@ -1,0 +1,1 @@
+"""The ems energy management integration."""
