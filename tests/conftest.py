@@ -10,3 +10,12 @@ import custom_components.ems  # noqa: F401  (imported first, as HA's loader expe
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/ems in every test."""
+
+
+@pytest.fixture
+async def sim(socket_enabled: None):
+    """The site simulator on a free loopback port, with a manual clock."""
+    from simulator import start_simulator
+
+    async with start_simulator(host="127.0.0.1", port=0, auto_tick=False) as running:
+        yield running

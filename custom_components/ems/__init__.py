@@ -1,1 +1,132 @@
-"""The ems energy management integration."""
+"""The ems energy management integration: a site entry with devices as subentries."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+
+from .const import (
+    CONF_BAUDRATE,
+    CONF_BYTESIZE,
+    CONF_CONNECTION,
+    CONF_HOST,
+    CONF_PARITY,
+    CONF_PORT,
+    CONF_PROFILE,
+    CONF_SCAN_INTERVAL,
+    CONF_SERIAL_PORT,
+    CONF_STOPBITS,
+    CONF_UNIT_ID,
+    CONNECTION_ENTITIES,
+    CONNECTION_TCP,
+    DEFAULT_SCAN_INTERVAL,
+    DOMAIN,
+    PROFILE_SUNSPEC,
+)
+from .coordinator import EmsConfigEntry, EmsDeviceCoordinator, EmsRuntimeData
+from .device import ModbusDevice
+from .entity_source import EntitySource
+from .profile import Profile, ProfileError, builtin_profiles
+from .site import SiteAggregator
+from .transport import ModbusTransport, SerialParams, TcpParams
+
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+_PROFILES = f"{DOMAIN}_profiles"
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up the integration (actions are registered here by later features)."""
+    return True
+
+
+async def async_get_profiles(hass: HomeAssistant) -> dict[str, Profile]:
+    """The built-in profiles, read from disk once, off the event loop."""
+    if _PROFILES not in hass.data:
+        hass.data[_PROFILES] = await hass.async_add_executor_job(builtin_profiles)
+    profiles: dict[str, Profile] = hass.data[_PROFILES]
+    return profiles
+
+
+def link_params(data: Mapping[str, Any]) -> TcpParams | SerialParams:
+    """The Modbus link a device subentry is wired to."""
+    if data[CONF_CONNECTION] == CONNECTION_TCP:
+        return TcpParams(host=data[CONF_HOST], port=int(data[CONF_PORT]))
+    return SerialParams(
+        port=data[CONF_SERIAL_PORT],
+        baudrate=int(data[CONF_BAUDRATE]),
+        parity=data[CONF_PARITY],
+        stopbits=int(data[CONF_STOPBITS]),
+        bytesize=int(data[CONF_BYTESIZE]),
+    )
+
+
+async def _async_device_profile(hass: HomeAssistant, subentry: ConfigSubentry) -> Profile:
+    data = subentry.data
+    if data[CONF_PROFILE] == PROFILE_SUNSPEC:
+        from .sunspec import profile_from_subentry  # noqa: PLC0415
+
+        return profile_from_subentry(data, subentry.subentry_type)
+    profiles = await async_get_profiles(hass)
+    if (profile := profiles.get(data[CONF_PROFILE])) is None:
+        raise ProfileError(f"unknown profile {data[CONF_PROFILE]}")
+    return profile
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
+    """Set up a site: one coordinator per device subentry, links shared between devices."""
+    runtime = EmsRuntimeData(site=SiteAggregator())
+    scan_interval = float(entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL))
+    for subentry_id, subentry in entry.subentries.items():
+        data = subentry.data
+        if data[CONF_CONNECTION] == CONNECTION_ENTITIES:
+            source = EntitySource(hass, subentry.subentry_type, data)
+            coordinator = EmsDeviceCoordinator(
+                hass, entry, subentry, scan_interval=scan_interval, entities=source
+            )
+        else:
+            try:
+                profile = await _async_device_profile(hass, subentry)
+            except (ProfileError, ValueError) as err:
+                raise ConfigEntryError(
+                    translation_domain=DOMAIN,
+                    translation_key="invalid_profile",
+                    translation_placeholders={"name": subentry.title, "error": str(err)},
+                ) from err
+            params = link_params(data)
+            transport = runtime.transports.get(params.label)
+            if transport is None:
+                transport = runtime.transports[params.label] = ModbusTransport(params)
+            device = ModbusDevice(transport, int(data[CONF_UNIT_ID]), profile)
+            coordinator = EmsDeviceCoordinator(
+                hass, entry, subentry, scan_interval=scan_interval, modbus=device
+            )
+        runtime.devices[subentry_id] = coordinator
+    entry.runtime_data = runtime
+    # A device that does not answer makes its own entities unavailable, not the whole site.
+    await asyncio.gather(*(c.async_refresh() for c in runtime.devices.values()))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    return True
+
+
+async def _async_reload(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
+    """Reload when options or subentries change."""
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
+    """Unload platforms and close the Modbus links."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        for transport in entry.runtime_data.transports.values():
+            transport.close()
+    return unloaded

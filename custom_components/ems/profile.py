@@ -456,14 +456,13 @@ def decode_all(profile: Profile, blocks: Iterable[tuple[Block, Sequence[int | bo
                     scale[p.key] = sf_value
     values: dict[str, Any] = {}
     for block, words in pairs:
-        for key, value in decode_block(block, words, scale).items():
+        for key, decoded in decode_block(block, words, scale).items():
             point = profile[key]
-            if point.sf and point.sf not in scale:
-                value = None
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                if not point.in_range(value):
-                    value = None
-            values[key] = value
+            missing_sf = point.sf is not None and point.sf not in scale
+            numeric = isinstance(decoded, int | float) and not isinstance(decoded, bool)
+            values[key] = (
+                None if missing_sf or (numeric and not point.in_range(decoded)) else decoded
+            )
     return values
 
 
@@ -478,8 +477,7 @@ def check_write(point: Point, value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConversionError(f"{point.key} takes a number, not {value!r}")
     if not point.in_range(value):
-        raise ConversionError(
-            f"{point.key}: {value} is outside [{point.min}, {point.max}] {point.unit or ''}".rstrip()
-        )
+        limits = f"[{point.min}, {point.max}] {point.unit or ''}".rstrip()
+        raise ConversionError(f"{point.key}: {value} is outside {limits}")
     encode(point, value)  # raises when the value does not fit the register
     return value

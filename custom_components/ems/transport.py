@@ -143,7 +143,7 @@ class ModbusTransport:
                 # close so that the next call reconnects from scratch.
                 self._client.close()
                 raise TransportError(f"{self.params.label}: {err}") from err
-            except (OSError, asyncio.TimeoutError) as err:
+            except (TimeoutError, OSError) as err:
                 self._client.close()
                 raise TransportError(f"{self.params.label}: {err}") from err
         if isinstance(result, ExceptionResponse) or result.isError():

@@ -1,0 +1,82 @@
+"""Binary sensors: alarm bits and inputs of each device, and each device's connectivity."""
+
+from __future__ import annotations
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import EmsConfigEntry, EmsDeviceCoordinator
+from .descriptions import device_points, entity_category
+from .entity import EmsDeviceEntity
+from .profile import Platform
+
+PARALLEL_UPDATES = 0
+
+CONNECTIVITY = BinarySensorEntityDescription(
+    key="connected",
+    translation_key="connected",
+    device_class=BinarySensorDeviceClass.CONNECTIVITY,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EmsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add each device's binary points and its connectivity sensor."""
+    for subentry_id, coordinator in entry.runtime_data.devices.items():
+        entities: list[BinarySensorEntity] = [
+            EmsPointBinarySensor(
+                coordinator,
+                BinarySensorEntityDescription(
+                    key=p.key,
+                    translation_key=p.key,
+                    device_class=BinarySensorDeviceClass(p.device_class)
+                    if p.device_class
+                    else None,
+                    entity_category=entity_category(p),
+                    entity_registry_enabled_default=p.enabled_default,
+                ),
+            )
+            for p in device_points(coordinator, Platform.BINARY_SENSOR)
+        ]
+        entities.append(EmsConnectivitySensor(coordinator, CONNECTIVITY))
+        async_add_entities(entities, config_subentry_id=subentry_id)
+
+
+class EmsPointBinarySensor(EmsDeviceEntity, BinarySensorEntity):
+    """An alarm bit or a discrete input."""
+
+    @property
+    def is_on(self) -> bool | None:
+        """The bit."""
+        return None if self.value is None else bool(self.value)
+
+
+class EmsConnectivitySensor(EmsDeviceEntity, BinarySensorEntity):
+    """Whether the device answers; always available so it can say it does not."""
+
+    def __init__(
+        self, coordinator: EmsDeviceCoordinator, description: BinarySensorEntityDescription
+    ) -> None:
+        """Listen without asking for any point."""
+        super().__init__(coordinator, description)
+        self.coordinator_context = None
+
+    @property
+    def available(self) -> bool:
+        """Always available."""
+        return True
+
+    @property
+    def is_on(self) -> bool:
+        """True while the last poll succeeded."""
+        return self.coordinator.last_update_success

@@ -1,0 +1,476 @@
+"""Config flow: a site entry, devices as subentries, options for polling and control."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import logging
+from typing import Any
+
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
+)
+from homeassistant.core import callback
+from homeassistant.helpers import selector
+from homeassistant.util import slugify
+import voluptuous as vol
+
+from . import async_get_profiles, link_params
+from .const import (
+    CONF_BAUDRATE,
+    CONF_BYTESIZE,
+    CONF_CAPACITY_WH,
+    CONF_CONNECTION,
+    CONF_CONTROL,
+    CONF_ENERGY_IN_ENTITY,
+    CONF_ENERGY_OUT_ENTITY,
+    CONF_EXPORT_LIMIT_W,
+    CONF_HOST,
+    CONF_IMPORT_LIMIT_W,
+    CONF_INVERT_POWER,
+    CONF_MAX_CHARGE_W,
+    CONF_MAX_DISCHARGE_W,
+    CONF_PARITY,
+    CONF_PORT,
+    CONF_POWER_ENTITY,
+    CONF_PROFILE,
+    CONF_SCAN_INTERVAL,
+    CONF_SERIAL,
+    CONF_SERIAL_PORT,
+    CONF_SETPOINT_ENTITY,
+    CONF_SOC_ENTITY,
+    CONF_STOPBITS,
+    CONF_UNIT_ID,
+    CONNECTION_ENTITIES,
+    CONNECTION_RTU,
+    CONNECTION_TCP,
+    DEFAULT_SCAN_INTERVAL,
+    DOMAIN,
+    PROFILE_SUNSPEC,
+    SUBENTRY_TYPES,
+    SUNSPEC_BASES,
+)
+from .device import ModbusDevice
+from .profile import Platform, Profile
+from .sunspec import SunSpecError, async_discover, build_profile, sunspec_subentry_data
+from .transport import DeviceError, ModbusTransport, TransportError
+
+_LOGGER = logging.getLogger(__name__)
+
+CONF_NAME = "name"
+STEP_TCP = "modbus_tcp"
+STEP_RTU = "modbus_rtu"
+STEP_SUNSPEC = "sunspec"
+STEP_ENTITIES = "entities"
+
+_POWER_INPUT = selector.NumberSelector(
+    selector.NumberSelectorConfig(
+        min=0,
+        max=1_000_000,
+        step=100,
+        unit_of_measurement="W",
+        mode=selector.NumberSelectorMode.BOX,
+    )
+)
+
+
+def _site_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, "Home")): str,
+            vol.Optional(
+                CONF_IMPORT_LIMIT_W,
+                description={"suggested_value": defaults.get(CONF_IMPORT_LIMIT_W)},
+            ): _POWER_INPUT,
+            vol.Optional(
+                CONF_EXPORT_LIMIT_W,
+                description={"suggested_value": defaults.get(CONF_EXPORT_LIMIT_W)},
+            ): _POWER_INPUT,
+        }
+    )
+
+
+def _site_data(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        CONF_IMPORT_LIMIT_W: _int_or_none(user_input.get(CONF_IMPORT_LIMIT_W)),
+        CONF_EXPORT_LIMIT_W: _int_or_none(user_input.get(CONF_EXPORT_LIMIT_W)),
+    }
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Create a site."""
+
+    VERSION = 1
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Name the site and its grid limits."""
+        if user_input is not None:
+            await self.async_set_unique_id(slugify(user_input[CONF_NAME]))
+            self._abort_if_unique_id_configured()
+            return self.async_create_entry(title=user_input[CONF_NAME], data=_site_data(user_input))
+        return self.async_show_form(step_id="user", data_schema=_site_schema({}))
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the site's name and grid limits."""
+        entry = self._get_reconfigure_entry()
+        if user_input is not None:
+            await self.async_set_unique_id(slugify(user_input[CONF_NAME]))
+            self._abort_if_unique_id_mismatch(reason="site_mismatch")
+            return self.async_update_reload_and_abort(
+                entry, title=user_input[CONF_NAME], data=_site_data(user_input)
+            )
+        defaults = {CONF_NAME: entry.title, **entry.data}
+        return self.async_show_form(step_id="reconfigure", data_schema=_site_schema(defaults))
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> EmsOptionsFlow:
+        """Polling and control options."""
+        return EmsOptionsFlow()
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Devices of a site: one subentry type per device kind."""
+        return dict.fromkeys(SUBENTRY_TYPES, DeviceSubentryFlow)
+
+
+class EmsOptionsFlow(OptionsFlow):
+    """Poll interval, and which devices ems may write to."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the options."""
+        if user_input is not None:
+            return self.async_create_entry(
+                data={
+                    CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+                    CONF_CONTROL: list(user_input.get(CONF_CONTROL, [])),
+                }
+            )
+        options = self.config_entry.options
+        devices = [
+            selector.SelectOptionDict(value=sid, label=sub.title)
+            for sid, sub in self.config_entry.subentries.items()
+            if sub.subentry_type in ("battery", "pv", "relay_board")
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_SCAN_INTERVAL,
+                    default=options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL),
+                ): selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=1, max=3600, step=1, unit_of_measurement="s", mode="box"
+                    )
+                ),
+                vol.Optional(
+                    CONF_CONTROL,
+                    default=[
+                        d["value"] for d in devices if d["value"] in options.get(CONF_CONTROL, [])
+                    ],
+                ): selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=devices, multiple=True)
+                ),
+            }
+        )
+        return self.async_show_form(step_id="init", data_schema=schema)
+
+
+def _tcp_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    return {
+        vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)): str,
+        vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, 502)): vol.All(
+            vol.Coerce(int), vol.Range(min=1, max=65535)
+        ),
+        vol.Required(CONF_UNIT_ID, default=defaults.get(CONF_UNIT_ID, 1)): vol.All(
+            vol.Coerce(int), vol.Range(min=0, max=255)
+        ),
+    }
+
+
+def _rtu_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    return {
+        vol.Required(CONF_SERIAL_PORT, default=defaults.get(CONF_SERIAL_PORT, "/dev/ttyUSB0")): str,
+        vol.Required(CONF_BAUDRATE, default=str(defaults.get(CONF_BAUDRATE, 9600))): (
+            selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=["1200", "2400", "4800", "9600", "19200", "38400", "57600", "115200"],
+                    mode=selector.SelectSelectorMode.DROPDOWN,
+                )
+            )
+        ),
+        vol.Required(CONF_PARITY, default=defaults.get(CONF_PARITY, "N")): selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=["N", "E", "O"], translation_key=CONF_PARITY, mode="dropdown"
+            )
+        ),
+        vol.Required(CONF_STOPBITS, default=defaults.get(CONF_STOPBITS, 1)): vol.All(
+            vol.Coerce(int), vol.In([1, 2])
+        ),
+        vol.Required(CONF_BYTESIZE, default=defaults.get(CONF_BYTESIZE, 8)): vol.All(
+            vol.Coerce(int), vol.In([7, 8])
+        ),
+        vol.Required(CONF_UNIT_ID, default=defaults.get(CONF_UNIT_ID, 1)): vol.All(
+            vol.Coerce(int), vol.Range(min=0, max=247)
+        ),
+    }
+
+
+def _entity_fields(kind: str, defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    def entity(domain: list[str], device_class: str | None = None) -> selector.EntitySelector:
+        config = selector.EntitySelectorConfig(domain=domain)
+        if device_class:
+            config["device_class"] = device_class
+        return selector.EntitySelector(config)
+
+    def opt(key: str) -> vol.Optional:
+        return vol.Optional(key, description={"suggested_value": defaults.get(key)})
+
+    fields: dict[vol.Marker, Any] = {
+        vol.Required(CONF_POWER_ENTITY, default=defaults.get(CONF_POWER_ENTITY, vol.UNDEFINED)): (
+            entity(["sensor"], "power")
+        ),
+        vol.Optional(CONF_INVERT_POWER, default=defaults.get(CONF_INVERT_POWER, False)): bool,
+    }
+    energy = entity(["sensor"], "energy")
+    if kind == "battery":
+        fields[
+            vol.Required(CONF_SOC_ENTITY, default=defaults.get(CONF_SOC_ENTITY, vol.UNDEFINED))
+        ] = entity(["sensor"], "battery")
+        fields[
+            vol.Required(CONF_CAPACITY_WH, default=defaults.get(CONF_CAPACITY_WH, vol.UNDEFINED))
+        ] = selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=100, max=10_000_000, step=100, unit_of_measurement="Wh", mode="box"
+            )
+        )
+        fields[opt(CONF_MAX_CHARGE_W)] = _POWER_INPUT
+        fields[opt(CONF_MAX_DISCHARGE_W)] = _POWER_INPUT
+        fields[opt(CONF_SETPOINT_ENTITY)] = entity(["number", "input_number"])
+        fields[opt(CONF_ENERGY_IN_ENTITY)] = energy
+        fields[opt(CONF_ENERGY_OUT_ENTITY)] = energy
+    elif kind == "pv":
+        fields[opt(CONF_ENERGY_OUT_ENTITY)] = energy
+    else:
+        fields[opt(CONF_ENERGY_IN_ENTITY)] = energy
+        fields[opt(CONF_ENERGY_OUT_ENTITY)] = energy
+    return fields
+
+
+class DeviceSubentryFlow(ConfigSubentryFlow):
+    """Add or reconfigure a device of the site (battery, PV inverter, meter, relay board)."""
+
+    @property
+    def _kind(self) -> str:
+        return self.handler[1]
+
+    @property
+    def _reconfiguring(self) -> bool:
+        return self.source == "reconfigure"
+
+    def _defaults(self) -> dict[str, Any]:
+        if not self._reconfiguring:
+            return {}
+        subentry = self._get_reconfigure_subentry()
+        return {CONF_NAME: subentry.title, **subentry.data}
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Choose how the device is connected."""
+        options = [STEP_TCP, STEP_RTU]
+        if self._kind != "relay_board":
+            options += [STEP_SUNSPEC, STEP_ENTITIES]
+        return self.async_show_menu(step_id="user", menu_options=options)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Reconfigure with the step the device was created with."""
+        data = self._get_reconfigure_subentry().data
+        if data[CONF_CONNECTION] == CONNECTION_ENTITIES:
+            return await self.async_step_entities()
+        if data.get(CONF_PROFILE) == PROFILE_SUNSPEC:
+            return await self.async_step_sunspec()
+        if data[CONF_CONNECTION] == CONNECTION_RTU:
+            return await self.async_step_modbus_rtu()
+        return await self.async_step_modbus_tcp()
+
+    async def _profile_selector(self) -> selector.SelectSelector:
+        profiles = await async_get_profiles(self.hass)
+        return selector.SelectSelector(
+            selector.SelectSelectorConfig(
+                options=[
+                    selector.SelectOptionDict(value=p.id, label=p.name)
+                    for p in profiles.values()
+                    if p.kind == self._kind
+                ],
+                mode=selector.SelectSelectorMode.DROPDOWN,
+            )
+        )
+
+    def _name_field(self, defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+        return {vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, vol.UNDEFINED)): str}
+
+    async def async_step_modbus_tcp(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """A Modbus TCP device described by a built-in profile."""
+        return await self._modbus_step(STEP_TCP, CONNECTION_TCP, _tcp_fields, user_input)
+
+    async def async_step_modbus_rtu(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """A Modbus RTU (serial) device described by a built-in profile."""
+        return await self._modbus_step(STEP_RTU, CONNECTION_RTU, _rtu_fields, user_input)
+
+    async def _modbus_step(
+        self,
+        step_id: str,
+        connection: str,
+        link_fields: Any,
+        user_input: dict[str, Any] | None,
+    ) -> SubentryFlowResult:
+        errors: dict[str, str] = {}
+        placeholders = {"error": ""}
+        defaults = self._defaults()
+        if user_input is not None:
+            defaults = user_input
+            data = {CONF_CONNECTION: connection, **user_input}
+            name = data.pop(CONF_NAME)
+            profile = (await async_get_profiles(self.hass)).get(data[CONF_PROFILE])
+            if profile is None or profile.kind != self._kind:
+                errors[CONF_PROFILE] = "invalid_profile"
+            else:
+                error, serial = await self._probe(data, profile)
+                if error:
+                    errors["base"] = error[0]
+                    placeholders["error"] = error[1]
+                else:
+                    data[CONF_SERIAL] = serial
+                    return self._finish(name, data)
+        schema = vol.Schema(
+            {
+                **self._name_field(defaults),
+                **link_fields(defaults),
+                vol.Required(CONF_PROFILE, default=defaults.get(CONF_PROFILE, vol.UNDEFINED)): (
+                    await self._profile_selector()
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _probe(
+        self, data: Mapping[str, Any], profile: Profile
+    ) -> tuple[tuple[str, str] | None, str | None]:
+        """Read every point the device's entities would show, and its serial."""
+        transport = ModbusTransport(link_params(data))
+        device = ModbusDevice(transport, int(data[CONF_UNIT_ID]), profile)
+        try:
+            keys = {p.key for p in profile.points if p.platform is not Platform.NONE}
+            values = await device.read(keys)
+            serial = await device.read_serial()
+        except TransportError as err:
+            return ("cannot_connect", str(err)), None
+        except DeviceError as err:
+            return ("device_error", str(err)), None
+        finally:
+            transport.close()
+        required = [k for k in ("power", "soc") if k in profile]
+        if device.bad_keys & set(required) or any(values.get(k) is None for k in required):
+            return ("profile_mismatch", ", ".join(sorted(device.bad_keys) or required)), None
+        return None, serial
+
+    async def async_step_sunspec(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Discover a SunSpec device and use the models that fit this device kind."""
+        errors: dict[str, str] = {}
+        placeholders = {"error": ""}
+        defaults = self._defaults()
+        if user_input is not None:
+            defaults = user_input
+            data = {CONF_CONNECTION: CONNECTION_TCP, CONF_PROFILE: PROFILE_SUNSPEC, **user_input}
+            name = data.pop(CONF_NAME)
+            transport = ModbusTransport(link_params(data))
+            try:
+                found = await async_discover(transport, int(data[CONF_UNIT_ID]), SUNSPEC_BASES)
+                build_profile(found, self._kind)
+            except TransportError as err:
+                errors["base"], placeholders["error"] = "cannot_connect", str(err)
+            except DeviceError as err:
+                errors["base"], placeholders["error"] = "no_sunspec", str(err)
+            except SunSpecError as err:
+                errors["base"], placeholders["error"] = "no_sunspec", str(err)
+            else:
+                data.update(sunspec_subentry_data(found))
+                return self._finish(name, data)
+            finally:
+                transport.close()
+        schema = vol.Schema({**self._name_field(defaults), **_tcp_fields(defaults)})
+        return self.async_show_form(
+            step_id=STEP_SUNSPEC,
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_entities(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """A device assembled from entities the user already has."""
+        errors: dict[str, str] = {}
+        defaults = self._defaults()
+        if user_input is not None:
+            defaults = user_input
+            data = {CONF_CONNECTION: CONNECTION_ENTITIES, **user_input}
+            name = data.pop(CONF_NAME)
+            for key in (CONF_POWER_ENTITY, CONF_SOC_ENTITY):
+                if key in data and self.hass.states.get(data[key]) is None:
+                    errors[key] = "entity_not_found"
+            if not errors:
+                return self._finish(name, data)
+        schema = vol.Schema({**self._name_field(defaults), **_entity_fields(self._kind, defaults)})
+        return self.async_show_form(step_id=STEP_ENTITIES, data_schema=schema, errors=errors)
+
+    def _finish(self, name: str, data: dict[str, Any]) -> SubentryFlowResult:
+        """Create or update the subentry, refusing a device that is already configured."""
+        unique_id = _device_unique_id(data)
+        entry = self._get_entry()
+        current = self._get_reconfigure_subentry() if self._reconfiguring else None
+        for sub in entry.subentries.values():
+            if sub.unique_id == unique_id and (
+                current is None or sub.subentry_id != current.subentry_id
+            ):
+                return self.async_abort(reason="already_configured")
+        if current is not None:
+            return self.async_update_and_abort(
+                entry, current, title=name, data=data, unique_id=unique_id
+            )
+        return self.async_create_entry(title=name, data=data, unique_id=unique_id)
+
+
+def _device_unique_id(data: Mapping[str, Any]) -> str:
+    """The same device cannot be added twice: its serial, or where it is wired."""
+    if data.get(CONF_SERIAL):
+        return f"serial:{data[CONF_SERIAL]}"
+    if data[CONF_CONNECTION] == CONNECTION_ENTITIES:
+        return f"entities:{data[CONF_POWER_ENTITY]}"
+    if data[CONF_CONNECTION] == CONNECTION_TCP:
+        return f"tcp:{data[CONF_HOST]}:{data[CONF_PORT]}:{data[CONF_UNIT_ID]}"
+    return f"rtu:{data[CONF_SERIAL_PORT]}:{data[CONF_UNIT_ID]}"

@@ -1,0 +1,223 @@
+"""One coordinator per device: polls its source, goes unavailable on loss, backs off, repairs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+import logging
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    BACKOFF_MAX_S,
+    CONF_CONTROL,
+    CONF_HOST,
+    CONF_PORT,
+    CONF_SERIAL,
+    CONF_SERIAL_PORT,
+    CONF_UNIT_ID,
+    DOMAIN,
+    OUTAGE_REPAIR_AFTER_S,
+)
+from .device import ModbusDevice
+from .profile import ConversionError, Platform, Profile
+from .transport import DeviceError, ModbusTransport, TransportError
+
+if TYPE_CHECKING:
+    from .entity_source import EntitySource
+    from .site import SiteAggregator
+
+_LOGGER = logging.getLogger(__name__)
+
+type EmsConfigEntry = ConfigEntry[EmsRuntimeData]
+
+
+@dataclass(kw_only=True)
+class EmsRuntimeData:
+    """Everything a running site entry owns."""
+
+    site: SiteAggregator
+    transports: dict[str, ModbusTransport] = field(default_factory=dict)
+
+    @property
+    def devices(self) -> dict[str, EmsDeviceCoordinator]:
+        """Device coordinators by subentry id."""
+        return self.site.devices
+
+
+def device_uid(subentry: ConfigSubentry) -> str:
+    """Stable identity of a device: its serial, else where it is wired, else the subentry."""
+    data = subentry.data
+    if serial := data.get(CONF_SERIAL):
+        return str(serial)
+    if CONF_HOST in data:
+        return f"{data[CONF_HOST]}:{data[CONF_PORT]}:{data[CONF_UNIT_ID]}"
+    if CONF_SERIAL_PORT in data:
+        return f"{data[CONF_SERIAL_PORT]}:{data[CONF_UNIT_ID]}"
+    return subentry.subentry_id
+
+
+class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
+    """Polls one device, Modbus or entity-backed, into ``{key: value}``."""
+
+    config_entry: EmsConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: EmsConfigEntry,
+        subentry: ConfigSubentry,
+        *,
+        scan_interval: float,
+        modbus: ModbusDevice | None = None,
+        entities: EntitySource | None = None,
+    ) -> None:
+        """Bind the coordinator to its subentry and source."""
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {subentry.title}",
+            update_interval=timedelta(seconds=scan_interval),
+        )
+        self.subentry = subentry
+        self.kind = subentry.subentry_type
+        self.uid = device_uid(subentry)
+        self.modbus = modbus
+        self.entities = entities
+        self._scan_interval = scan_interval
+        self._failures = 0
+        self._down_since: datetime | None = None
+
+    @property
+    def profile(self) -> Profile | None:
+        """The Modbus profile, or None for an entity-backed device."""
+        return self.modbus.profile if self.modbus else None
+
+    @property
+    def control_enabled(self) -> bool:
+        """Whether the user allowed ems to write to this device (site options)."""
+        return self.subentry.subentry_id in self.config_entry.options.get(CONF_CONTROL, [])
+
+    @property
+    def always_read(self) -> set[str]:
+        """Keys the site totals need even when no entity shows them."""
+        return {"power", "soc", "capacity"}
+
+    def wanted_keys(self) -> set[str]:
+        """Keys of enabled entities (their listener contexts) plus what the site needs."""
+        contexts = {str(k) for k in self.async_contexts() if k}
+        if not contexts and self.profile is not None:
+            # Before entities exist (first refresh), read what they will show by default.
+            contexts = {
+                p.key
+                for p in self.profile.points
+                if p.platform is not Platform.NONE and p.enabled_default
+            }
+        return contexts | self.always_read
+
+    async def _async_update_data(self) -> dict[str, Any]:
+        try:
+            if self.modbus is not None:
+                data = await self.modbus.read(self.wanted_keys())
+            else:
+                assert self.entities is not None
+                data = self.entities.read()
+        except (TransportError, DeviceError) as err:
+            self._on_failure()
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="device_unreachable",
+                translation_placeholders={"name": self.subentry.title, "error": str(err)},
+            ) from err
+        self._on_success()
+        return data
+
+    def _on_failure(self) -> None:
+        """Back off and, after a long outage, raise a repair issue."""
+        self._failures += 1
+        now = dt_util.utcnow()
+        if self._down_since is None:
+            self._down_since = now
+        backoff = min(self._scan_interval * 2 ** min(self._failures, 10), BACKOFF_MAX_S)
+        self.update_interval = timedelta(seconds=max(self._scan_interval, backoff))
+        if (now - self._down_since).total_seconds() >= OUTAGE_REPAIR_AFTER_S:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.repair_issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="device_unreachable",
+                translation_placeholders={
+                    "name": self.subentry.title,
+                    "minutes": str(round((now - self._down_since).total_seconds() / 60)),
+                },
+            )
+
+    def _on_success(self) -> None:
+        if self._failures:
+            self._failures = 0
+            self._down_since = None
+            self.update_interval = timedelta(seconds=self._scan_interval)
+            ir.async_delete_issue(self.hass, DOMAIN, self.repair_issue_id)
+
+    @property
+    def repair_issue_id(self) -> str:
+        """Issue registry id of this device's outage."""
+        return f"device_unreachable_{self.subentry.subentry_id}"
+
+    async def async_write(self, key: str, value: Any) -> None:
+        """Write one value after checking that control is enabled and the value in range."""
+        if not self.control_enabled:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="control_disabled",
+                translation_placeholders={"name": self.subentry.title},
+            )
+        try:
+            if self.modbus is not None:
+                await self.modbus.write(key, value)
+            else:
+                assert self.entities is not None
+                await self.entities.write(key, value)
+        except ConversionError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="value_rejected",
+                translation_placeholders={"name": self.subentry.title, "error": str(err)},
+            ) from err
+        except (TransportError, DeviceError) as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="write_failed",
+                translation_placeholders={"name": self.subentry.title, "error": str(err)},
+            ) from err
+        await self.async_request_refresh()
+
+    def diagnostics(self) -> Mapping[str, Any]:
+        """State worth attaching to a bug report (no secrets here; redaction is done above)."""
+        info: dict[str, Any] = {
+            "kind": self.kind,
+            "uid": self.uid,
+            "control_enabled": self.control_enabled,
+            "last_update_success": self.last_update_success,
+            "failures": self._failures,
+            "update_interval_s": self.update_interval.total_seconds()
+            if self.update_interval
+            else None,
+            "data": self.data,
+        }
+        if self.modbus is not None:
+            info["profile"] = self.modbus.profile.id
+            info["unit"] = self.modbus.unit
+            info["refused_points"] = sorted(self.modbus.bad_keys)
+            info["reads_per_poll"] = len(self.modbus.reads_for(self.wanted_keys()))
+        return info

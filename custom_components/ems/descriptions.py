@@ -1,0 +1,78 @@
+"""Entity descriptions built from profile points (entities are data, not classes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from homeassistant.const import EntityCategory
+
+from .coordinator import EmsDeviceCoordinator
+from .entity_source import source_keys
+from .profile import Platform, Point, Table
+
+# What entity-backed devices show, described like profile points (values arrive in these units).
+ENTITY_BACKED_POINTS: dict[str, Point] = {
+    p.key: p
+    for p in (
+        Point(key="power", address=0, unit="W", device_class="power", state_class="measurement"),
+        Point(
+            key="soc",
+            address=0,
+            unit="%",
+            device_class="battery",
+            state_class="measurement",
+            precision=1,
+        ),
+        *(
+            Point(
+                key=key,
+                address=0,
+                unit="kWh",
+                device_class="energy",
+                state_class="total_increasing",
+                precision=3,
+            )
+            for key in ("energy_charged", "energy_discharged", "energy_total")
+        ),
+        *(
+            Point(
+                key=key,
+                address=0,
+                unit="kWh",
+                device_class="energy",
+                state_class="total_increasing",
+                precision=3,
+            )
+            for key in ("energy_import", "energy_export")
+        ),
+        Point(
+            key="setpoint",
+            address=0,
+            table=Table.HOLDING,
+            unit="W",
+            device_class="power",
+            platform=Platform.NUMBER,
+            writable=True,
+            min=-100000,
+            max=100000,
+            step=10,
+        ),
+    )
+}
+
+
+def device_points(coordinator: EmsDeviceCoordinator, platform: Platform) -> Iterator[Point]:
+    """The points of a device that the given platform shows."""
+    if coordinator.profile is not None:
+        points = coordinator.profile.points
+    else:
+        keys = source_keys(coordinator.kind, coordinator.subentry.data)
+        points = tuple(ENTITY_BACKED_POINTS[k] for k in keys)
+    for point in points:
+        if point.platform is platform:
+            yield point
+
+
+def entity_category(point: Point) -> EntityCategory | None:
+    """Diagnostic points go to the diagnostic category."""
+    return EntityCategory.DIAGNOSTIC if point.diagnostic else None

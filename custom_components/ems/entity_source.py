@@ -1,0 +1,114 @@
+"""Entity-backed devices: a battery, PV or meter assembled from entities the user already has."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.const import (
+    ATTR_UNIT_OF_MEASUREMENT,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    UnitOfEnergy,
+    UnitOfPower,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.util.unit_conversion import EnergyConverter, PowerConverter
+
+from .const import (
+    CONF_CAPACITY_WH,
+    CONF_ENERGY_IN_ENTITY,
+    CONF_ENERGY_OUT_ENTITY,
+    CONF_INVERT_POWER,
+    CONF_POWER_ENTITY,
+    CONF_SETPOINT_ENTITY,
+    CONF_SOC_ENTITY,
+)
+from .profile import ConversionError
+from .transport import TransportError
+
+# (config key, ems key, how to convert) per device kind; the first one is required.
+_SOURCES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "battery": (
+        (CONF_POWER_ENTITY, "power", "power"),
+        (CONF_SOC_ENTITY, "soc", "percent"),
+        (CONF_ENERGY_IN_ENTITY, "energy_charged", "energy"),
+        (CONF_ENERGY_OUT_ENTITY, "energy_discharged", "energy"),
+        (CONF_SETPOINT_ENTITY, "setpoint", "power"),
+    ),
+    "pv": (
+        (CONF_POWER_ENTITY, "power", "power"),
+        (CONF_ENERGY_OUT_ENTITY, "energy_total", "energy"),
+    ),
+    "meter": (
+        (CONF_POWER_ENTITY, "power", "power"),
+        (CONF_ENERGY_IN_ENTITY, "energy_import", "energy"),
+        (CONF_ENERGY_OUT_ENTITY, "energy_export", "energy"),
+    ),
+}
+
+
+def source_keys(kind: str, config: Mapping[str, Any]) -> list[str]:
+    """The ems keys an entity-backed device of this kind provides with this config."""
+    return [key for conf, key, _ in _SOURCES[kind] if config.get(conf)]
+
+
+class EntitySource:
+    """Reads (and for a battery, commands) a device through other integrations' entities."""
+
+    def __init__(self, hass: HomeAssistant, kind: str, config: Mapping[str, Any]) -> None:
+        """Remember which entity stands for which ems key."""
+        self.hass = hass
+        self.kind = kind
+        self.config = config
+        self.entity_ids = {key: config[conf] for conf, key, _ in _SOURCES[kind] if config.get(conf)}
+        self._how = {key: how for _, key, how in _SOURCES[kind]}
+
+    def read(self) -> dict[str, Any]:
+        """Current values in ems units (W, %, kWh; battery + charging, meter + import)."""
+        values: dict[str, Any] = {}
+        for key, entity_id in self.entity_ids.items():
+            values[key] = self._value(key, entity_id)
+        if values.get("power") is None:
+            raise TransportError(f"{self.entity_ids['power']} has no numeric state")
+        if self.config.get(CONF_INVERT_POWER):
+            values["power"] = -values["power"]
+        if self.kind == "battery" and self.config.get(CONF_CAPACITY_WH):
+            values["capacity"] = self.config[CONF_CAPACITY_WH]
+        return values
+
+    def _value(self, key: str, entity_id: str) -> float | None:
+        state = self.hass.states.get(entity_id)
+        if state is None or state.state in (STATE_UNKNOWN, STATE_UNAVAILABLE):
+            return None
+        try:
+            value = float(state.state)
+        except ValueError:
+            return None
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+        how = self._how[key]
+        if how == "power" and unit in PowerConverter.VALID_UNITS:
+            return PowerConverter.convert(value, unit, UnitOfPower.WATT)
+        if how == "energy" and unit in EnergyConverter.VALID_UNITS:
+            return EnergyConverter.convert(value, unit, UnitOfEnergy.KILO_WATT_HOUR)
+        return value
+
+    async def write(self, key: str, value: Any) -> None:
+        """Command the battery through its setpoint entity (a number or input_number)."""
+        entity_id = self.entity_ids.get(key)
+        if key != "setpoint" or entity_id is None:
+            raise ConversionError(f"{key} cannot be commanded on this device")
+        state = self.hass.states.get(entity_id)
+        if state is None:
+            raise TransportError(f"{entity_id} does not exist")
+        low, high = state.attributes.get("min"), state.attributes.get("max")
+        if self.config.get(CONF_INVERT_POWER):
+            low, high = (None if high is None else -high), (None if low is None else -low)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConversionError(f"setpoint: {value} is outside [{low}, {high}]")
+        if self.config.get(CONF_INVERT_POWER):
+            value = -value
+        domain = entity_id.split(".", 1)[0]
+        await self.hass.services.async_call(
+            domain, "set_value", {"entity_id": entity_id, "value": value}, blocking=True
+        )

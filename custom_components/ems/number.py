@@ -1,0 +1,66 @@
+"""Numbers: writable setpoints and limits, created only for devices with control enabled."""
+
+from __future__ import annotations
+
+from homeassistant.components.number import (
+    NumberDeviceClass,
+    NumberEntity,
+    NumberEntityDescription,
+    NumberMode,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import EmsConfigEntry
+from .descriptions import device_points, entity_category
+from .entity import EmsDeviceEntity
+from .profile import Platform
+
+PARALLEL_UPDATES = 1
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EmsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the writable numbers of each device whose control the user enabled."""
+    for subentry_id, coordinator in entry.runtime_data.devices.items():
+        if not coordinator.control_enabled:
+            continue
+        async_add_entities(
+            (
+                EmsNumber(
+                    coordinator,
+                    NumberEntityDescription(
+                        key=p.key,
+                        translation_key=p.key,
+                        native_unit_of_measurement=p.unit,
+                        device_class=NumberDeviceClass(p.device_class) if p.device_class else None,
+                        native_min_value=p.min if p.min is not None else 0,
+                        native_max_value=p.max if p.max is not None else 100,
+                        native_step=p.step or 1,
+                        mode=NumberMode.BOX,
+                        entity_category=entity_category(p),
+                        entity_registry_enabled_default=p.enabled_default,
+                    ),
+                )
+                for p in device_points(coordinator, Platform.NUMBER)
+                if p.writable
+            ),
+            config_subentry_id=subentry_id,
+        )
+
+
+class EmsNumber(EmsDeviceEntity, NumberEntity):
+    """A setpoint or limit, read back from the device."""
+
+    @property
+    def native_value(self) -> float | None:
+        """The value the device holds."""
+        value = self.value
+        return None if value is None else float(value)  # type: ignore[arg-type]
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Write a new value (range-checked by the coordinator)."""
+        await self.coordinator.async_write(self.entity_description.key, value)

@@ -1,0 +1,96 @@
+"""Site totals computed from all devices (the plant-controller view of the site)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .coordinator import EmsDeviceCoordinator
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SiteValues:
+    """Site totals; None where a device they need is missing or unavailable."""
+
+    pv_power: float | None
+    battery_power: float | None
+    soc: float | None
+    grid_power: float | None
+    house_load: float | None
+
+
+def _sum(devices: list[EmsDeviceCoordinator]) -> float | None:
+    """Sum the devices' power, or None if there is no device or one has no value."""
+    if not devices:
+        return None
+    total = 0.0
+    for device in devices:
+        if not device.last_update_success or device.data is None:
+            return None
+        value = device.data.get("power")
+        if value is None:
+            return None
+        total += float(value)
+    return total
+
+
+def _weighted_soc(batteries: list[EmsDeviceCoordinator]) -> float | None:
+    """Capacity-weighted SOC (equal weights where a capacity is unknown)."""
+    if not batteries:
+        return None
+    weighted = weight = 0.0
+    for battery in batteries:
+        if not battery.last_update_success or battery.data is None:
+            return None
+        soc = battery.data.get("soc")
+        if soc is None:
+            return None
+        capacity = battery.data.get("capacity") or 1.0
+        weighted += float(soc) * float(capacity)
+        weight += float(capacity)
+    return round(weighted / weight, 1)
+
+
+def compute(devices: Iterable[EmsDeviceCoordinator]) -> SiteValues:
+    """Compute site totals: house load = grid + PV − battery (grid + import, battery + charge)."""
+    by_kind: dict[str, list[EmsDeviceCoordinator]] = {}
+    for device in devices:
+        by_kind.setdefault(device.kind, []).append(device)
+    pv = _sum(by_kind.get("pv", []))
+    battery = _sum(by_kind.get("battery", []))
+    grid = _sum(by_kind.get("meter", []))
+    load = None
+    if grid is not None:
+        load = grid + (pv or 0.0) - (battery or 0.0)
+        # A configured device without a value makes the balance unknown, not wrong.
+        if (by_kind.get("pv") and pv is None) or (by_kind.get("battery") and battery is None):
+            load = None
+    return SiteValues(
+        pv_power=pv,
+        battery_power=battery,
+        soc=_weighted_soc(by_kind.get("battery", [])),
+        grid_power=grid,
+        house_load=None if load is None else max(0.0, load),
+    )
+
+
+class SiteAggregator:
+    """Holds the site's device coordinators and tells site entities when any of them changes."""
+
+    def __init__(self) -> None:
+        """Start with no devices."""
+        self.devices: dict[str, EmsDeviceCoordinator] = {}
+
+    def values(self) -> SiteValues:
+        """Current site totals."""
+        return compute(self.devices.values())
+
+    def add_listener(self, update: Callable[[], None]) -> Callable[[], None]:
+        """Call ``update`` whenever any device updates; return the undo callable."""
+        removers = [device.async_add_listener(update) for device in self.devices.values()]
+
+        def remove() -> None:
+            for remover in removers:
+                remover()
+
+        return remove

@@ -1,0 +1,229 @@
+"""The integration against the simulator over loopback: entities, polling, writes, outages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.ems.const import DOMAIN
+
+
+def _device(
+    kind: str, title: str, port: int, unit: int, profile: str, serial: str
+) -> ConfigSubentryData:
+    return ConfigSubentryData(
+        data={
+            "connection": "tcp",
+            "host": "127.0.0.1",
+            "port": port,
+            "unit_id": unit,
+            "profile": profile,
+            "serial": serial,
+        },
+        subentry_type=kind,
+        title=title,
+        unique_id=f"serial:{serial}",
+    )
+
+
+@pytest.fixture
+async def site(hass: HomeAssistant, sim) -> MockConfigEntry:
+    """A site with the simulator's battery, PV, meter and relay board; control on the battery."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id="home",
+        data={"import_limit_w": 9000, "export_limit_w": 6000},
+        subentries_data=[
+            _device("battery", "Battery", sim.port, 1, "generic_bess", "SIMBESS0001"),
+            _device("pv", "Roof PV", sim.port, 2, "generic_pv_inverter", "SIMPV0001"),
+            _device("meter", "Grid meter", sim.port, 3, "generic_meter_3ph", "SIMMETER0001"),
+            _device("relay_board", "Relays", sim.port, 4, "relay_board_4ch", "SIMRELAY0001"),
+        ],
+    )
+    entry.add_to_hass(hass)
+    battery_id = next(s for s, sub in entry.subentries.items() if sub.subentry_type == "battery")
+    relay_id = next(s for s, sub in entry.subentries.items() if sub.subentry_type == "relay_board")
+    hass.config_entries.async_update_entry(
+        entry, options={"scan_interval": 5, "control": [battery_id, relay_id]}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    yield entry
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float = 5) -> None:
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+
+async def test_entities_devices_and_units(hass: HomeAssistant, site: MockConfigEntry) -> None:
+    ent_reg = er.async_get(hass)
+    dev_reg = dr.async_get(hass)
+
+    soc = hass.states.get("sensor.battery_state_of_charge")
+    assert soc is not None
+    assert soc.attributes["unit_of_measurement"] == "%"
+    assert soc.attributes["device_class"] == "battery"
+    assert 0 <= float(soc.state) <= 100
+    power = hass.states.get("sensor.battery_power")
+    assert power.attributes["device_class"] == "power"
+    assert power.attributes["unit_of_measurement"] == "W"
+    energy = hass.states.get("sensor.grid_meter_energy_imported")
+    assert energy.attributes["state_class"] == "total_increasing"
+    assert energy.attributes["device_class"] == "energy"
+    assert energy.attributes["unit_of_measurement"] == "kWh"
+    assert hass.states.get("binary_sensor.battery_fault").state == "off"
+    assert hass.states.get("binary_sensor.battery_connection").state == "on"
+    assert hass.states.get("switch.relays_relay_1_mains").state == "on"
+    assert hass.states.get("number.battery_power_setpoint") is not None
+    # No control on the PV inverter: its output limit is not offered.
+    assert hass.states.get("number.roof_pv_output_limit") is None
+
+    entity = ent_reg.async_get("sensor.battery_state_of_charge")
+    assert entity.unique_id == "SIMBESS0001_soc"
+    assert entity.config_subentry_id is not None
+    device = dev_reg.async_get(entity.device_id)
+    assert device.serial_number == "SIMBESS0001"
+    assert device.model == "Generic BESS"
+    site_device = dev_reg.async_get_device(identifiers={(DOMAIN, site.entry_id)})
+    assert device.via_device_id == site_device.id
+    # Disabled by default: not created as a state, and not polled.
+    shunt = ent_reg.async_get("sensor.relays_backup_battery_shunt_voltage")
+    assert shunt.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    relays = site.runtime_data.devices[shunt.config_subentry_id]
+    assert "ch1_shunt_voltage" not in relays.wanted_keys()
+
+
+async def test_site_totals_balance(hass: HomeAssistant, site: MockConfigEntry) -> None:
+    def value(entity_id: str) -> float:
+        return float(hass.states.get(entity_id).state)
+
+    load = value("sensor.home_house_load")
+    grid = value("sensor.home_grid_power")
+    pv = value("sensor.home_pv_power")
+    battery = value("sensor.home_battery_power")
+    assert load == pytest.approx(grid + pv - battery, abs=1)
+    assert value("sensor.home_battery_state_of_charge") == value("sensor.battery_state_of_charge")
+
+
+async def test_setpoint_write_moves_the_battery(
+    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory
+) -> None:
+    soc_before = sim.site.battery.soc
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.battery_power_setpoint", "value": 3000},
+        blocking=True,
+    )
+    sim.site.step(600)
+    await _poll(hass, freezer)
+    assert float(hass.states.get("number.battery_power_setpoint").state) == 3000
+    assert float(hass.states.get("sensor.battery_power").state) == pytest.approx(3000, abs=1)
+    assert sim.site.battery.soc > soc_before
+
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.battery_power_setpoint", "value": 250000},
+            blocking=True,
+        )
+
+
+async def test_relay_write_changes_voltages(
+    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory
+) -> None:
+    sim.site.step(120)
+    await _poll(hass, freezer)
+    charging = float(hass.states.get("sensor.relays_backup_battery_bus_voltage").state)
+    await hass.services.async_call(
+        "switch", "turn_off", {"entity_id": "switch.relays_relay_2_charge_circuit"}, blocking=True
+    )
+    sim.site.step(120)
+    await _poll(hass, freezer)
+    assert hass.states.get("switch.relays_relay_2_charge_circuit").state == "off"
+    resting = float(hass.states.get("sensor.relays_backup_battery_bus_voltage").state)
+    assert resting < charging
+
+
+async def test_writes_need_control(hass: HomeAssistant, site: MockConfigEntry) -> None:
+    pv = next(c for c in site.runtime_data.devices.values() if c.kind == "pv")
+    with pytest.raises(ServiceValidationError) as err:
+        await pv.async_write("power_limit", 50)
+    assert err.value.translation_key == "control_disabled"
+
+
+async def test_outage_unavailable_backoff_repair_and_recovery(
+    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory, caplog
+) -> None:
+    sim.faults.refuse_connections(True)
+    sim.faults.drop_connections()
+    await _poll(hass, freezer)
+    assert hass.states.get("sensor.battery_state_of_charge").state == STATE_UNAVAILABLE
+    assert hass.states.get("binary_sensor.battery_connection").state == "off"
+    assert hass.states.get("sensor.home_house_load").state == STATE_UNAVAILABLE
+    battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
+    assert battery.update_interval > timedelta(seconds=5)  # backing off
+
+    for _ in range(12):
+        await _poll(hass, freezer, 120)
+    issue_id = battery.repair_issue_id
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    # Logged once per device, not once per poll.
+    assert caplog.text.count("Battery does not answer") <= 1
+
+    sim.faults.refuse_connections(False)
+    await _poll(hass, freezer, 300)
+    assert hass.states.get("sensor.battery_state_of_charge").state != STATE_UNAVAILABLE
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    assert battery.update_interval == timedelta(seconds=5)
+
+
+async def test_refused_register_is_narrowed_down(
+    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory
+) -> None:
+    # The BESS refuses its temperature register (input 6): only that point is lost.
+    sim.faults.exception(1, code=2, address_range=(6, 6))
+    await _poll(hass, freezer)
+    battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
+    assert battery.modbus.bad_keys == {"temperature"}
+    assert hass.states.get("sensor.battery_temperature").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.battery_state_of_charge").state != STATE_UNAVAILABLE
+    assert hass.states.get("sensor.battery_power").state != STATE_UNAVAILABLE
+
+
+async def test_out_of_range_value_is_unavailable(
+    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory
+) -> None:
+    sim.faults.override(1, "soc", 150)
+    await _poll(hass, freezer)
+    assert hass.states.get("sensor.battery_state_of_charge").state == STATE_UNAVAILABLE
+    sim.faults.clear()
+    await _poll(hass, freezer)
+    assert hass.states.get("sensor.battery_state_of_charge").state != STATE_UNAVAILABLE
+
+
+async def test_diagnostics_redact(hass: HomeAssistant, site: MockConfigEntry) -> None:
+    from custom_components.ems.diagnostics import async_get_config_entry_diagnostics
+
+    diag = await async_get_config_entry_diagnostics(hass, site)
+    text = str(diag)
+    assert "127.0.0.1" not in text
+    assert "SIMBESS0001" not in text
+    battery = next(d for d in diag["devices"].values() if d["kind"] == "battery")
+    assert battery["reads_per_poll"] == 2
+    assert battery["data"]["soc"] is not None

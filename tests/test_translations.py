@@ -1,0 +1,53 @@
+"""Translations: English and French have the same keys, and every entity key is translated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from custom_components.ems.profile import Platform, builtin_profiles
+
+ROOT = Path(__file__).resolve().parent.parent / "custom_components" / "ems"
+
+
+def _keys(data: dict, prefix: str = "") -> set[str]:
+    keys: set[str] = set()
+    for key, value in data.items():
+        path = f"{prefix}.{key}" if prefix else key
+        keys.add(path)
+        if isinstance(value, dict):
+            keys |= _keys(value, path)
+    return keys
+
+
+def _load(lang: str) -> dict:
+    return json.loads((ROOT / "translations" / f"{lang}.json").read_text(encoding="utf-8"))
+
+
+def test_same_keys_in_english_and_french() -> None:
+    assert _keys(_load("en")) == _keys(_load("fr"))
+
+
+def test_every_profile_point_has_a_name() -> None:
+    entity = _load("en")["entity"]
+    for profile in builtin_profiles().values():
+        for point in profile.points:
+            if point.platform is Platform.NONE:
+                continue
+            assert point.key in entity[point.platform.value], (profile.id, point.key)
+
+
+def test_icons_refer_to_translated_entities() -> None:
+    icons = json.loads((ROOT / "icons.json").read_text())["entity"]
+    entity = _load("en")["entity"]
+    for platform, keys in icons.items():
+        assert set(keys) <= set(entity[platform]), platform
+
+
+def test_manifest_and_hacs() -> None:
+    manifest = json.loads((ROOT / "manifest.json").read_text())
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    assert manifest["config_flow"] is True
+    assert "version" in manifest
