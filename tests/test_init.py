@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest.mock import patch
 
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.ems.const import DOMAIN
 
@@ -63,9 +64,11 @@ async def site(hass: HomeAssistant, sim) -> MockConfigEntry:
     await hass.async_block_till_done()
 
 
-async def _poll(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float = 5) -> None:
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
+async def _poll(hass: HomeAssistant) -> None:
+    """Poll every device once (real sockets: no frozen clock, asyncio needs a running one)."""
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    for coordinator in entry.runtime_data.devices.values():
+        await coordinator.async_refresh()
     await hass.async_block_till_done()
 
 
@@ -120,7 +123,7 @@ async def test_site_totals_balance(hass: HomeAssistant, site: MockConfigEntry) -
 
 
 async def test_setpoint_write_moves_the_battery(
-    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, site: MockConfigEntry, sim
 ) -> None:
     soc_before = sim.site.battery.soc
     await hass.services.async_call(
@@ -130,7 +133,7 @@ async def test_setpoint_write_moves_the_battery(
         blocking=True,
     )
     sim.site.step(600)
-    await _poll(hass, freezer)
+    await _poll(hass)
     assert float(hass.states.get("number.battery_power_setpoint").state) == 3000
     assert float(hass.states.get("sensor.battery_power").state) == pytest.approx(3000, abs=1)
     assert sim.site.battery.soc > soc_before
@@ -139,25 +142,29 @@ async def test_setpoint_write_moves_the_battery(
         await hass.services.async_call(
             "number",
             "set_value",
-            {"entity_id": "number.battery_power_setpoint", "value": 250000},
+            {"entity_id": "number.battery_power_setpoint", "value": 6000},
             blocking=True,
         )
 
 
 async def test_relay_write_changes_voltages(
-    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, site: MockConfigEntry, sim
 ) -> None:
     sim.site.step(120)
-    await _poll(hass, freezer)
-    charging = float(hass.states.get("sensor.relays_backup_battery_bus_voltage").state)
+    await _poll(hass)
+    assert float(hass.states.get("sensor.relays_charger_current").state) > 0.1
+    assert float(hass.states.get("sensor.relays_backup_battery_current").state) > 0
     await hass.services.async_call(
         "switch", "turn_off", {"entity_id": "switch.relays_relay_2_charge_circuit"}, blocking=True
     )
     sim.site.step(120)
-    await _poll(hass, freezer)
+    await _poll(hass)
     assert hass.states.get("switch.relays_relay_2_charge_circuit").state == "off"
-    resting = float(hass.states.get("sensor.relays_backup_battery_bus_voltage").state)
-    assert resting < charging
+    # The charge circuit is open: no charger current, and the battery no longer charges.
+    assert float(hass.states.get("sensor.relays_charger_current").state) == pytest.approx(
+        0, abs=0.01
+    )
+    assert float(hass.states.get("sensor.relays_backup_battery_current").state) <= 0
 
 
 async def test_writes_need_control(hass: HomeAssistant, site: MockConfigEntry) -> None:
@@ -168,37 +175,39 @@ async def test_writes_need_control(hass: HomeAssistant, site: MockConfigEntry) -
 
 
 async def test_outage_unavailable_backoff_repair_and_recovery(
-    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory, caplog
+    hass: HomeAssistant, site: MockConfigEntry, sim, caplog
 ) -> None:
-    sim.faults.refuse_connections(True)
+    await sim.faults.refuse_connections()
     sim.faults.drop_connections()
-    await _poll(hass, freezer)
+    await _poll(hass)
     assert hass.states.get("sensor.battery_state_of_charge").state == STATE_UNAVAILABLE
     assert hass.states.get("binary_sensor.battery_connection").state == "off"
     assert hass.states.get("sensor.home_house_load").state == STATE_UNAVAILABLE
     battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
     assert battery.update_interval > timedelta(seconds=5)  # backing off
 
-    for _ in range(12):
-        await _poll(hass, freezer, 120)
+    # Ten minutes later (the clock the coordinator reads for outages), a repair issue.
+    later = dt_util.utcnow() + timedelta(minutes=11)
+    with patch("custom_components.ems.coordinator.dt_util.utcnow", return_value=later):
+        await _poll(hass)
     issue_id = battery.repair_issue_id
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
     # Logged once per device, not once per poll.
     assert caplog.text.count("Battery does not answer") <= 1
 
-    sim.faults.refuse_connections(False)
-    await _poll(hass, freezer, 300)
+    await sim.faults.accept_connections()
+    await _poll(hass)
     assert hass.states.get("sensor.battery_state_of_charge").state != STATE_UNAVAILABLE
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert battery.update_interval == timedelta(seconds=5)
 
 
 async def test_refused_register_is_narrowed_down(
-    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, site: MockConfigEntry, sim
 ) -> None:
     # The BESS refuses its temperature register (input 6): only that point is lost.
-    sim.faults.exception(1, code=2, address_range=(6, 6))
-    await _poll(hass, freezer)
+    sim.faults.exception(1, 2, address=6, last=6, table="input")
+    await _poll(hass)
     battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
     assert battery.modbus.bad_keys == {"temperature"}
     assert hass.states.get("sensor.battery_temperature").state == STATE_UNAVAILABLE
@@ -207,13 +216,14 @@ async def test_refused_register_is_narrowed_down(
 
 
 async def test_out_of_range_value_is_unavailable(
-    hass: HomeAssistant, site: MockConfigEntry, sim, freezer: FrozenDateTimeFactory
+    hass: HomeAssistant, site: MockConfigEntry, sim
 ) -> None:
     sim.faults.override(1, "soc", 150)
-    await _poll(hass, freezer)
+    sim.site.refresh()
+    await _poll(hass)
     assert hass.states.get("sensor.battery_state_of_charge").state == STATE_UNAVAILABLE
-    sim.faults.clear()
-    await _poll(hass, freezer)
+    await sim.faults.clear()
+    await _poll(hass)
     assert hass.states.get("sensor.battery_state_of_charge").state != STATE_UNAVAILABLE
 
 

@@ -10,7 +10,7 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
@@ -33,9 +33,11 @@ from .const import (
 )
 from .coordinator import EmsConfigEntry, EmsDeviceCoordinator, EmsRuntimeData
 from .device import ModbusDevice
+from .entity import site_device_info
 from .entity_source import EntitySource
 from .profile import Profile, ProfileError, builtin_profiles
 from .site import SiteAggregator
+from .sunspec import profile_from_subentry
 from .transport import ModbusTransport, SerialParams, TcpParams
 
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH]
@@ -72,8 +74,6 @@ def link_params(data: Mapping[str, Any]) -> TcpParams | SerialParams:
 async def _async_device_profile(hass: HomeAssistant, subentry: ConfigSubentry) -> Profile:
     data = subentry.data
     if data[CONF_PROFILE] == PROFILE_SUNSPEC:
-        from .sunspec import profile_from_subentry  # noqa: PLC0415
-
         return profile_from_subentry(data, subentry.subentry_type)
     profiles = await async_get_profiles(hass)
     if (profile := profiles.get(data[CONF_PROFILE])) is None:
@@ -111,6 +111,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
             )
         runtime.devices[subentry_id] = coordinator
     entry.runtime_data = runtime
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **site_device_info(entry)
+    )
     # A device that does not answer makes its own entities unavailable, not the whole site.
     await asyncio.gather(*(c.async_refresh() for c in runtime.devices.values()))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

@@ -19,6 +19,8 @@ from .const import (
     BACKOFF_MAX_S,
     CONF_CONTROL,
     CONF_HOST,
+    CONF_MAX_CHARGE_W,
+    CONF_MAX_DISCHARGE_W,
     CONF_PORT,
     CONF_SERIAL,
     CONF_SERIAL_PORT,
@@ -174,8 +176,40 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         """Issue registry id of this device's outage."""
         return f"device_unreachable_{self.subentry.subentry_id}"
 
+    def write_limits(self, key: str) -> tuple[float | None, float | None]:
+        """Range a value written to ``key`` must stay in: the register's, and the device's own.
+
+        A battery setpoint is also held within the charge/discharge power the device reports
+        (or the user entered), so no command exceeds what the device can do.
+        """
+        point = self.profile[key] if self.profile and key in self.profile else None
+        low = point.min if point else None
+        high = point.max if point else None
+        if key == "setpoint" and self.kind == "battery":
+            data = self.data or {}
+            charge = data.get("max_charge_power") or self.subentry.data.get(CONF_MAX_CHARGE_W)
+            discharge = data.get("max_discharge_power") or self.subentry.data.get(
+                CONF_MAX_DISCHARGE_W
+            )
+            if charge is not None:
+                high = float(charge) if high is None else min(high, float(charge))
+            if discharge is not None:
+                low = -float(discharge) if low is None else max(low, -float(discharge))
+        return low, high
+
     async def async_write(self, key: str, value: Any) -> None:
         """Write one value after checking that control is enabled and the value in range."""
+        low, high = self.write_limits(key)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if numeric and ((low is not None and value < low) or (high is not None and value > high)):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="value_rejected",
+                translation_placeholders={
+                    "name": self.subentry.title,
+                    "error": f"{key}: {value} is outside [{low}, {high}]",
+                },
+            )
         if not self.control_enabled:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,

@@ -56,6 +56,18 @@ class EmsNumber(EmsDeviceEntity, NumberEntity):
     """A setpoint or limit, read back from the device."""
 
     @property
+    def native_min_value(self) -> float:
+        """The lowest value the device accepts now."""
+        low = self.coordinator.write_limits(self.entity_description.key)[0]
+        return super().native_min_value if low is None else low
+
+    @property
+    def native_max_value(self) -> float:
+        """The highest value the device accepts now."""
+        high = self.coordinator.write_limits(self.entity_description.key)[1]
+        return super().native_max_value if high is None else high
+
+    @property
     def native_value(self) -> float | None:
         """The value the device holds."""
         value = self.value

@@ -399,10 +399,10 @@ def decode(point: Point, words: Sequence[int | bool], sf: int | None = None) -> 
     raw = _words_to_raw(point, [int(w) for w in words])
     if isinstance(raw, str):
         return raw
-    if point.bit is not None:
-        return bool((int(raw) >> point.bit) & 1)
     if point.na and raw == _NOT_IMPLEMENTED.get(point.type):
         return None
+    if point.bit is not None:
+        return bool((int(raw) >> point.bit) & 1)
     if isinstance(raw, float) and not math.isfinite(raw):
         return None
     value = raw * point.scale + point.offset

@@ -6,6 +6,11 @@ points ems reads are described as data in ``sunspec_models.yaml``; :func:`build_
 turns the models a device has into an ordinary :class:`~.profile.Profile` (absolute
 addresses, SunSpec scale factors, not-implemented markers), so polling and conversion go
 through the same code as every other device. No Home Assistant import.
+
+Sign conventions follow the generic profiles: battery power and current + charging (SunSpec
+802 and inverter power are + discharging/output: scale -1), meter power + import (as SunSpec
+meters: no change), PV power + production (as SunSpec inverters). The scales live in the
+model file, next to the points they convert.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any, NamedTuple
 import voluptuous as vol
 import yaml
 
+from .const import CONF_SERIAL, CONF_SUNSPEC_BASE
 from .profile import (
     REQUIRED_KEYS,
     DataType,
@@ -41,6 +47,12 @@ MAX_MODELS = 100  # a real device has a handful; more means a garbage chain
 MAX_BLOCK = 125  # longest holding-register read Modbus allows
 MAX_GAP = 100  # unused words a read may span (the profile schema's maximum)
 COMMON_ID = 1
+# Subentry data keys besides CONF_SUNSPEC_BASE and CONF_SERIAL: what discovery found, so the
+# profile is rebuilt at setup without discovering again.
+CONF_SUNSPEC_MODELS = "sunspec_models"  # [[id, address, length], ...]
+CONF_SUNSPEC_MANUFACTURER = "sunspec_manufacturer"
+CONF_SUNSPEC_MODEL = "sunspec_model"
+CONF_SUNSPEC_VERSION = "sunspec_version"
 
 # SunSpec type → (profile type, has a not-implemented marker). acc32 has none: 0 means unused.
 TYPES: dict[str, tuple[DataType, bool]] = {
@@ -245,6 +257,8 @@ async def _read_common(
         (p, fields[p["name"]]) for p in MODELS["models"][COMMON_ID]["points"] if p["name"] in fields
     ]
     count = min(common.length, max(p["offset"] + p["size"] for p, _ in points))
+    if count <= 0:
+        return
     try:
         words = await transport.read(unit, Table.HOLDING, common.address + 2, count)
     except DeviceError as err:
@@ -374,3 +388,58 @@ def _presentation(key: str) -> dict[str, Any]:
     """How ems shows a key (unit, device class, range...), from the model file."""
     meta = MODELS["keys"][key]
     return {k: meta[k] for k in _PRESENTATION if k in meta}
+
+
+# --- config subentries ---------------------------------------------------------------------
+
+_SUBENTRY_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_SUNSPEC_BASE): vol.All(int, vol.Range(min=0, max=0xFFFF)),
+        vol.Required(CONF_SUNSPEC_MODELS): [
+            vol.All(
+                vol.ExactSequence([int, int, int]),
+                lambda m: ModelRef(*m),
+            )
+        ],
+        vol.Optional(CONF_SUNSPEC_MANUFACTURER, default=""): str,
+        vol.Optional(CONF_SUNSPEC_MODEL, default=""): str,
+        vol.Optional(CONF_SUNSPEC_VERSION, default=""): str,
+        vol.Optional(CONF_SERIAL): vol.Any(None, str),
+    },
+    extra=vol.ALLOW_EXTRA,
+)
+
+
+def sunspec_subentry_data(device: SunSpecDevice) -> dict[str, Any]:
+    """What a device subentry stores of a discovery (JSON-serialisable)."""
+    return {
+        CONF_SUNSPEC_BASE: device.base,
+        CONF_SUNSPEC_MODELS: [[m.id, m.address, m.length] for m in device.models],
+        CONF_SUNSPEC_MANUFACTURER: device.manufacturer,
+        CONF_SUNSPEC_MODEL: device.model,
+        CONF_SUNSPEC_VERSION: device.version,
+        CONF_SERIAL: device.serial or None,
+    }
+
+
+def device_from_subentry(data: Mapping[str, Any]) -> SunSpecDevice:
+    """Rebuild a discovery from subentry data; SunSpecError when the data is unusable."""
+    try:
+        valid = _SUBENTRY_SCHEMA(dict(data))
+    except vol.Invalid as err:
+        raise SunSpecError(
+            f"stored SunSpec discovery is unusable ({err}): add the device again"
+        ) from err
+    return SunSpecDevice(
+        base=valid[CONF_SUNSPEC_BASE],
+        models=list(valid[CONF_SUNSPEC_MODELS]),
+        manufacturer=valid[CONF_SUNSPEC_MANUFACTURER],
+        model=valid[CONF_SUNSPEC_MODEL],
+        version=valid[CONF_SUNSPEC_VERSION],
+        serial=valid.get(CONF_SERIAL) or "",
+    )
+
+
+def profile_from_subentry(data: Mapping[str, Any], kind: str) -> Profile:
+    """Build a device subentry's profile from its stored discovery (no device access)."""
+    return build_profile(device_from_subentry(data), kind)

@@ -1,0 +1,105 @@
+# ems: install, test, demo.
+#
+#   make demo    simulator + a real Home Assistant with ems configured (prints URL and login)
+#   make test    ruff + the whole pytest suite
+#
+# Every target sets up .venv first (Python 3.13, found as below). The install is stamped:
+# it reruns only when a requirements file changes.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+RUFF := $(VENV)/bin/ruff
+PYTEST := $(VENV)/bin/pytest
+UV_VERSION := 0.6.10
+STAMP := $(VENV)/.installed
+
+# ---------------------------------------------------------------------------------------------
+# ADD-ON PACKAGE SPOT: when addon/ becomes an installable package (addon/pyproject.toml), it is
+# installed into .venv as an editable package and its pyproject joins the stamp's inputs.
+# Nothing happens until that file exists.
+ADDON_PYPROJECT := $(wildcard addon/pyproject.toml)
+# ---------------------------------------------------------------------------------------------
+
+STAMP_INPUTS := requirements.txt requirements-test.txt $(ADDON_PYPROJECT)
+
+.PHONY: help setup test lint format demo bench-modbus clean distclean
+
+help:
+	@echo "make demo          simulator + Home Assistant with ems configured (Ctrl-C stops)"
+	@echo "make test          ruff check + the whole pytest suite"
+	@echo "make lint          ruff check + ruff format --check"
+	@echo "make format        ruff format + ruff check --fix"
+	@echo "make bench-modbus  Modbus poll-cost benchmark"
+	@echo "make setup         create/update .venv (Python 3.13) only"
+	@echo "make clean         remove caches and .demo/  (distclean also removes .venv)"
+
+# Python 3.13: a working python3.13 on PATH, else pyenv's 3.13.0, else any pyenv 3.13.x.
+# (pyenv's shim answers "command not found" when 3.13 is not its global version, hence the
+# check that the candidate actually runs.)
+$(PY):
+	@py=""; \
+	if python3.13 -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1; then \
+	  py="$$(python3.13 -c 'import sys; print(sys.executable)')"; \
+	fi; \
+	if [ -z "$$py" ] && command -v pyenv >/dev/null 2>&1; then \
+	  p="$$(PYENV_VERSION=3.13.0 pyenv which python3.13 2>/dev/null || true)"; \
+	  if [ -n "$$p" ] && "$$p" -c '' >/dev/null 2>&1; then py="$$p"; fi; \
+	fi; \
+	if [ -z "$$py" ]; then \
+	  root="$$(pyenv root 2>/dev/null || echo "$${PYENV_ROOT:-$$HOME/.pyenv}")"; \
+	  for p in "$$root"/versions/3.13.*/bin/python3; do \
+	    if [ -x "$$p" ] && "$$p" -c '' >/dev/null 2>&1; then py="$$p"; fi; \
+	  done; \
+	fi; \
+	if [ -z "$$py" ]; then \
+	  echo "error: Python 3.13 not found (Home Assistant 2025.4 needs it)." >&2; \
+	  echo "  Install it with pyenv:  pyenv install 3.13.0   (then rerun make)" >&2; \
+	  echo "  or put a python3.13 on PATH (e.g. apt-get install python3.13 python3.13-venv)." >&2; \
+	  exit 1; \
+	fi; \
+	echo "Creating $(VENV) with $$py ($$("$$py" -V))"; \
+	"$$py" -m venv $(VENV)
+
+$(STAMP): $(STAMP_INPUTS) | $(PY)
+	@if ! $(UV) --version 2>/dev/null | grep -q "^uv $(UV_VERSION)\b"; then \
+	  $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); \
+	fi
+	$(UV) pip install --python $(PY) -r requirements-test.txt
+	@if [ -n "$(ADDON_PYPROJECT)" ]; then \
+	  $(UV) pip install --python $(PY) -e ./addon; \
+	fi
+	@touch $@
+
+setup: $(STAMP)
+
+test: setup
+	$(RUFF) check .
+	@rc=0; $(PYTEST) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; exit 0; fi; \
+	exit $$rc
+
+lint: setup
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+format: setup
+	$(RUFF) format .
+	$(RUFF) check --fix .
+
+demo: setup
+	$(PY) scripts/demo.py
+
+bench-modbus: setup
+	$(PY) -m custom_components.ems.bench
+
+clean:
+	rm -rf .demo .pytest_cache .ruff_cache .hypothesis build
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -print0 | xargs -0 rm -rf
+
+distclean: clean
+	rm -rf $(VENV)

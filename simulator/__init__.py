@@ -1,0 +1,20 @@
+"""A Modbus TCP site simulator: BESS, PV inverter, grid meter, relay board and a SunSpec device.
+
+The register maps come from the integration's YAML profiles (``custom_components/ems/profiles``)
+through :mod:`simulator.profiles`, so the simulator serves exactly what the integration reads.
+"""
+
+from __future__ import annotations
+
+from .server import Faults, Simulator, start_simulator
+from .site import DEFAULT_START, SUNSPEC_UNIT, UNIT_PROFILES, Site
+
+__all__ = [
+    "DEFAULT_START",
+    "SUNSPEC_UNIT",
+    "UNIT_PROFILES",
+    "Faults",
+    "Simulator",
+    "Site",
+    "start_simulator",
+]

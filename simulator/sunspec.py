@@ -1,0 +1,405 @@
+"""A simulated SunSpec hybrid device: 5 kW PV inverter and 5 kWh battery behind one SunSpec map.
+
+The register image is laid out from ``custom_components/ems/sunspec_models.yaml`` (read here
+directly, no Home Assistant import) with the real SunSpec model lengths, so standard SunSpec
+clients can walk it: "SunS" at ``base``, then models 1 (common), 103 (three-phase inverter),
+124 (basic storage), 802 (battery) and the end marker 0xFFFF. Values are encoded through the
+integration's ``profile.py`` (via :mod:`simulator.profiles`); points the device does not
+implement hold the SunSpec not-implemented markers.
+
+Model 103 reports the PV output (W = pv_fraction x 5 kW); the battery is metered by 124/802
+on its own, as an AC-coupled pair sharing one map. The battery charges from the PV output
+within its limits; a client steers it through model 124 as Fronius-style hybrids do:
+StorCtl_Mod bit 0 caps charging at InWRte % of WChaMax, bit 1 caps discharging at OutWRte %
+of WDisChaRteMax, and a negative cap forces the other direction (OutWRte < 0 forces a
+charge, InWRte < 0 a discharge). 802 SetOp 2 disconnects the battery, 1 connects it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .profiles import DataType, Point, decode, encode
+
+MODELS_FILE = (
+    Path(__file__).resolve().parent.parent / "custom_components" / "ems" / "sunspec_models.yaml"
+)
+MODEL_IDS = (1, 103, 124, 802)
+END_ID = 0xFFFF
+
+PV_RATED_W = 5000.0
+CAPACITY_WH = 5000.0
+MAX_CHARGE_W = 2500.0
+MAX_DISCHARGE_W = 2500.0
+EFFICIENCY = 0.96  # one way, charge and discharge
+CELLS = 16  # LFP cells in series
+AC_VOLTAGE = 230.0
+DC_VOLTAGE = 600.0
+
+_TYPES: dict[str, DataType] = {
+    "uint16": DataType.U16,
+    "int16": DataType.I16,
+    "uint32": DataType.U32,
+    "int32": DataType.I32,
+    "acc32": DataType.U32,
+    "sunssf": DataType.I16,
+    "enum16": DataType.U16,
+    "bitfield16": DataType.U16,
+    "bitfield32": DataType.U32,
+    "pad": DataType.I16,
+    "string": DataType.STRING,
+}
+# Not-implemented markers by SunSpec type (acc32: 0; strings: all zero).
+_NOT_IMPLEMENTED: dict[str, list[int]] = {
+    "uint16": [0xFFFF],
+    "int16": [0x8000],
+    "uint32": [0xFFFF, 0xFFFF],
+    "int32": [0x8000, 0x0000],
+    "acc32": [0, 0],
+    "sunssf": [0x8000],
+    "enum16": [0xFFFF],
+    "bitfield16": [0xFFFF],
+    "bitfield32": [0xFFFF, 0xFFFF],
+    "pad": [0x8000],
+}
+
+# Scale factors the device publishes: (model, sunssf point) → exponent.
+SCALE_FACTORS: dict[tuple[int, str], int] = {
+    (103, "A_SF"): -2,
+    (103, "V_SF"): -1,
+    (103, "W_SF"): 0,
+    (103, "Hz_SF"): -2,
+    (103, "WH_SF"): 0,
+    (103, "DCA_SF"): -2,
+    (103, "DCV_SF"): -1,
+    (103, "DCW_SF"): 0,
+    (103, "Tmp_SF"): -1,
+    (124, "WChaMax_SF"): 0,
+    (124, "WChaDisChaGra_SF"): 0,
+    (124, "MinRsvPct_SF"): -1,
+    (124, "ChaState_SF"): -1,
+    (124, "StorAval_SF"): -1,
+    (124, "InBatV_SF"): -1,
+    (124, "InOutWRte_SF"): -2,
+    (802, "AHRtg_SF"): -1,
+    (802, "WHRtg_SF"): 0,
+    (802, "WChaDisChaMax_SF"): 0,
+    (802, "SoC_SF"): -1,
+    (802, "SoH_SF"): -1,
+    (802, "V_SF"): -1,
+    (802, "CellV_SF"): -3,
+    (802, "A_SF"): -1,
+    (802, "AMax_SF"): 0,
+    (802, "W_SF"): 0,
+}
+
+# Values set once; writable points keep what clients write afterwards.
+STATIC: dict[tuple[int, str], Any] = {
+    (1, "Mn"): "ems",
+    (1, "Md"): "SimHybrid",
+    (1, "Opt"): "",
+    (1, "Vr"): "1.0.0",
+    (1, "SN"): "SIMSUNSPEC01",
+    (1, "DA"): 5,
+    (103, "Evt1"): 0,
+    (103, "Evt2"): 0,
+    (124, "WChaMax"): MAX_CHARGE_W,
+    (124, "WChaGra"): 100,
+    (124, "WDisChaGra"): 100,
+    (124, "StorCtl_Mod"): 0,
+    (124, "MinRsvPct"): 5.0,
+    (124, "OutWRte"): 100.0,
+    (124, "InWRte"): 100.0,
+    (124, "InOutWRte_WinTms"): 0,
+    (124, "InOutWRte_RvrtTms"): 0,
+    (124, "InOutWRte_RmpTms"): 0,
+    (124, "ChaGriSet"): 0,  # PV only
+    (802, "AHRtg"): CAPACITY_WH / (CELLS * 3.2),
+    (802, "WHRtg"): CAPACITY_WH,
+    (802, "WChaRteMax"): MAX_CHARGE_W,
+    (802, "WDisChaRteMax"): MAX_DISCHARGE_W,
+    (802, "SoCMax"): 100.0,
+    (802, "SoCMin"): 5.0,
+    (802, "SocRsvMax"): 100.0,
+    (802, "SoCRsvMin"): 5.0,
+    (802, "SoH"): 98.0,
+    (802, "LocRemCtl"): 0,  # remote
+    (802, "CtrlHb"): 0,
+    (802, "AlmRst"): 0,
+    (802, "Typ"): 4,  # lithium-ion
+    (802, "Evt2"): 0,
+    (802, "AChaMax"): MAX_CHARGE_W / (CELLS * 3.2),
+    (802, "ADisChaMax"): MAX_DISCHARGE_W / (CELLS * 3.2),
+    (802, "SetOp"): 1,  # connect
+    (802, "SetInvState"): 3,  # inverter started
+}
+
+# SunSpec enumerations used below.
+ST_SLEEPING, ST_MPPT = 2, 4
+CHA_ST_EMPTY, CHA_ST_DISCHARGING, CHA_ST_CHARGING, CHA_ST_FULL, CHA_ST_HOLDING = 2, 3, 4, 5, 6
+STATE_DISCONNECTED, STATE_CONNECTED = 1, 3
+SET_OP_DISCONNECT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """Where one SunSpec point lives in the image and how it is encoded."""
+
+    model: int
+    name: str
+    point: Point  # absolute address; na so unimplemented markers decode as None
+    sunspec_type: str
+    sf: str | None
+    writable: bool
+
+
+def load_models(path: Path = MODELS_FILE) -> dict[int, dict[str, Any]]:
+    """Read the model definitions of the SunSpec model file (blocking: reads a file)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {int(k): v for k, v in data["models"].items()}
+
+
+class SunSpecDevice:
+    """The simulated device: a register image from ``base`` and a small hybrid model.
+
+    ``read`` raises IndexError for any address outside the image; ``write`` returns False
+    for an address outside the image or a read-only register.
+    """
+
+    def __init__(self, base: int = 40000) -> None:
+        """Lay out the image and publish the initial state (50 % SOC, no PV)."""
+        self.base = base
+        self.soc = 50.0  # %
+        self.pv_w = 0.0
+        self.battery_w = 0.0  # + charging, - discharging (ems convention)
+        self.pv_wh = 0.0
+        self.charged_wh = 0.0
+        self.discharged_wh = 0.0
+        self.alarms = 0  # model 802 Evt1 bits, for fault injection
+        self.heartbeat = 0
+        self.models: list[tuple[int, int, int]] = []  # (id, address, length)
+        self._slots: dict[tuple[int, str], _Slot] = {}
+        self._writable: set[int] = set()
+        words = [0x5375, 0x6E53]  # "SunS"
+        definitions = load_models()
+        for model_id in MODEL_IDS:
+            definition = definitions[model_id]
+            address = base + len(words)
+            length = int(definition["length"])
+            body = [0x8000] * length  # any word the file leaves out: an int16 marker
+            for p in definition["points"]:
+                slot = self._slot(model_id, address + 2, p)
+                self._slots[(model_id, p["name"])] = slot
+                body[p["offset"] : p["offset"] + slot.point.words] = _unimplemented(p)
+                if slot.writable:
+                    self._writable.update(range(slot.point.address, slot.point.span[1] + 1))
+            self.models.append((model_id, address, length))
+            words += [model_id, length, *body]
+        words += [END_ID, 0]
+        self._image = words
+        for (model_id, name), exponent in SCALE_FACTORS.items():
+            self._set(model_id, name, exponent)
+        for (model_id, name), value in STATIC.items():
+            self._set(model_id, name, value)
+        self._render()
+
+    @staticmethod
+    def _slot(model_id: int, start: int, p: dict[str, Any]) -> _Slot:
+        """Describe one point of the model file at its absolute address."""
+        dtype = _TYPES[p["type"]]
+        point = Point(
+            key=f"m{model_id}_{p['name'].lower()}",
+            address=start + p["offset"],
+            type=dtype,
+            count=int(p.get("size", 1)),
+            na=dtype is not DataType.STRING and p["type"] != "acc32",
+        )
+        return _Slot(model_id, p["name"], point, p["type"], p.get("sf"), p.get("access") == "rw")
+
+    # --- register access ---------------------------------------------------------------------
+
+    @property
+    def end(self) -> int:
+        """First address after the image."""
+        return self.base + len(self._image)
+
+    def contains(self, address: int, count: int) -> bool:
+        """Tell whether the whole range lies in the image."""
+        return count >= 1 and self.base <= address and address + count <= self.end
+
+    def read(self, address: int, count: int) -> list[int]:
+        """Return ``count`` holding registers; raise IndexError outside the image."""
+        if not self.contains(address, count):
+            raise IndexError(f"registers {address}..{address + count - 1} are not mapped")
+        first = address - self.base
+        return list(self._image[first : first + count])
+
+    def writable(self, address: int, count: int) -> bool:
+        """Tell whether every register of the range belongs to a writable point."""
+        return count >= 1 and all(a in self._writable for a in range(address, address + count))
+
+    def write(self, address: int, words: list[int]) -> bool:
+        """Store a client write; False for an unmapped or read-only register (nothing stored)."""
+        if not self.writable(address, len(words)) or any(not 0 <= w <= 0xFFFF for w in words):
+            return False
+        first = address - self.base
+        self._image[first : first + len(words)] = [int(w) for w in words]
+        if self._get(802, "AlmRst"):  # any write to AlmRst clears the alarms
+            self.alarms = 0
+            self._set(802, "AlmRst", 0)
+        return True
+
+    # --- point access ------------------------------------------------------------------------
+
+    def _scale(self, slot: _Slot) -> int | None:
+        """The exponent of a point's scale factor, as published in the image."""
+        if slot.sf is None:
+            return None
+        sf_slot = self._slots[(slot.model, slot.sf)]
+        value = decode(sf_slot.point, self._words(sf_slot))
+        return value if isinstance(value, int) else None
+
+    def _words(self, slot: _Slot) -> list[int]:
+        first = slot.point.address - self.base
+        return self._image[first : first + slot.point.words]
+
+    def _set(self, model_id: int, name: str, value: Any) -> None:
+        """Publish one point (None: the not-implemented marker)."""
+        slot = self._slots[(model_id, name)]
+        if value is None:
+            words = _unimplemented({"type": slot.sunspec_type, "size": slot.point.count})
+        else:
+            words = encode(slot.point, value, self._scale(slot))
+        first = slot.point.address - self.base
+        self._image[first : first + len(words)] = words
+
+    def _get(self, model_id: int, name: str) -> Any:
+        """Decode one point as a client would (None when not implemented)."""
+        slot = self._slots[(model_id, name)]
+        return decode(slot.point, self._words(slot), self._scale(slot))
+
+    def value(self, model_id: int, name: str) -> Any:
+        """Read a point by SunSpec model and name, scaled (tests and the CLI)."""
+        return self._get(model_id, name)
+
+    # --- the device model --------------------------------------------------------------------
+
+    def limits(self) -> tuple[float, float]:
+        """Battery power range [low, high] in W (+ charging) from the 124/802 controls."""
+        charge_max = _at_most(self._get(124, "WChaMax"), MAX_CHARGE_W)
+        discharge_max = _at_most(self._get(802, "WDisChaRteMax"), MAX_DISCHARGE_W)
+        mode = self._get(124, "StorCtl_Mod") or 0
+        high, low = charge_max, -discharge_max
+        if mode & 1 and (rate := self._get(124, "InWRte")) is not None:
+            high = charge_max * max(-100.0, min(100.0, rate)) / 100.0
+        if mode & 2 and (rate := self._get(124, "OutWRte")) is not None:
+            low = -discharge_max * max(-100.0, min(100.0, rate)) / 100.0
+        return min(low, high), high
+
+    def soc_window(self) -> tuple[float, float]:
+        """SOC range [min, max] in % the battery stays in (802 limits and reserves, 124 reserve)."""
+        lows = (self._get(802, "SoCMin"), self._get(802, "SoCRsvMin"), self._get(124, "MinRsvPct"))
+        highs = (self._get(802, "SoCMax"), self._get(802, "SocRsvMax"))
+        low = max((v for v in lows if v is not None), default=0.0)
+        high = min((v for v in highs if v is not None), default=100.0)
+        return low, high
+
+    def tick(self, dt_s: float, pv_fraction: float) -> None:
+        """Advance the model by ``dt_s`` seconds with PV at ``pv_fraction`` of its rating."""
+        hours = max(0.0, dt_s) / 3600.0
+        self.pv_w = max(0.0, min(1.0, pv_fraction)) * PV_RATED_W
+        low, high = self.limits()
+        power = max(low, min(high, self.pv_w))  # charge from the PV output
+        connected = self._get(802, "SetOp") != SET_OP_DISCONNECT
+        soc_min, soc_max = self.soc_window()
+        if not connected:
+            power = 0.0
+        elif power > 0:  # stop at the SOC limit, within this step too
+            room_wh = max(0.0, soc_max - self.soc) / 100.0 * CAPACITY_WH
+            power = min(power, room_wh / EFFICIENCY / hours) if hours else power
+        elif power < 0:
+            left_wh = max(0.0, self.soc - soc_min) / 100.0 * CAPACITY_WH
+            power = max(power, -left_wh * EFFICIENCY / hours) if hours else power
+        if power > 0:
+            self.charged_wh += power * hours
+            soc = self.soc + power * hours * EFFICIENCY / CAPACITY_WH * 100.0
+            self.soc = min(soc, max(soc_max, self.soc))  # no rounding past the limit
+        elif power < 0:
+            self.discharged_wh -= power * hours
+            soc = self.soc + power * hours / EFFICIENCY / CAPACITY_WH * 100.0
+            self.soc = max(soc, min(soc_min, self.soc))
+        self.soc = max(0.0, min(100.0, self.soc))
+        self.battery_w = power + 0.0  # no -0.0
+        self.pv_wh += self.pv_w * hours
+        self.heartbeat = (self.heartbeat + 1) & 0xFFFF
+        self._render(connected)
+
+    def _render(self, connected: bool = True) -> None:
+        """Publish the state in the register image."""
+        pv = self.pv_w
+        ac_a = pv / (3 * AC_VOLTAGE)
+        self._set(103, "A", 3 * ac_a)
+        for phase in ("A", "B", "C"):
+            self._set(103, f"Aph{phase}", ac_a)
+            self._set(103, f"PhVph{phase}", AC_VOLTAGE)
+        for pair in ("AB", "BC", "CA"):
+            self._set(103, f"PPVph{pair}", AC_VOLTAGE * 3**0.5)
+        self._set(103, "W", pv)
+        self._set(103, "Hz", 50.0)
+        self._set(103, "WH", self.pv_wh)
+        self._set(103, "DCV", DC_VOLTAGE if pv > 0 else 0.0)
+        self._set(103, "DCA", pv / DC_VOLTAGE)
+        self._set(103, "DCW", pv)
+        self._set(103, "TmpCab", 30.0 + 10.0 * pv / PV_RATED_W)
+        self._set(103, "St", ST_MPPT if pv > 0 else ST_SLEEPING)
+
+        soc_min, soc_max = self.soc_window()
+        cell_v = 3.0 + 0.4 * self.soc / 100.0
+        voltage = CELLS * cell_v
+        current = self.battery_w / voltage
+        if self.battery_w > 0:
+            status = CHA_ST_CHARGING
+        elif self.battery_w < 0:
+            status = CHA_ST_DISCHARGING
+        elif self.soc >= soc_max - 0.05:
+            status = CHA_ST_FULL
+        elif self.soc <= soc_min + 0.05:
+            status = CHA_ST_EMPTY
+        else:
+            status = CHA_ST_HOLDING
+        self._set(124, "ChaState", self.soc)
+        self._set(124, "StorAval", self.soc / 100.0 * CAPACITY_WH / voltage)
+        self._set(124, "InBatV", voltage)
+        self._set(124, "ChaSt", status)
+
+        self._set(802, "SoC", self.soc)
+        self._set(802, "NCyc", int(self.discharged_wh // CAPACITY_WH))
+        self._set(802, "ChaSt", status)
+        self._set(802, "Hb", self.heartbeat)
+        self._set(802, "State", STATE_CONNECTED if connected else STATE_DISCONNECTED)
+        self._set(802, "Evt1", self.alarms)
+        self._set(802, "V", voltage)
+        self._set(802, "VMax", CELLS * 3.65)
+        self._set(802, "VMin", CELLS * 2.5)
+        self._set(802, "CellVMax", cell_v + 0.01)
+        self._set(802, "CellVMin", cell_v - 0.01)
+        self._set(802, "CellVAvg", cell_v)
+        # SunSpec battery current and power are + discharging.
+        self._set(802, "A", -current)
+        self._set(802, "W", -self.battery_w)
+
+
+def _at_most(value: float | None, limit: float) -> float:
+    """A published limit, capped by the hardware's (None: the hardware's)."""
+    return limit if value is None else max(0.0, min(float(value), limit))
+
+
+def _unimplemented(p: dict[str, Any]) -> list[int]:
+    """The not-implemented words of a point of the model file."""
+    if p["type"] == "string":
+        return [0] * int(p.get("size", 1))
+    return list(_NOT_IMPLEMENTED[p["type"]])

@@ -1,0 +1,105 @@
+"""Entity-backed devices: a battery and a meter built from entities the user already has."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.ems.const import DOMAIN
+
+
+@pytest.fixture
+async def site(hass: HomeAssistant) -> MockConfigEntry:
+    """A site whose battery and meter come from other integrations' entities."""
+    assert await async_setup_component(
+        hass,
+        "input_number",
+        {"input_number": {"vendor_setpoint": {"min": -3000, "max": 3000, "step": 10}}},
+    )
+    # A vendor that reports battery power in kW and + for discharging.
+    hass.states.async_set(
+        "sensor.vendor_inverter_battery_power",
+        "1.2",
+        {"unit_of_measurement": "kW", "device_class": "power"},
+    )
+    hass.states.async_set(
+        "sensor.vendor_soc", "55", {"unit_of_measurement": "%", "device_class": "battery"}
+    )
+    hass.states.async_set(
+        "sensor.shelly_grid_power", "300", {"unit_of_measurement": "W", "device_class": "power"}
+    )
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id="home",
+        data={"import_limit_w": None, "export_limit_w": None},
+        subentries_data=[
+            ConfigSubentryData(
+                data={
+                    "connection": "entities",
+                    "power_entity": "sensor.vendor_inverter_battery_power",
+                    "invert_power": True,
+                    "soc_entity": "sensor.vendor_soc",
+                    "capacity_wh": 5000,
+                    "setpoint_entity": "input_number.vendor_setpoint",
+                },
+                subentry_type="battery",
+                title="Vendor battery",
+                unique_id="entities:sensor.vendor_inverter_battery_power",
+            ),
+            ConfigSubentryData(
+                data={"connection": "entities", "power_entity": "sensor.shelly_grid_power"},
+                subentry_type="meter",
+                title="Shelly",
+                unique_id="entities:sensor.shelly_grid_power",
+            ),
+        ],
+    )
+    entry.add_to_hass(hass)
+    battery_id = next(s for s, sub in entry.subentries.items() if sub.subentry_type == "battery")
+    hass.config_entries.async_update_entry(entry, options={"control": [battery_id]})
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    return entry
+
+
+async def test_values_in_ems_units_and_signs(hass: HomeAssistant, site: MockConfigEntry) -> None:
+    assert float(hass.states.get("sensor.vendor_battery_power").state) == -1200  # discharging
+    assert float(hass.states.get("sensor.vendor_battery_state_of_charge").state) == 55
+    # House load = grid + PV − battery = 300 + 0 + 1200.
+    assert float(hass.states.get("sensor.home_house_load").state) == 1500
+
+
+async def test_setpoint_goes_to_the_vendor_entity(
+    hass: HomeAssistant, site: MockConfigEntry
+) -> None:
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.vendor_battery_power_setpoint", "value": 2000},
+        blocking=True,
+    )
+    # ems + charging becomes the vendor's − charging.
+    assert float(hass.states.get("input_number.vendor_setpoint").state) == -2000
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.vendor_battery_power_setpoint", "value": 5000},
+            blocking=True,
+        )
+
+
+async def test_source_unavailable(hass: HomeAssistant, site: MockConfigEntry) -> None:
+    hass.states.async_set("sensor.vendor_inverter_battery_power", STATE_UNAVAILABLE)
+    coordinator = next(iter(site.runtime_data.devices.values()))
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.vendor_battery_power").state == STATE_UNAVAILABLE
+    assert hass.states.get("sensor.home_house_load").state == STATE_UNAVAILABLE
