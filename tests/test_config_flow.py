@@ -132,7 +132,7 @@ async def test_modbus_errors(hass: HomeAssistant, sim) -> None:
     # A device answering Modbus exceptions for everything.
     sim.faults.exception(BESS_UNIT, code=4)
     result = await _tcp(hass, entry, "battery", base | {"profile": "generic_bess"})
-    assert result["errors"]["base"] in {"device_error", "profile_mismatch"}
+    assert result["errors"] == {"base": "device_error"}
     await sim.faults.clear()
     assert not entry.subentries
 
@@ -286,3 +286,34 @@ async def test_options_flow(hass: HomeAssistant) -> None:
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options == {"scan_interval": 5, "control": [battery_id]}
+
+
+async def test_reconfigure_entity_backed_meter(hass: HomeAssistant) -> None:
+    hass.states.async_set("sensor.shelly_power", "120", {"unit_of_measurement": "W"})
+    hass.states.async_set("sensor.shelly_power_2", "80", {"unit_of_measurement": "W"})
+    entry = _site(
+        hass,
+        [
+            ConfigSubentryData(
+                data={"connection": "entities", "power_entity": "sensor.shelly_power"},
+                subentry_type="meter",
+                title="Shelly",
+                unique_id="entities:sensor.shelly_power",
+            )
+        ],
+    )
+    subentry = next(iter(entry.subentries.values()))
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "meter"),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry.subentry_id},
+    )
+    assert result["step_id"] == "entities"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {"name": "Shelly 3EM", "power_entity": "sensor.shelly_power_2", "invert_power": True},
+    )
+    assert result["reason"] == "reconfigure_successful"
+    subentry = entry.subentries[subentry.subentry_id]
+    assert subentry.data["power_entity"] == "sensor.shelly_power_2"
+    assert subentry.data["invert_power"] is True
+    assert subentry.unique_id == "entities:sensor.shelly_power_2"

@@ -237,3 +237,29 @@ async def test_diagnostics_redact(hass: HomeAssistant, site: MockConfigEntry) ->
     battery = next(d for d in diag["devices"].values() if d["kind"] == "battery")
     assert battery["reads_per_poll"] == 2
     assert battery["data"]["soc"] is not None
+
+
+async def test_entity_registry_snapshot(
+    hass: HomeAssistant, site: MockConfigEntry, snapshot
+) -> None:
+    """Entity ids, unique ids, classes and units a user sees, pinned in a snapshot."""
+    ent_reg = er.async_get(hass)
+    rows = []
+    for entry in sorted(
+        er.async_entries_for_config_entry(ent_reg, site.entry_id), key=lambda e: e.entity_id
+    ):
+        state = hass.states.get(entry.entity_id)
+        attributes = state.attributes if state else {}
+        rows.append(
+            {
+                "entity_id": entry.entity_id,
+                "unique_id": entry.unique_id.replace(site.entry_id, "<site>"),
+                "device_class": entry.original_device_class,
+                "unit": entry.unit_of_measurement,
+                "state_class": attributes.get("state_class"),
+                "category": entry.entity_category,
+                "disabled": entry.disabled_by,
+                "translation_key": entry.translation_key,
+            }
+        )
+    assert rows == snapshot

@@ -108,10 +108,6 @@ ERRORS = {
         "The device does not answer the profile's main values ({error}). Is it the right profile?",
         "L'appareil ne fournit pas les valeurs principales du profil ({error}). Est-ce le bon profil ?",
     ),
-    "invalid_profile": (
-        "This profile does not fit this kind of device.",
-        "Ce profil ne correspond pas à ce type d'appareil.",
-    ),
     "no_sunspec": (
         "No usable SunSpec device found: {error}",
         "Aucun appareil SunSpec utilisable : {error}",

@@ -348,17 +348,14 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             defaults = user_input
             data = {CONF_CONNECTION: connection, **user_input}
             name = data.pop(CONF_NAME)
-            profile = (await async_get_profiles(self.hass)).get(data[CONF_PROFILE])
-            if profile is None or profile.kind != self._kind:
-                errors[CONF_PROFILE] = "invalid_profile"
+            # The selector only offers profiles of this kind, so the id is valid here.
+            profile = (await async_get_profiles(self.hass))[data[CONF_PROFILE]]
+            error, serial = await self._probe(data, profile)
+            if error:
+                errors["base"], placeholders["error"] = error
             else:
-                error, serial = await self._probe(data, profile)
-                if error:
-                    errors["base"] = error[0]
-                    placeholders["error"] = error[1]
-                else:
-                    data[CONF_SERIAL] = serial
-                    return self._finish(name, data)
+                data[CONF_SERIAL] = serial
+                return self._finish(name, data)
         schema = vol.Schema(
             {
                 **self._name_field(defaults),
@@ -387,13 +384,14 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             serial = await device.read_serial()
         except TransportError as err:
             return ("cannot_connect", str(err)), None
-        except DeviceError as err:
-            return ("device_error", str(err)), None
         finally:
             transport.close()
+        if keys <= device.bad_keys:
+            return ("device_error", "every register refused"), None
         required = [k for k in ("power", "soc") if k in profile]
-        if device.bad_keys & set(required) or any(values.get(k) is None for k in required):
-            return ("profile_mismatch", ", ".join(sorted(device.bad_keys) or required)), None
+        missing = [k for k in required if values.get(k) is None]
+        if missing:
+            return ("profile_mismatch", ", ".join(missing)), None
         return None, serial
 
     async def async_step_sunspec(
@@ -413,9 +411,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
                 build_profile(found, self._kind)
             except TransportError as err:
                 errors["base"], placeholders["error"] = "cannot_connect", str(err)
-            except DeviceError as err:
-                errors["base"], placeholders["error"] = "no_sunspec", str(err)
-            except SunSpecError as err:
+            except (DeviceError, SunSpecError) as err:
                 errors["base"], placeholders["error"] = "no_sunspec", str(err)
             else:
                 data.update(sunspec_subentry_data(found))
