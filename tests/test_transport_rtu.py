@@ -6,16 +6,16 @@ integration's transport reads and writes through the other, with RTU framing and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import asyncio
+from collections.abc import AsyncIterator
 import os
 import select
 import threading
 import tty
 
-import pytest
 from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer
+import pytest
 
 from custom_components.ems.device import ModbusDevice
 from custom_components.ems.profile import builtin_profiles
