@@ -32,18 +32,13 @@ ENTITY_BACKED_POINTS: dict[str, Point] = {
                 state_class="total_increasing",
                 precision=3,
             )
-            for key in ("energy_charged", "energy_discharged", "energy_total")
-        ),
-        *(
-            Point(
-                key=key,
-                address=0,
-                unit="kWh",
-                device_class="energy",
-                state_class="total_increasing",
-                precision=3,
+            for key in (
+                "energy_charged",
+                "energy_discharged",
+                "energy_total",
+                "energy_import",
+                "energy_export",
             )
-            for key in ("energy_import", "energy_export")
         ),
         Point(
             key="setpoint",
