@@ -135,7 +135,7 @@ def _series(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
             try:
                 out.append(item(element))
             except vol.Invalid as err:
-                raise vol.Invalid(err.msg, path=[index]) from None
+                raise vol.Invalid(err.msg, path=[index, *err.path]) from None
         return out
 
     return check
@@ -301,8 +301,7 @@ def validate_scenario(data: Any) -> Scenario:
             )
         scenario["import_price_eur_per_kwh"] = None
     scenario.setdefault("export_price_eur_per_kwh", [0.0] * steps)
-    if scenario["grid"] is None:
-        scenario["grid"] = _GRID({})
+    scenario["grid"] = _run(_GRID, scenario["grid"] or {}, ["grid"])
     if scenario["battery"] is not None:
         battery = _run(_BATTERY, scenario["battery"], ["battery"])
         if battery["soc_min_pct"] > battery["soc_max_pct"]:
