@@ -9,7 +9,7 @@ the SunSpec device's) to pymodbus's slave-context interface.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 import dataclasses
 import logging
 from typing import Any, Protocol
@@ -287,8 +287,3 @@ class Unit:
         """Write a writable point as a client would (tests and the CLI)."""
         point = self.profile[key]
         self.client_write(point.table, point.address, list(encode(point, value)))
-
-
-def keys(points: Iterable[Point]) -> set[str]:
-    """Keys of some points."""
-    return {p.key for p in points}

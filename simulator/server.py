@@ -18,6 +18,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
 from .datastore import DEVICE_FAILURE, FUNCTION_TABLE, ExceptionReply
+from .models import Battery, PvInverter
 from .profiles import Table
 from .site import SUNSPEC_UNIT, Site
 
@@ -30,9 +31,10 @@ DEFAULT_TICK_S = 0.5
 def _ranges(pdu: ModbusPDU) -> list[tuple[int, int]]:
     """Address ranges (first, last) a request touches."""
     if hasattr(pdu, "read_address"):  # function 23: read/write multiple registers
+        rw: Any = pdu
         return [
-            (pdu.read_address, pdu.read_address + max(1, pdu.read_count) - 1),
-            (pdu.write_address, pdu.write_address + max(1, pdu.write_count) - 1),
+            (rw.read_address, rw.read_address + max(1, rw.read_count) - 1),
+            (rw.write_address, rw.write_address + max(1, rw.write_count) - 1),
         ]
     count = max(1, pdu.count or len(pdu.bits) or len(pdu.registers))
     return [(pdu.address, pdu.address + count - 1)]
@@ -106,9 +108,7 @@ class Faults:
         last: int | None = None,
         table: Table | str | None = None,
     ) -> None:
-        """Answer Modbus exception ``code`` to requests for a unit (optionally only a table or
-        the addresses ``address``..``last``).
-        """  # noqa: D205
+        """Answer exception ``code`` to a unit (optionally one table, addresses address..last)."""
         fault = ExceptionFault(code, Table(table) if table else None, address, last)
         self.exceptions.setdefault(unit, []).append(fault)
 
@@ -172,7 +172,7 @@ class Faults:
     def device_fault(self, unit: int, on: bool = True) -> None:
         """Raise (or clear) the internal fault of the BESS (unit 1) or the PV inverter (unit 2)."""
         site = self._sim.site
-        models = {1: site.battery, 2: site.pv}
+        models: dict[int, Battery | PvInverter] = {1: site.battery, 2: site.pv}
         if unit not in models:
             raise ValueError(f"unit {unit} has no internal fault")
         models[unit].fault = on
@@ -232,7 +232,13 @@ class _RequestHandler(ServerRequestHandler):
                     break
                 self.server.spawn(self._answer(pdu, addr))
         except ModbusIOException:
-            self.server_send(ExceptionResponse(0, ExceptionResponse.ILLEGAL_FUNCTION), addr)
+            # an unsupported function code: answer "illegal function" and drop the buffer
+            frame = data[used:]
+            if len(frame) >= 8:
+                reply = ExceptionResponse(frame[7], ExceptionResponse.ILLEGAL_FUNCTION)
+                reply.transaction_id = int.from_bytes(frame[0:2], "big")
+                reply.dev_id = frame[6]
+                self.server_send(reply, addr)
             return len(data)
         return used
 

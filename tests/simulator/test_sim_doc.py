@@ -37,3 +37,22 @@ def test_module_prints_the_tables() -> None:
         timeout=60,
     )
     assert out.stdout == generate()
+
+
+def test_repl_recipe_addresses_follow_the_profiles() -> None:
+    """The hand-written REPL recipe in the README reads the points it says it reads."""
+    text = README.read_text(encoding="utf-8")
+    profiles = builtin_profiles()
+    bess, relays = profiles["generic_bess"], profiles["relay_board_4ch"]
+    soc, power, setpoint = bess["soc"], bess["power"], bess["setpoint"]
+    assert f"client.read_input_registers address={soc.address} count={soc.words} slave=1" in text
+    assert (
+        f"client.read_input_registers address={power.address} count={power.words} slave=1" in text
+    )
+    assert f"client.write_registers address={setpoint.address} values=0,2000 slave=1" in text
+    assert soc.scale == 0.1
+    assert power.type.value == "i32"
+    assert setpoint.type.value == "i32"
+    first = relays["relay_1"].address
+    assert [relays[f"relay_{n}"].address for n in (1, 2, 3, 4)] == [first + i for i in range(4)]
+    assert f"client.read_coils address={first} count=4 slave=4" in text

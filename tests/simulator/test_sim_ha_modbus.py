@@ -82,7 +82,7 @@ async def test_home_assistant_modbus_reads_soc_and_relay(
         # the simulator moves on, HA follows
         sim.site.units[1].command("setpoint", 5000)
         sim.site.step(1200)
-        await _wait_for_state(hass, "sensor.bess_soc", str(sim.site.units[1].get("soc")))
+        await _wait_for_state(hass, "sensor.bess_soc", f"{sim.site.units[1].get('soc'):.1f}")
 
         # HA writes a coil: the relay board opens R1 for real
         await hass.services.async_call(

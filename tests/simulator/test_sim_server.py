@@ -92,6 +92,19 @@ async def test_pipelined_requests_are_all_answered(sim: Simulator) -> None:
     await writer.wait_closed()
 
 
+async def test_unsupported_function_code(sim: Simulator) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+    writer.write(b"\x00\x07\x00\x00\x00\x02\x01\x41")  # function 0x41: not Modbus
+    await writer.drain()
+    reply = await asyncio.wait_for(reader.readexactly(9), 2)
+    assert reply == b"\x00\x07\x00\x00\x00\x03\x01\xc1\x01"  # illegal function
+    writer.write(b"\x00\x08\x00\x00\x00\x06\x01\x04\x00\x00\x00\x01")  # still serving
+    reply = await asyncio.wait_for(reader.readexactly(11), 2)
+    assert reply[-2:] == (500).to_bytes(2, "big")
+    writer.close()
+    await writer.wait_closed()
+
+
 async def test_raw_pymodbus_client(sim: Simulator) -> None:
     client = AsyncModbusTcpClient("127.0.0.1", port=sim.port, timeout=1, retries=0)
     assert await client.connect()
@@ -134,9 +147,11 @@ async def test_cli_runs_until_sigterm(socket_enabled: None) -> None:
     )
     assert proc.stdout is not None
     try:
-        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
-        match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-        assert match, line
+        match = None
+        while match is None:  # an INFO line about the data source may come first
+            line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+            assert line, "the simulator exited before listening"
+            match = re.search(r"on 127\.0\.0\.1:(\d+)", line)
         assert "unit 1 battery (generic_bess)" in line
         assert "unit 4 relay_board (relay_board_4ch)" in line
         link = ModbusTransport(TcpParams(host="127.0.0.1", port=int(match.group(1))))

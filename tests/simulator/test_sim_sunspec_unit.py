@@ -9,8 +9,6 @@ import pytest
 
 from simulator import SUNSPEC_UNIT, Simulator
 
-pytest.importorskip("simulator.sunspec")
-
 BASE = 40000
 
 

@@ -1,0 +1,102 @@
+"""The no-optimizer baseline: every appliance as early as allowed, a self-consumption battery.
+
+What a house without an EMS does: appliances start when they may, the water heater heats from the
+start of its first window, the EV charges at full power on arrival, the pilot-wire heater is in
+comfort from the start of its period, the heating is a thermostat holding t_min, and the battery
+charges from PV surplus and covers deficits. Used to measure what planning is worth.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .contract import Scenario, boundary_at_or_before, first_step_at_or_after
+
+
+def _early_power(scenario: Scenario, appliance: dict[str, Any]) -> list[float]:
+    steps, dt_h = scenario["horizon_steps"], scenario["step_minutes"] / 60
+    power = [0.0] * steps
+    earliest = first_step_at_or_after(scenario, appliance["earliest_start"]) if "earliest_start" in appliance else 0
+    kind = appliance["type"]
+    if kind == "cycle":
+        profile = appliance["profile_w"]
+        start = min(max(earliest, 0), max(steps - len(profile), 0))
+        for offset, watts in enumerate(profile[: steps - start]):
+            power[start + offset] = watts
+    elif kind == "water_heater":
+        allowed = list(range(steps))
+        if "windows" in appliance:
+            allowed = sorted(
+                {
+                    k
+                    for start, end in appliance["windows"]
+                    for k in range(
+                        first_step_at_or_after(scenario, start), boundary_at_or_before(scenario, end)
+                    )
+                }
+            )
+        needed = math.ceil(appliance["energy_wh"] / (appliance["power_w"] * dt_h) - 1e-9)
+        for k in allowed[:needed]:
+            power[k] = appliance["power_w"]
+    elif kind == "ev":
+        left = appliance["energy_wh"]
+        for k in range(max(earliest, 0), steps):
+            if left <= 1e-9:
+                break
+            watts = min(appliance["max_power_w"], left / dt_h)
+            power[k] = watts
+            left -= watts * dt_h
+    elif kind == "pilot_wire_heater":
+        first, last = 0, steps
+        if "period" in appliance:
+            first = first_step_at_or_after(scenario, appliance["period"][0])
+            last = boundary_at_or_before(scenario, appliance["period"][1])
+        needed = math.ceil(appliance["comfort_ratio"] * (last - first) - 1e-9)
+        for k in range(first, last):
+            comfort = k - first < needed
+            power[k] = appliance["comfort_power_w"] if comfort else appliance["eco_power_w"]
+    elif kind == "thermal":
+        temperature = appliance["t_initial_c"]
+        gain = dt_h / appliance["thermal_capacity_wh_per_k"]
+        ua = appliance["heat_loss_w_per_k"]
+        for k in range(steps):
+            drift = temperature - gain * ua * (temperature - appliance["outdoor_temp_c"][k])
+            needed_w = (appliance["t_min_c"] - drift) / (gain * appliance["cop"])
+            power[k] = min(max(needed_w, 0.0), appliance["max_power_w"])
+            temperature = drift + gain * appliance["cop"] * power[k]
+    return power
+
+
+def baseline_cost(scenario: Scenario) -> dict[str, float]:
+    """Grid import, export and cost of the baseline (limits not enforced)."""
+    steps, dt_h = scenario["horizon_steps"], scenario["step_minutes"] / 60
+    flexible = [0.0] * steps
+    for appliance in scenario["appliances"]:
+        for k, watts in enumerate(_early_power(scenario, appliance)):
+            flexible[k] += watts
+    battery = scenario["battery"]
+    energy = battery["capacity_wh"] * battery["soc_initial_pct"] / 100 if battery else 0.0
+    prices_in = scenario["import_price_eur_per_kwh"] or [0.0] * steps
+    prices_out = scenario["export_price_eur_per_kwh"]
+    import_wh = export_wh = cost = 0.0
+    for k in range(steps):
+        net = scenario["load_w"][k] + flexible[k] - scenario["pv_w"][k]
+        if battery:
+            low = battery["capacity_wh"] * battery["soc_min_pct"] / 100
+            high = battery["capacity_wh"] * battery["soc_max_pct"] / 100
+            if net < 0:
+                room_w = max(high - energy, 0.0) / (dt_h * battery["charge_efficiency"])
+                charge = min(-net, battery["charge_max_w"], room_w)
+                energy += charge * dt_h * battery["charge_efficiency"]
+                net += charge
+            else:
+                stock_w = max(energy - low, 0.0) * battery["discharge_efficiency"] / dt_h
+                discharge = min(net, battery["discharge_max_w"], stock_w)
+                energy -= discharge * dt_h / battery["discharge_efficiency"]
+                net -= discharge
+                cost += discharge * dt_h / 1000 * battery["wear_cost_eur_per_kwh"]
+        import_wh += max(net, 0.0) * dt_h
+        export_wh += max(-net, 0.0) * dt_h
+        cost += dt_h / 1000 * (max(net, 0.0) * prices_in[k] - max(-net, 0.0) * prices_out[k])
+    return {"import_wh": import_wh, "export_wh": export_wh, "cost_eur": cost}

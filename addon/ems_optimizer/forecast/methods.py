@@ -1,0 +1,215 @@
+"""Forecast methods on a days × slots matrix: each predicts one day from the rows before it.
+
+A method gets the whole matrix (rows from the forecast origin on are missing: the future is
+unknown) and the row to predict, and reads only rows before that row. The same call serves
+the forecast and the rolling backtest that selects a method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from .grid import row_mean
+
+# Heating degree base for the temperature term, °C (French regulation uses 18; houses with
+# internal gains start heating lower, and the fit only keeps a clear slope anyway).
+HEATING_BASE_C = 16.0
+
+
+@dataclass(frozen=True)
+class DayContext:
+    """What a method may know about each row beyond the series: day type and weather."""
+
+    weekend: np.ndarray
+    temp_c: np.ndarray | None = None
+    clear_sky_index: np.ndarray | None = None
+    info: dict[str, float] = field(default_factory=dict)
+
+
+type Method = Callable[[np.ndarray, int, DayContext], np.ndarray]
+
+
+def _last_known(rows: np.ndarray) -> np.ndarray:
+    """Per slot, the first known value scanning `rows` from its first row on."""
+    if len(rows) == 0:
+        return np.full(rows.shape[1], np.nan)
+    known = ~np.isnan(rows)
+    first = np.argmax(known, axis=0)
+    out = rows[first, np.arange(rows.shape[1])]
+    out[~known.any(axis=0)] = np.nan
+    return out
+
+
+def persistence(values: np.ndarray, target: int, ctx: DayContext) -> np.ndarray:
+    """ELFE persistence: the last known value at the same time of day (last 24 h, repeated)."""
+    del ctx
+    return _last_known(values[max(0, target - 60) : target][::-1])
+
+
+def weekly_persistence(values: np.ndarray, target: int, ctx: DayContext) -> np.ndarray:
+    """The last known value at the same time on the same weekday, else daily persistence."""
+    same_weekday = values[target - 7 :: -7][:9] if target >= 7 else values[:0]
+    out = _last_known(same_weekday)
+    missing = np.isnan(out)
+    if missing.any():
+        out[missing] = persistence(values, target, ctx)[missing]
+    return out
+
+
+def weighted_quantile(samples: np.ndarray, weights: np.ndarray, q: float = 0.5) -> np.ndarray:
+    """Per column, the weighted `q`-quantile of `samples` (rows × columns), ignoring missing."""
+    w = np.broadcast_to(weights, samples.shape).astype(float).copy()
+    w[np.isnan(samples)] = 0.0
+    ordered = np.argsort(np.where(np.isnan(samples), np.inf, samples), axis=0)
+    s = np.take_along_axis(samples, ordered, axis=0)
+    cw = np.cumsum(np.take_along_axis(w, ordered, axis=0), axis=0)
+    total = cw[-1]
+    pick = np.minimum((cw < q * total).sum(axis=0), len(samples) - 1)
+    out = s[pick, np.arange(samples.shape[1])]
+    out[total <= 0] = np.nan
+    return out
+
+
+def _with_neighbours(rows: np.ndarray, weights: np.ndarray, neighbour_weight: float):
+    """Each slot's samples joined by the previous and next slots (wrapping across midnight)."""
+    if neighbour_weight <= 0:
+        return rows, weights[:, None]
+    samples = np.concatenate([np.roll(rows, 1, axis=1), rows, np.roll(rows, -1, axis=1)])
+    w = np.concatenate([weights * neighbour_weight, weights, weights * neighbour_weight])
+    return samples, w[:, None]
+
+
+def heating_slope_w_per_k(
+    values: np.ndarray, target: int, temp_c: np.ndarray, *, fit_days: int = 42
+) -> float:
+    """W per heating degree from a fit of daily mean load on degrees below HEATING_BASE_C.
+
+    0 unless the fit is clear: enough days, a real spread of temperature, a positive slope that
+    explains at least a quarter of the day-to-day variance.
+    """
+    lo = max(0, target - fit_days)
+    rows = values[lo:target]
+    complete = np.isnan(rows).mean(axis=1) <= 0.1
+    degrees = np.maximum(0.0, HEATING_BASE_C - temp_c[lo:target])
+    load = row_mean(np.where(complete[:, None], rows, np.nan))
+    ok = complete & ~np.isnan(degrees)
+    if ok.sum() < 14 or np.ptp(degrees[ok]) < 3.0:
+        return 0.0
+    slope, intercept = np.polyfit(degrees[ok], load[ok], 1)
+    residual = load[ok] - (slope * degrees[ok] + intercept)
+    r2 = 1.0 - residual.var() / load[ok].var() if load[ok].var() > 0 else 0.0
+    return float(slope) if slope > 0 and r2 >= 0.25 else 0.0
+
+
+def recent_days(
+    values: np.ndarray,
+    target: int,
+    ctx: DayContext,
+    *,
+    window_days: int = 21,
+    half_life_days: float = 3.0,
+    other_daytype_weight: float = 0.5,
+    neighbour_weight: float = 0.5,
+    temperature: bool = False,
+) -> np.ndarray:
+    """Robust blend of recent comparable days: a weighted median per slot.
+
+    Weights halve every `half_life_days`, days of the other type (weekday/weekend) count
+    `other_daytype_weight`, the two neighbouring slots count `neighbour_weight`. With
+    `temperature`, each past day is first moved to the target day's heating degrees with the
+    slope of `heating_slope_w_per_k` (spread over the day in proportion to the mean profile).
+    """
+    lo = max(0, target - window_days)
+    rows = values[lo:target].copy()
+    if len(rows) == 0:
+        return np.full(values.shape[1], np.nan)
+    age = target - np.arange(lo, target)
+    weights = 0.5 ** (age / half_life_days)
+    same_type = ctx.weekend[lo:target] == ctx.weekend[target]
+    weights = weights * np.where(same_type, 1.0, other_daytype_weight)
+    if temperature and ctx.temp_c is not None and not np.isnan(ctx.temp_c[target]):
+        slope = heating_slope_w_per_k(values, target, ctx.temp_c)
+        if slope > 0:
+            degrees = np.maximum(0.0, HEATING_BASE_C - ctx.temp_c)
+            shift = slope * (degrees[target] - degrees[lo:target])
+            profile = np.nanmean(rows, axis=0)
+            mean = np.nanmean(profile)
+            shape = profile / mean if mean > 0 else np.ones_like(profile)
+            rows = np.maximum(0.0, rows + np.nan_to_num(shift)[:, None] * shape[None, :])
+    samples, w = _with_neighbours(rows, weights, neighbour_weight)
+    return weighted_quantile(samples, w)
+
+
+def clear_sky_envelope(
+    values: np.ndarray, target: int, *, window_days: int = 14, q: float = 0.9
+) -> np.ndarray:
+    """A clear-day PV profile fitted from history: a high quantile per slot over recent days."""
+    rows = values[max(0, target - window_days) : target]
+    if len(rows) == 0:
+        return np.full(values.shape[1], np.nan)
+    samples, w = _with_neighbours(rows, np.ones(len(rows)), 1.0)
+    return weighted_quantile(samples, w, q)
+
+
+def pv_weather(
+    values: np.ndarray, target: int, ctx: DayContext, *, fit_days: int = 28
+) -> np.ndarray:
+    """PV from the weather: clear-day profile × (a + b · clear-sky index), a and b fitted.
+
+    The clear-day profile carries the system size, orientation and shading as they were in
+    the last two weeks; a least-squares fit over `fit_days` maps the weather's clear-sky index
+    (from cloud cover or irradiance) to the share of that profile produced. When the weather
+    says little about this site the slope comes out near 0 and the forecast near the mean day.
+    """
+    kw = ctx.clear_sky_index
+    if kw is None:
+        return np.full(values.shape[1], np.nan)
+    envelope = clear_sky_envelope(values, target)
+    if np.all(np.isnan(envelope)) or np.nanmax(envelope) <= 0:
+        return np.zeros(values.shape[1])
+    daylight = envelope > 0.05 * np.nanmax(envelope)
+    lo = max(0, target - fit_days)
+    share = values[lo:target] / np.where(daylight, envelope, np.nan)[None, :]
+    index = kw[lo:target]
+    ok = ~np.isnan(share) & ~np.isnan(index)
+    if ok.sum() >= 20 and np.ptp(index[ok]) > 0.05:
+        b, a = np.polyfit(index[ok], share[ok], 1)
+        b = float(np.clip(b, 0.0, 1.5))
+        a = float(np.mean(share[ok]) - b * np.mean(index[ok]))
+    else:
+        a, b = (float(np.nanmean(share[ok])) if ok.any() else 0.7), 0.0
+    today = kw[target]
+    if not daylight.any() or np.isnan(today[daylight]).all():
+        return np.full(values.shape[1], np.nan)
+    today = np.where(np.isnan(today), np.nanmean(today[daylight]), today)
+    return np.where(daylight, envelope * np.clip(a + b * today, 0.0, 1.2), 0.0)
+
+
+def load_methods(half_life_days: float = 2.0, window_days: int = 21) -> dict[str, Method]:
+    """Load candidates; `blend_temp` is the blend plus the heating term (it equals the blend
+    when no clear heating slope is found) and needs temperatures over history and horizon."""
+    blend = partial(recent_days, window_days=window_days, half_life_days=half_life_days)
+    return {
+        "persistence": persistence,
+        "weekly": weekly_persistence,
+        "blend": blend,
+        "blend_temp": partial(blend, temperature=True),
+    }
+
+
+def pv_methods(half_life_days: float = 7.0, window_days: int = 28) -> dict[str, Method]:
+    """PV candidates; `weather` needs cloud cover or irradiance over the horizon."""
+    return {
+        "persistence": persistence,
+        "blend": partial(
+            recent_days,
+            window_days=window_days,
+            half_life_days=half_life_days,
+            other_daytype_weight=1.0,
+        ),
+        "weather": pv_weather,
+    }

@@ -1,0 +1,152 @@
+"""`ev`: EV charging, power 0 or within [min, max], a target energy by a deadline.
+
+Semi-continuous power: a binary per step only when min_power_w > 0, plus the valid cuts
+⌈E/(max·Δt)⌉ ≤ Σ on ≤ ⌊E/(min·Δt)⌋ that tighten the relaxation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..core import EPSILON_TIME_MEUR, LATE_EUR_PER_KWH, Horizon, Model, Power, index_of, on, value, when
+from .base import SHORTFALL_MEUR, Built, PlanWarning, Prepared, Repair, Result, repair_include
+
+
+def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
+    """Admissible steps; push the deadline, then deliver less (allow_partial) or leave out."""
+    prepared = Prepared(spec["id"], "ev", spec)
+    steps, dt_h = horizon.steps, horizon.dt_h
+    low_w, high_w = spec["min_power_w"], spec["max_power_w"]
+    energy_wh = float(spec["energy_wh"])
+    earliest = max(index_of(spec, "earliest_start", horizon, default=0, ceil=True), 0)
+    deadline = min(index_of(spec, "deadline", horizon, default=steps, ceil=False), steps)
+    late_eur_per_kwh: dict[int, float] = {}
+    window = list(range(earliest, deadline))
+    if energy_wh > 0 and energy_wh < low_w * dt_h:
+        prepared.warn(
+            "WARN_CONSTRAINT",
+            f"{energy_wh:.0f} Wh is less than one step at the minimum {low_w:.0f} W: "
+            f"raised to {low_w * dt_h:.0f} Wh",
+        )
+        energy_wh = low_w * dt_h
+    if high_w * len(window) * dt_h < energy_wh - 1e-6:
+        window = list(range(earliest, steps))
+        late_eur_per_kwh = {k: LATE_EUR_PER_KWH for k in window if k >= deadline}
+        possible_wh = high_w * len(window) * dt_h
+        if possible_wh < energy_wh - 1e-6:
+            if spec["allow_partial"]:
+                prepared.warn(
+                    "WARN_CONSTRAINT",
+                    f"only {possible_wh:.0f} of {energy_wh:.0f} Wh can be charged within the "
+                    "horizon: charging as much as possible",
+                )
+                energy_wh = possible_wh
+            else:
+                prepared.ignore(
+                    f"{energy_wh:.0f} Wh cannot be charged within the horizon at "
+                    f"{high_w:.0f} W and partial charging is not allowed"
+                )
+                return prepared
+    prepared.data = {
+        "window": window,
+        "late": late_eur_per_kwh,
+        "energy_wh": energy_wh,
+        "deadline": deadline,
+        "symmetry_key": (low_w, high_w, energy_wh, tuple(window), tuple(late_eur_per_kwh)),
+    }
+    return prepared
+
+
+def build(model: Model, prepared: Prepared) -> Built:
+    """p_k ∈ {0} ∪ [min, max] on admissible steps, Σ p·Δt = energy."""
+    horizon, spec = model.horizon, prepared.spec
+    steps, dt_h = horizon.steps, horizon.dt_h
+    low_w, high_w = spec["min_power_w"], spec["max_power_w"]
+    energy_wh: float = prepared.data["energy_wh"]
+    window: list[int] = prepared.data["window"]
+    late: dict[int, float] = prepared.data["late"]
+    power = Power.zero(steps)
+    kept = repair_include(model, prepared)
+    stability = model.stability
+    charge: dict[int, Any] = {}
+    switch: dict[int, Any] = {}
+    short = None
+    full = energy_wh >= high_w * len(window) * dt_h - 1e-6
+    if energy_wh <= 0 and kept is None:
+        pass
+    elif full and kept is None:
+        for k in window:
+            power.constant[k] += high_w
+    else:
+        for k in window:
+            p = model.var("ev_w", 0.0, high_w)
+            charge[k] = p
+            model.cost(p, dt_h * (late.get(k, 0.0) + 1e-3 * EPSILON_TIME_MEUR * k / steps))
+            power.terms[k].append((p, 1.0))
+            if low_w > 0:
+                u = model.var("ev_on", binary=True)
+                switch[k] = u
+                model.constrain([(p, 1.0), (u, -high_w)], "<=", 0.0)
+                model.constrain([(p, 1.0), (u, -low_w)], ">=", 0.0)
+                was = stability.was_on(prepared.ident, k) if stability else None
+                if stability and was is not None:
+                    if was:
+                        model.objective_constant += stability.step_change_meur
+                        model.cost(u, -stability.step_change_meur)
+                    else:
+                        model.cost(u, stability.step_change_meur)
+        terms = [(p, dt_h) for p in charge.values()]
+        if kept is not None:
+            kept_terms = [(kept, -energy_wh)]
+            if spec["allow_partial"]:
+                short = model.var("ev_short", 0.0, energy_wh)
+                model.cost(short, SHORTFALL_MEUR / max(energy_wh, 1.0))
+                kept_terms.append((short, 1.0))
+            model.constrain(terms + kept_terms, "==", 0.0)
+        else:
+            model.constrain(terms, "==", energy_wh)
+            if switch:
+                count = [(u, 1.0) for u in switch.values()]
+                model.constrain(count, ">=", float(math.ceil(energy_wh / (high_w * dt_h) - 1e-9)))
+                model.constrain(count, "<=", float(math.floor(energy_wh / (low_w * dt_h) + 1e-9)))
+
+    def result() -> Result:
+        series = [0.0] * steps
+        if charge:
+            for k, p in charge.items():
+                watts = value(p)
+                if (switch and on(switch[k])) or (not switch and watts > 1e-3):
+                    series[k] = max(watts, low_w)
+        elif full and energy_wh > 0:
+            for k in window:
+                series[k] = float(high_w)
+        active = [k for k in range(steps) if series[k] > 0]
+        out = Result(series, active[0] if active else None)
+        late_steps = [k for k in active if k >= prepared.data["deadline"]]
+        if late_steps:
+            out.warnings.append(
+                PlanWarning(
+                    "WARN_CONSTRAINT",
+                    prepared.ident,
+                    f"cannot charge {energy_wh:.0f} Wh by {when(horizon, prepared.data['deadline'])}: "
+                    f"charges until {when(horizon, late_steps[-1] + 1)}",
+                )
+            )
+        return out
+
+    order = [(p, float(k)) for k, p in charge.items()]
+    repair = Repair(lambda: on(kept), lambda: value(short)) if kept is not None else None
+    return Built(power, result, order, repair)
+
+
+def reduce(prepared: Prepared, shortfall: float) -> None:
+    """Charge less, as repair mode found necessary (allow_partial only)."""
+    if shortfall <= 0.5:
+        return
+    before = prepared.data["energy_wh"]
+    prepared.data["energy_wh"] = max(before - shortfall, 0.0)
+    prepared.warn(
+        "WARN_CONSTRAINT",
+        f"the site cannot supply all of it: charges {prepared.data['energy_wh']:.0f} of {before:.0f} Wh",
+    )

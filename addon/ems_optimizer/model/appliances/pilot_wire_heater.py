@@ -1,0 +1,108 @@
+"""`pilot_wire_heater`: a non-regulated heater switched between comfort and eco by a pilot wire.
+
+Inside its period each step is comfort (binary 1) or eco; at least ⌈ratio × steps⌉ comfort steps.
+Outside the period the plan does not drive it (0 W here; its use is in the base load). Left out
+in repair mode means the pilot wire's "off" order (load shedding): 0 W.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..core import EPSILON_TIME_MEUR, Horizon, Model, Power, index_of, on, value
+from .base import SHORTFALL_MEUR, Built, Prepared, Repair, Result, repair_include
+
+
+def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
+    """The period's steps and the number of comfort steps it needs."""
+    prepared = Prepared(spec["id"], "pilot_wire_heater", spec)
+    if "period" in spec:
+        first = index_of({"t": spec["period"][0]}, "t", horizon, default=0, ceil=True)
+        last = index_of({"t": spec["period"][1]}, "t", horizon, default=0, ceil=False)
+    else:
+        first, last = 0, horizon.steps
+    period = list(range(max(first, 0), min(last, horizon.steps)))
+    comfort = math.ceil(spec["comfort_ratio"] * len(period) - 1e-9)
+    prepared.data = {
+        "period": period,
+        "comfort": comfort,
+        "symmetry_key": (spec["comfort_power_w"], spec["eco_power_w"], tuple(period), comfort),
+    }
+    return prepared
+
+
+def build(model: Model, prepared: Prepared) -> Built:
+    """c_t ∈ {0,1} in the period, Σ c ≥ n; power = eco + (comfort − eco)·c."""
+    horizon, spec = model.horizon, prepared.spec
+    steps = horizon.steps
+    eco_w, comfort_w = spec["eco_power_w"], spec["comfort_power_w"]
+    extra_w = comfort_w - eco_w
+    period: list[int] = prepared.data["period"]
+    needed: int = prepared.data["comfort"]
+    power = Power.zero(steps)
+    kept = repair_include(model, prepared)
+    stability = model.stability
+    comfort: dict[int, Any] = {}
+    short = None
+    free = extra_w > 0 and (needed < len(period) or kept is not None)
+    for k in period:
+        if kept is not None:
+            power.terms[k].append((kept, eco_w))
+        else:
+            power.constant[k] += eco_w
+        if not free:
+            if extra_w > 0:
+                power.constant[k] += extra_w  # all steps comfort: nothing to choose
+            continue
+        c = model.var("pw_comfort", binary=True)
+        comfort[k] = c
+        power.terms[k].append((c, extra_w))
+        cost = EPSILON_TIME_MEUR * k / steps
+        was = stability.was_on(prepared.ident, k) if stability else None
+        if stability and was is not None:
+            # "on" here means comfort: the previous power above eco
+            previous = stability.appliance_power_w[prepared.ident][k] or 0.0
+            if previous > eco_w + 0.5:
+                model.objective_constant += stability.step_change_meur
+                cost -= stability.step_change_meur
+            else:
+                cost += stability.step_change_meur
+        model.cost(c, cost)
+        if kept is not None:
+            model.constrain([(c, 1.0), (kept, -1.0)], "<=", 0.0)
+    if comfort and needed:
+        terms = [(c, 1.0) for c in comfort.values()]
+        if kept is not None:
+            short = model.var("pw_short", 0.0, float(needed))
+            model.cost(short, SHORTFALL_MEUR / needed)
+            model.constrain([*terms, (short, 1.0), (kept, -float(needed))], ">=", 0.0)
+        else:
+            model.constrain(terms, ">=", float(needed))
+
+    def result() -> Result:
+        series = [0.0] * steps
+        for k in period:
+            if comfort:
+                series[k] = float(comfort_w if on(comfort[k]) else eco_w)
+            else:
+                series[k] = float(comfort_w if extra_w > 0 else eco_w)
+        active = [k for k in range(steps) if series[k] > 0]
+        return Result(series, active[0] if active else None)
+
+    order = [(c, float(k)) for k, c in comfort.items()]
+    repair = Repair(lambda: on(kept), lambda: value(short)) if kept is not None else None
+    return Built(power, result, order, repair)
+
+
+def reduce(prepared: Prepared, shortfall: float) -> None:
+    """Fewer comfort steps, as repair mode found necessary."""
+    missing = round(shortfall)
+    if missing <= 0:
+        return
+    before = prepared.data["comfort"]
+    prepared.data["comfort"] = max(before - missing, 0)
+    prepared.warn(
+        "WARN_CONSTRAINT",
+        f"the site cannot supply comfort for {before} steps: {prepared.data['comfort']} steps in comfort",
+    )

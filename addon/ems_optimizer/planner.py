@@ -1,0 +1,282 @@
+"""Scenario → plan: the pure core of the optimizer (no I/O).
+
+1. Validate; map every appliance onto the step grid and repair what is impossible on its own
+   (push a deadline, widen windows, then reduce energy), with WARN_CONSTRAINT.
+2. Solve the whole site. If that is infeasible (limits shared by all appliances), solve a repair
+   model where appliances may deliver less or be left out (least certain first) and, as a last
+   resort, the import limit may be exceeded (WARN_IMPOSSIBLE); then solve again with those
+   decisions fixed, for the best plan under them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+import math
+import time
+from typing import Any
+
+from .contract import Plan, Scenario, format_time, parse_time, validate_plan, validate_scenario
+from .model import battery as battery_model
+from .model.appliances import BUILDERS
+from .model.appliances.base import PlanWarning, Prepared, Result
+from .model.core import OBJECTIVE_SCALE, Horizon, Stability
+from .model.site import Phase, SolverSettings, Solution, objective_prices, solve
+from .report import build_curves, build_report
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Solver and re-planning settings."""
+
+    solver: SolverSettings = SolverSettings()
+    move_start_eur: float = 0.02  # keeping an appliance's previous start is worth this much
+    step_change_eur: float = 0.002  # per step switched against the previous plan
+    battery_flip_eur_per_kwh: float = 0.002  # per kWh moved against the previous direction
+
+
+def plan(
+    scenario_data: Any, previous: Any | None = None, options: PlanOptions | None = None
+) -> Plan:
+    """The plan for a scenario (dict in, dict out); raises ContractError on bad input."""
+    options = options or PlanOptions()
+    began = time.perf_counter()
+    scenario = validate_scenario(scenario_data)
+    horizon = Horizon.of(scenario)
+    stability = _align_previous(previous, scenario, horizon, options) if previous is not None else None
+    prepared = [BUILDERS[a["type"]].prepare(a, horizon) for a in scenario["appliances"]]
+    battery = battery_model.prepare(scenario["battery"], horizon) if scenario["battery"] else None
+    phase = Phase(
+        scenario,
+        horizon,
+        battery,
+        prepared,
+        stability,
+        battery_flip_meur_per_wh=options.battery_flip_eur_per_kwh if stability else 0.0,
+    )
+    budget = options.solver.time_limit_s
+    spent: list[Solution] = []
+
+    def run(current: Phase) -> Solution:
+        left = budget - (time.perf_counter() - began)
+        solution = solve(current, options.solver, left)
+        spent.append(solution)
+        if solution.solved and solution.simultaneous and not current.exclusive_everywhere:
+            # a degenerate solution charged and discharged at once: forbid it everywhere
+            solution = solve(replace(current, exclusive_everywhere=True), options.solver, left)
+            spent.append(solution)
+        return solution
+
+    solution = run(phase)
+    impossible: list[PlanWarning] = []
+    if not solution.solved:
+        repaired = run(replace(phase, repair=True, import_slack=True))
+        if repaired.solved:
+            phase = _apply_repairs(phase, repaired, impossible)
+            final = run(phase)
+            solution = final if final.solved else repaired
+    if not solution.solved:
+        impossible.append(
+            PlanWarning(
+                "WARN_IMPOSSIBLE",
+                None,
+                "no plan found within the time limit: every appliance left out, battery idle",
+            )
+        )
+        solution = _idle_solution(phase)
+    result = _assemble(phase, solution, impossible, spent)
+    validate_plan(result, scenario)
+    return result
+
+
+def _apply_repairs(phase: Phase, repaired: Solution, impossible: list[PlanWarning]) -> Phase:
+    """Fix the repair model's decisions (left out, reduced, limit exceeded) into a new phase."""
+    for prepared in phase.appliances:
+        if prepared.ignored:
+            continue
+        if not repaired.kept.get(prepared.ident, True):
+            prepared.ignore("the site's limits cannot supply it alongside the others: left out")
+            continue
+        BUILDERS[prepared.kind].reduce(prepared, repaired.shortfall.get(prepared.ident, 0.0))
+    if phase.battery is not None:
+        phase.battery.reduce_final(repaired.final_shortfall_wh)
+    worst = max(repaired.import_excess_w, default=0.0)
+    slack = worst > 0.5
+    if slack:
+        impossible.append(
+            PlanWarning(
+                "WARN_IMPOSSIBLE",
+                None,
+                f"the import limit is exceeded by up to {worst:.0f} W even with the flexible "
+                "appliances left out or reduced",
+            )
+        )
+    return replace(phase, repair=False, import_slack=slack)
+
+
+def _idle_solution(phase: Phase) -> Solution:
+    """The last-resort plan: no appliance, battery idle, all PV used."""
+    steps = phase.horizon.steps
+    solution = Solution(True, False, 0.0, 0.0)
+    solution.pv_used_w = list(phase.scenario["pv_w"])
+    for prepared in phase.appliances:
+        if not prepared.ignored:
+            prepared.ignore("no plan could be found: left out")
+    if phase.battery is not None:
+        solution.battery_w = [0.0] * steps
+        solution.battery_wh = [phase.battery.initial_wh] * (steps + 1)
+        if phase.battery.final_wh is not None and phase.battery.final_wh > phase.battery.initial_wh:
+            phase.battery.warn("no plan could be found: the battery stays idle")
+    return solution
+
+
+def _align_previous(
+    previous: Any, scenario: Scenario, horizon: Horizon, options: PlanOptions
+) -> Stability | None:
+    """The previous plan on the new step grid (None if it cannot be aligned)."""
+    try:
+        old = validate_plan(previous)
+    except ValueError:
+        return None
+    if old["step_minutes"] != scenario["step_minutes"]:
+        return None
+    shift_steps = (parse_time(old["start"]) - horizon.start).total_seconds() / 60 / horizon.step_minutes
+    if abs(shift_steps - round(shift_steps)) > 1e-6:
+        return None
+    shift = round(shift_steps)  # new index k ↔ old index k − shift
+
+    def aligned(series: list[float]) -> list[float | None]:
+        return [
+            series[k - shift] if 0 <= k - shift < len(series) else None for k in range(horizon.steps)
+        ]
+
+    power = {ident: aligned(item["power_w"]) for ident, item in old["appliances"].items()}
+    starts = {}
+    for ident, item in old["appliances"].items():
+        if item["start"] is not None:
+            offset = (parse_time(item["start"]) - horizon.start).total_seconds() / 60
+            starts[ident] = round(offset / horizon.step_minutes)
+    direction = [
+        0 if w is None or abs(w) < 1 else (1 if w > 0 else -1) for w in aligned(old["battery_w"])
+    ]
+    scale = OBJECTIVE_SCALE
+    return Stability(
+        power,
+        starts,
+        direction,
+        options.move_start_eur * scale,
+        options.step_change_eur * scale,
+        options.battery_flip_eur_per_kwh,  # €/kWh == m€/Wh
+    )
+
+
+def _clean(x: float, digits: int = 3) -> float:
+    value = round(x, digits)
+    return 0.0 if value == 0 else value
+
+
+def _assemble(
+    phase: Phase, solution: Solution, impossible: list[PlanWarning], spent: list[Solution]
+) -> Plan:
+    """The plan dict of the contract from a solved phase."""
+    scenario, horizon = phase.scenario, phase.horizon
+    steps = horizon.steps
+    results: dict[str, Result] = {}
+    warnings: list[PlanWarning] = []
+    if phase.battery is not None:
+        warnings += phase.battery.warnings
+    for prepared in phase.appliances:
+        warnings += prepared.warnings
+        result = solution.appliances.get(prepared.ident)
+        if prepared.ignored or result is None:
+            result = _left_out(prepared, horizon)
+        else:
+            warnings += result.warnings
+        results[prepared.ident] = result
+    warnings += impossible
+
+    pv_used = [_clean(x) for x in solution.pv_used_w]
+    if phase.battery is not None:
+        battery_w = [_clean(x) for x in solution.battery_w]
+        capacity = phase.battery.spec["capacity_wh"]
+        soc = [min(max(_clean(100 * e / capacity, 4), 0.0), 100.0) for e in solution.battery_wh]
+    else:
+        battery_w, soc = [0.0] * steps, [0.0] * (steps + 1)
+    appliance_w = [0.0] * steps
+    plan_appliances = {}
+    for ident, result in results.items():
+        power = [_clean(x) for x in result.power_w]
+        for t in range(steps):
+            appliance_w[t] += power[t]
+        item: dict[str, Any] = {
+            "power_w": power,
+            "start": None if result.start is None else format_time(horizon.time(result.start)),
+        }
+        if result.temperature_c is not None:
+            item["temperature_c"] = [_clean(x, 4) for x in result.temperature_c]
+        plan_appliances[ident] = item
+    load = scenario["load_w"]
+    grid = [_clean(load[t] + appliance_w[t] + battery_w[t] - pv_used[t]) for t in range(steps)]
+
+    codes = {w.code for w in warnings}
+    if "WARN_IMPOSSIBLE" in codes:
+        status = "infeasible"
+    elif codes & {"WARN_CONSTRAINT", "WARN_IGNORED"}:
+        status = "relaxed"
+    else:
+        status = "optimal" if solution.proven else "feasible"
+    counted = sum(1 for p in phase.appliances if not p.ignored)
+    result_plan: Plan = {
+        "version": 1,
+        "start": scenario["start"],
+        "step_minutes": scenario["step_minutes"],
+        "horizon_steps": steps,
+        "status": status,
+        "objective_value": None,
+        "solve_time_ms": round(sum(s.solve_ms for s in spent), 1),
+        "build_time_ms": round(sum(s.build_ms for s in spent), 1),
+        "grid_w": grid,
+        "battery_w": battery_w,
+        "soc_pct": soc,
+        "pv_used_w": pv_used,
+        "appliances": plan_appliances,
+        "warnings": [w.as_dict() for w in warnings],
+        "report": {},
+        "curves": build_curves(scenario, plan_appliances),
+    }
+    result_plan["report"] = build_report(scenario, result_plan, counted)
+    result_plan["objective_value"] = objective_value(scenario, result_plan)
+    return result_plan
+
+
+def _left_out(prepared: Prepared, horizon: Horizon) -> Result:
+    """An appliance that is not in the plan: no power; thermal drifts with the weather."""
+    steps = horizon.steps
+    temperature = None
+    if prepared.kind == "thermal":
+        spec = prepared.spec
+        gain = horizon.dt_h / spec["thermal_capacity_wh_per_k"]
+        loss = gain * spec["heat_loss_w_per_k"]
+        temperature = [float(spec["t_initial_c"])]
+        for t in range(steps):
+            temperature.append(temperature[-1] - loss * (temperature[-1] - spec["outdoor_temp_c"][t]))
+    return Result([0.0] * steps, None, temperature)
+
+
+def objective_value(scenario: Scenario, result_plan: Plan) -> float:
+    """The scenario's objective for a plan, without tie-breakers or soft-constraint prices."""
+    steps, dt_h = scenario["horizon_steps"], scenario["step_minutes"] / 60
+    if scenario["objective"] == "import":
+        return round(sum(max(g, 0.0) for g in result_plan["grid_w"]) * dt_h / 1000, 6)
+    import_weight, export_weight = objective_prices(scenario)
+    total = 0.0
+    for t in range(steps):
+        g = result_plan["grid_w"][t]
+        total += dt_h / 1000 * (max(g, 0.0) * import_weight[t] - max(-g, 0.0) * export_weight[t])
+    battery = scenario["battery"]
+    if battery:
+        discharged = sum(max(-b, 0.0) for b in result_plan["battery_w"]) * dt_h / 1000
+        total += discharged * battery["wear_cost_eur_per_kwh"]
+    penalty = scenario.get("peak_import_penalty_eur_per_kw", 0.0)
+    if penalty:
+        total += penalty * max(max(result_plan["grid_w"]), 0.0) / 1000
+    return round(total, 6) if math.isfinite(total) else 0.0
