@@ -6,7 +6,7 @@ from typing import Any
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigSubentryData
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -80,7 +80,17 @@ async def test_site_reconfigure(hass: HomeAssistant) -> None:
 
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": "Cottage"})
-    assert result["reason"] == "site_mismatch"
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.title == "Cottage"
+    assert entry.unique_id == "cottage"
+
+    # Renaming onto another site's name is refused.
+    other = MockConfigEntry(domain=DOMAIN, title="Barn", unique_id="barn", data={})
+    other.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"name": "Barn"})
+    assert result["reason"] == "already_configured"
+    assert entry.title == "Cottage"
 
 
 async def test_add_modbus_battery(hass: HomeAssistant, sim) -> None:
@@ -96,7 +106,8 @@ async def test_add_modbus_battery(hass: HomeAssistant, sim) -> None:
     assert result["type"] is FlowResultType.CREATE_ENTRY
     subentry = next(iter(entry.subentries.values()))
     assert subentry.title == "House battery"
-    assert subentry.unique_id == "serial:SIMBESS0001"
+    assert subentry.unique_id == "battery:serial:SIMBESS0001"
+    assert subentry.data["uid"] == "serial_SIMBESS0001_battery"
     assert subentry.data["serial"] == "SIMBESS0001"
     assert subentry.data["connection"] == "tcp"
 
@@ -118,7 +129,7 @@ async def test_modbus_errors(hass: HomeAssistant, sim) -> None:
 
     # A PV profile on a battery subentry is refused before anything is read.
     flow = await _start_device_flow(hass, entry, "battery", "modbus_tcp")
-    with pytest.raises(Exception, match=r"profile"):
+    with pytest.raises(InvalidData, match=r"profile"):
         await hass.config_entries.subentries.async_configure(
             flow["flow_id"], base | {"profile": "generic_pv_inverter"}
         )
@@ -190,6 +201,15 @@ async def test_sunspec_discovery(hass: HomeAssistant, sim) -> None:
     assert subentry.data["profile"] == "sunspec"
     assert subentry.data["serial"] == "SIMSUNSPEC01"
 
+    # The same hybrid inverter is also the site's battery: a second device of another kind.
+    result = await _start_device_flow(hass, entry, "battery", "sunspec")
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Hybrid battery", **link, "unit_id": SUNSPEC_UNIT}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    uids = {sub.data["uid"] for sub in entry.subentries.values()}
+    assert uids == {"serial_SIMSUNSPEC01_pv", "serial_SIMSUNSPEC01_battery"}
+
 
 async def test_entity_backed_battery(hass: HomeAssistant) -> None:
     entry = _site(hass)
@@ -213,7 +233,7 @@ async def test_entity_backed_battery(hass: HomeAssistant) -> None:
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     subentry = next(iter(entry.subentries.values()))
-    assert subentry.unique_id == "entities:sensor.solax_power"
+    assert subentry.unique_id == "battery:entities:sensor.solax_power"
     assert subentry.data["capacity_wh"] == 5800
 
 
@@ -258,6 +278,8 @@ async def test_reconfigure_device(hass: HomeAssistant, sim) -> None:
     assert subentry.title == "Grid meter"
     assert subentry.data["port"] == sim.port
     assert subentry.data["serial"] == "SIMMETER0001"
+    # The serial became readable, yet the entities keep their identity.
+    assert subentry.data["uid"] == "127.0.0.1:1:3"
 
 
 async def test_options_flow(hass: HomeAssistant) -> None:
@@ -316,4 +338,6 @@ async def test_reconfigure_entity_backed_meter(hass: HomeAssistant) -> None:
     subentry = entry.subentries[subentry.subentry_id]
     assert subentry.data["power_entity"] == "sensor.shelly_power_2"
     assert subentry.data["invert_power"] is True
-    assert subentry.unique_id == "entities:sensor.shelly_power_2"
+    assert subentry.unique_id == "meter:entities:sensor.shelly_power_2"
+    # Reconfiguring keeps the identity entities hang on.
+    assert subentry.data["uid"] == subentry.subentry_id

@@ -138,13 +138,15 @@ async def test_setpoint_write_moves_the_battery(
     assert float(hass.states.get("sensor.battery_power").state) == pytest.approx(3000, abs=1)
     assert sim.site.battery.soc > soc_before
 
-    with pytest.raises(ServiceValidationError):
-        await hass.services.async_call(
-            "number",
-            "set_value",
-            {"entity_id": "number.battery_power_setpoint", "value": 6000},
-            blocking=True,
-        )
+    # The number offers no more than the battery reports it can take...
+    assert hass.states.get("number.battery_power_setpoint").attributes["max"] == 5000
+    assert hass.states.get("number.battery_power_setpoint").attributes["min"] == -5000
+    # ...and a direct write beyond it is refused before anything reaches the device.
+    battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
+    with pytest.raises(ServiceValidationError) as err:
+        await battery.async_write("setpoint", 6000)
+    assert err.value.translation_key == "value_rejected"
+    assert sim.site.units[1].get("setpoint") == 3000
 
 
 async def test_relay_write_changes_voltages(
@@ -193,7 +195,7 @@ async def test_outage_unavailable_backoff_repair_and_recovery(
     issue_id = battery.repair_issue_id
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
     # Logged once per device, not once per poll.
-    assert caplog.text.count("Battery does not answer") <= 1
+    assert caplog.text.count("Error fetching ems Battery data") == 1
 
     await sim.faults.accept_connections()
     await _poll(hass)
@@ -263,3 +265,52 @@ async def test_entity_registry_snapshot(
             }
         )
     assert rows == snapshot
+
+
+async def test_busy_device_is_unavailable_then_recovers(
+    hass: HomeAssistant, site: MockConfigEntry, sim
+) -> None:
+    """A passing device error (busy) fails the poll; it does not mark registers as missing."""
+    sim.faults.exception(1, 6)
+    await _poll(hass)
+    battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
+    assert battery.modbus.bad_keys == set()
+    assert hass.states.get("sensor.battery_state_of_charge").state == STATE_UNAVAILABLE
+    assert hass.states.get("binary_sensor.battery_connection").state == "off"
+    await sim.faults.clear()
+    await _poll(hass)
+    assert hass.states.get("sensor.battery_state_of_charge").state != STATE_UNAVAILABLE
+    assert hass.states.get("binary_sensor.battery_connection").state == "on"
+
+
+async def test_unload_closes_links(hass: HomeAssistant, site: MockConfigEntry) -> None:
+    transports = list(site.runtime_data.transports.values())
+    assert len(transports) == 1  # four units on one TCP link share one client
+    assert await hass.config_entries.async_unload(site.entry_id)
+    assert not transports[0].connected
+    assert await hass.config_entries.async_setup(site.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_unknown_profile_skips_the_device_with_a_repair(hass: HomeAssistant, sim) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Home",
+        unique_id="home",
+        data={},
+        subentries_data=[
+            _device("battery", "Battery", sim.port, 1, "generic_bess", "SIMBESS0001"),
+            _device("pv", "Old PV", sim.port, 2, "renamed_profile", "SIMPV0001"),
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.battery_state_of_charge") is not None
+    assert hass.states.get("sensor.old_pv_power") is None
+    pv_id = next(s for s, sub in entry.subentries.items() if sub.subentry_type == "pv")
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"invalid_profile_{pv_id}")
+    assert issue is not None
+    assert issue.translation_key == "invalid_profile"
+    assert await hass.config_entries.async_unload(entry.entry_id)

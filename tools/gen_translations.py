@@ -294,9 +294,6 @@ def build(lang: int) -> dict:
                 "reconfigure_successful": "The site was reconfigured."
                 if en
                 else "Le site a été reconfiguré.",
-                "site_mismatch": "Renaming changes the site's identity; create a new site instead."
-                if en
-                else "Renommer change l'identité du site ; créez plutôt un nouveau site.",
             },
         },
         "config_subentries": {kind: subentry(kind, lang) for kind in KINDS},
@@ -354,13 +351,21 @@ def build(lang: int) -> dict:
                 if en
                 else "L'écriture vers {name} a échoué : {error}"
             },
-            "invalid_profile": {
-                "message": "The register profile of {name} is invalid: {error}"
-                if en
-                else "Le profil de registres de {name} est invalide : {error}"
-            },
         },
         "issues": {
+            "invalid_profile": {
+                "title": "{name} cannot be set up" if en else "{name} ne peut pas être configuré",
+                "description": (
+                    "The register map stored for {name} no longer fits ({error}). Its entities are "
+                    "not created. Reconfigure the device (or remove it and add it again)."
+                )
+                if en
+                else (
+                    "La table de registres enregistrée pour {name} ne convient plus ({error}). Ses "
+                    "entités ne sont pas créées. Reconfigurez l'appareil (ou supprimez-le et "
+                    "ajoutez-le de nouveau)."
+                ),
+            },
             "device_unreachable": {
                 "title": "{name} is unreachable" if en else "{name} est injoignable",
                 "description": (
@@ -375,7 +380,7 @@ def build(lang: int) -> dict:
                     "le réseau, et son adresse (reconfigurez l'appareil si elle a changé). Ce message "
                     "disparaît dès qu'il répond de nouveau."
                 ),
-            }
+            },
         },
     }
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ConfigEntryError
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 from homeassistant.helpers.typing import ConfigType
 
 from .const import (
@@ -43,6 +47,7 @@ from .transport import ModbusTransport, SerialParams, TcpParams
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 _PROFILES = f"{DOMAIN}_profiles"
+_LOGGER = logging.getLogger(__name__)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
@@ -95,16 +100,24 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
         else:
             try:
                 profile = await _async_device_profile(hass, subentry)
-            except (ProfileError, ValueError) as err:
-                raise ConfigEntryError(
-                    translation_domain=DOMAIN,
+            except ValueError as err:  # ProfileError, SunSpecError: stored data no longer fits
+                _LOGGER.error("%s cannot be set up: %s", subentry.title, err)
+                ir.async_create_issue(
+                    hass,
+                    DOMAIN,
+                    f"invalid_profile_{subentry_id}",
+                    is_fixable=False,
+                    severity=ir.IssueSeverity.ERROR,
                     translation_key="invalid_profile",
                     translation_placeholders={"name": subentry.title, "error": str(err)},
-                ) from err
+                )
+                continue
+            ir.async_delete_issue(hass, DOMAIN, f"invalid_profile_{subentry_id}")
             params = link_params(data)
             transport = runtime.transports.get(params.label)
             if transport is None:
                 transport = runtime.transports[params.label] = ModbusTransport(params)
+                entry.async_on_unload(transport.close)
             device = ModbusDevice(transport, int(data[CONF_UNIT_ID]), profile)
             coordinator = EmsDeviceCoordinator(
                 hass, entry, subentry, scan_interval=scan_interval, modbus=device
@@ -127,9 +140,12 @@ async def _async_reload(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
-    """Unload platforms and close the Modbus links."""
-    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
-    if unloaded:
-        for transport in entry.runtime_data.transports.values():
-            transport.close()
-    return unloaded
+    """Unload platforms; the links close through ``async_on_unload``."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
+    """Drop the repair issues of a removed site."""
+    for subentry_id in entry.subentries:
+        for prefix in ("device_unreachable", "invalid_profile"):
+            ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{subentry_id}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 import logging
 from typing import Any
 
@@ -44,6 +45,7 @@ from .const import (
     CONF_SETPOINT_ENTITY,
     CONF_SOC_ENTITY,
     CONF_STOPBITS,
+    CONF_UID,
     CONF_UNIT_ID,
     CONNECTION_ENTITIES,
     CONNECTION_RTU,
@@ -54,6 +56,7 @@ from .const import (
     SUBENTRY_TYPES,
     SUNSPEC_BASES,
 )
+from .coordinator import device_uid
 from .device import ModbusDevice
 from .profile import Platform, Profile
 from .sunspec import SunSpecError, async_discover, build_profile, sunspec_subentry_data
@@ -124,11 +127,15 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
         """Change the site's name and grid limits."""
         entry = self._get_reconfigure_entry()
         if user_input is not None:
-            await self.async_set_unique_id(slugify(user_input[CONF_NAME]))
-            self._abort_if_unique_id_mismatch(reason="site_mismatch")
-            return self.async_update_reload_and_abort(
-                entry, title=user_input[CONF_NAME], data=_site_data(user_input)
+            slug = slugify(user_input[CONF_NAME])
+            if slug != entry.unique_id:
+                await self.async_set_unique_id(slug)
+                self._abort_if_unique_id_configured()
+            # The update listener reloads the entry once.
+            self.hass.config_entries.async_update_entry(
+                entry, unique_id=slug, title=user_input[CONF_NAME], data=_site_data(user_input)
             )
+            return self.async_abort(reason="reconfigure_successful")
         defaults = {CONF_NAME: entry.title, **entry.data}
         return self.async_show_form(step_id="reconfigure", data_schema=_site_schema(defaults))
 
@@ -376,23 +383,36 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         self, data: Mapping[str, Any], profile: Profile
     ) -> tuple[tuple[str, str] | None, str | None]:
         """Read every point the device's entities would show, and its serial."""
-        transport = ModbusTransport(link_params(data))
-        device = ModbusDevice(transport, int(data[CONF_UNIT_ID]), profile)
-        try:
-            keys = {p.key for p in profile.points if p.platform is not Platform.NONE}
-            values = await device.read(keys)
-            serial = await device.read_serial()
-        except TransportError as err:
-            return ("cannot_connect", str(err)), None
-        finally:
-            transport.close()
-        if keys <= device.bad_keys:
-            return ("device_error", "every register refused"), None
+        async with self._transport(data) as transport:
+            device = ModbusDevice(transport, int(data[CONF_UNIT_ID]), profile)
+            try:
+                keys = {p.key for p in profile.points if p.platform is not Platform.NONE}
+                values = await device.read(keys)
+                serial = await device.read_serial()
+            except TransportError as err:
+                return ("cannot_connect", str(err)), None
+            except DeviceError as err:
+                return ("device_error", str(err)), None
         required = [k for k in ("power", "soc") if k in profile]
-        missing = [k for k in required if values.get(k) is None]
-        if missing:
+        if missing := [k for k in required if values.get(k) is None]:
             return ("profile_mismatch", ", ".join(missing)), None
         return None, serial
+
+    @asynccontextmanager
+    async def _transport(self, data: Mapping[str, Any]) -> AsyncIterator[ModbusTransport]:
+        """The running site's link when it has one (shared lock), else a private one."""
+        params = link_params(data)
+        entry = self._get_entry()
+        runtime = getattr(entry, "runtime_data", None)
+        shared = runtime.transports.get(params.label) if runtime is not None else None
+        if shared is not None:
+            yield shared
+            return
+        transport = ModbusTransport(params)
+        try:
+            yield transport
+        finally:
+            transport.close()
 
     async def async_step_sunspec(
         self, user_input: dict[str, Any] | None = None
@@ -405,9 +425,9 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             defaults = user_input
             data = {CONF_CONNECTION: CONNECTION_TCP, CONF_PROFILE: PROFILE_SUNSPEC, **user_input}
             name = data.pop(CONF_NAME)
-            transport = ModbusTransport(link_params(data))
             try:
-                found = await async_discover(transport, int(data[CONF_UNIT_ID]), SUNSPEC_BASES)
+                async with self._transport(data) as transport:
+                    found = await async_discover(transport, int(data[CONF_UNIT_ID]), SUNSPEC_BASES)
                 build_profile(found, self._kind)
             except TransportError as err:
                 errors["base"], placeholders["error"] = "cannot_connect", str(err)
@@ -416,8 +436,6 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             else:
                 data.update(sunspec_subentry_data(found))
                 return self._finish(name, data)
-            finally:
-                transport.close()
         schema = vol.Schema({**self._name_field(defaults), **_tcp_fields(defaults)})
         return self.async_show_form(
             step_id=STEP_SUNSPEC,
@@ -446,7 +464,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
 
     def _finish(self, name: str, data: dict[str, Any]) -> SubentryFlowResult:
         """Create or update the subentry, refusing a device that is already configured."""
-        unique_id = _device_unique_id(data)
+        unique_id = f"{self._kind}:{_device_key(data)}"
         entry = self._get_entry()
         current = self._get_reconfigure_subentry() if self._reconfiguring else None
         for sub in entry.subentries.values():
@@ -455,14 +473,17 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             ):
                 return self.async_abort(reason="already_configured")
         if current is not None:
+            # Entities keep their unique ids whatever changed (address, serial now readable).
+            data[CONF_UID] = current.data.get(CONF_UID) or device_uid(current)
             return self.async_update_and_abort(
                 entry, current, title=name, data=data, unique_id=unique_id
             )
+        data[CONF_UID] = f"{_device_key(data)}_{self._kind}".replace(":", "_")
         return self.async_create_entry(title=name, data=data, unique_id=unique_id)
 
 
-def _device_unique_id(data: Mapping[str, Any]) -> str:
-    """The same device cannot be added twice: its serial, or where it is wired."""
+def _device_key(data: Mapping[str, Any]) -> str:
+    """What identifies the device: its serial, or where it is wired."""
     if data.get(CONF_SERIAL):
         return f"serial:{data[CONF_SERIAL]}"
     if data[CONF_CONNECTION] == CONNECTION_ENTITIES:

@@ -30,6 +30,7 @@ CONF_BYTESIZE: Final = "bytesize"
 CONF_PROFILE: Final = "profile"  # a builtin profile id, or "sunspec"
 CONF_SUNSPEC_BASE: Final = "sunspec_base"
 CONF_SERIAL: Final = "serial"  # read from the device when the subentry is created
+CONF_UID: Final = "uid"  # fixed at creation: the device identifier and entity unique-id prefix
 CONF_CAPACITY_WH: Final = "capacity_wh"
 CONF_MAX_CHARGE_W: Final = "max_charge_w"
 CONF_MAX_DISCHARGE_W: Final = "max_discharge_w"

@@ -24,6 +24,7 @@ from .const import (
     CONF_PORT,
     CONF_SERIAL,
     CONF_SERIAL_PORT,
+    CONF_UID,
     CONF_UNIT_ID,
     DOMAIN,
     OUTAGE_REPAIR_AFTER_S,
@@ -57,6 +58,8 @@ class EmsRuntimeData:
 def device_uid(subentry: ConfigSubentry) -> str:
     """Stable identity of a device: its serial, else where it is wired, else the subentry."""
     data = subentry.data
+    if uid := data.get(CONF_UID):
+        return str(uid)
     if serial := data.get(CONF_SERIAL):
         return str(serial)
     if CONF_HOST in data:
@@ -64,6 +67,11 @@ def device_uid(subentry: ConfigSubentry) -> str:
     if CONF_SERIAL_PORT in data:
         return f"{data[CONF_SERIAL_PORT]}:{data[CONF_UNIT_ID]}"
     return subentry.subentry_id
+
+
+def _first(*values: Any) -> Any:
+    """The first value that is not None (a reported 0 W is a limit, not a missing value)."""
+    return next((v for v in values if v is not None), None)
 
 
 class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
@@ -111,7 +119,10 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     @property
     def always_read(self) -> set[str]:
         """Keys the site totals need even when no entity shows them."""
-        return {"power", "soc", "capacity"}
+        keys = {"power", "soc", "capacity"}
+        if self.kind == "battery":  # the setpoint's limits come from these
+            keys |= {"max_charge_power", "max_discharge_power"}
+        return keys
 
     def wanted_keys(self) -> set[str]:
         """Keys of enabled entities (their listener contexts) plus what the site needs."""
@@ -165,11 +176,12 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             )
 
     def _on_success(self) -> None:
+        # Also after a reload, when the failure count restarted at zero.
+        ir.async_delete_issue(self.hass, DOMAIN, self.repair_issue_id)
         if self._failures:
             self._failures = 0
             self._down_since = None
             self.update_interval = timedelta(seconds=self._scan_interval)
-            ir.async_delete_issue(self.hass, DOMAIN, self.repair_issue_id)
 
     @property
     def repair_issue_id(self) -> str:
@@ -187,9 +199,9 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         high = point.max if point else None
         if key == "setpoint" and self.kind == "battery":
             data = self.data or {}
-            charge = data.get("max_charge_power") or self.subentry.data.get(CONF_MAX_CHARGE_W)
-            discharge = data.get("max_discharge_power") or self.subentry.data.get(
-                CONF_MAX_DISCHARGE_W
+            charge = _first(data.get("max_charge_power"), self.subentry.data.get(CONF_MAX_CHARGE_W))
+            discharge = _first(
+                data.get("max_discharge_power"), self.subentry.data.get(CONF_MAX_DISCHARGE_W)
             )
             if charge is not None:
                 high = float(charge) if high is None else min(high, float(charge))

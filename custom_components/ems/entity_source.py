@@ -72,7 +72,9 @@ class EntitySource:
         if values.get("power") is None:
             raise TransportError(f"{self.entity_ids['power']} has no numeric state")
         if self.config.get(CONF_INVERT_POWER):
-            values["power"] = -values["power"]
+            for key in ("power", "setpoint"):
+                if values.get(key) is not None:
+                    values[key] = -values[key]
         if self.kind == "battery" and self.config.get(CONF_CAPACITY_WH):
             values["capacity"] = self.config[CONF_CAPACITY_WH]
         return values
@@ -101,13 +103,14 @@ class EntitySource:
         state = self.hass.states.get(entity_id)
         if state is None:
             raise TransportError(f"{entity_id} does not exist")
-        low, high = state.attributes.get("min"), state.attributes.get("max")
-        if self.config.get(CONF_INVERT_POWER):
-            low, high = (None if high is None else -high), (None if low is None else -low)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise ConversionError(f"setpoint: {value} is outside [{low}, {high}]")
         if self.config.get(CONF_INVERT_POWER):
             value = -value
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+        if unit in PowerConverter.VALID_UNITS:  # e.g. a vendor setpoint in kW
+            value = PowerConverter.convert(value, UnitOfPower.WATT, unit)
+        low, high = state.attributes.get("min"), state.attributes.get("max")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ConversionError(f"{entity_id}: {value} {unit or ''} is outside [{low}, {high}]")
         domain = entity_id.split(".", 1)[0]
         await self.hass.services.async_call(
             domain, "set_value", {"entity_id": entity_id, "value": value}, blocking=True

@@ -9,8 +9,10 @@ from homeassistant.components.number import (
     NumberMode,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DOMAIN
 from .coordinator import EmsConfigEntry
 from .descriptions import device_points, entity_category
 from .entity import EmsDeviceEntity
@@ -25,8 +27,15 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the writable numbers of each device whose control the user enabled."""
+    ent_reg = er.async_get(hass)
     for subentry_id, coordinator in entry.runtime_data.devices.items():
+        points = [p for p in device_points(coordinator, Platform.NUMBER) if p.writable]
         if not coordinator.control_enabled:
+            # Control was switched off: the setpoints go away instead of lingering as orphans.
+            for point in points:
+                unique_id = f"{coordinator.uid}_{point.key}"
+                if entity_id := ent_reg.async_get_entity_id("number", DOMAIN, unique_id):
+                    ent_reg.async_remove(entity_id)
             continue
         async_add_entities(
             (
@@ -45,8 +54,7 @@ async def async_setup_entry(
                         entity_registry_enabled_default=p.enabled_default,
                     ),
                 )
-                for p in device_points(coordinator, Platform.NUMBER)
-                if p.writable
+                for p in points
             ),
             config_subentry_id=subentry_id,
         )

@@ -38,17 +38,33 @@ def _weighted_soc(batteries: list[EmsDeviceCoordinator]) -> float | None:
     """Capacity-weighted SOC (equal weights where a capacity is unknown)."""
     if not batteries:
         return None
-    weighted = weight = 0.0
+    socs: list[float] = []
+    capacities: list[float | None] = []
     for battery in batteries:
         if not battery.last_update_success or battery.data is None:
             return None
         soc = battery.data.get("soc")
         if soc is None:
             return None
-        capacity = battery.data.get("capacity") or 1.0
-        weighted += float(soc) * float(capacity)
-        weight += float(capacity)
+        socs.append(float(soc))
+        capacity = battery.data.get("capacity")
+        capacities.append(float(capacity) if capacity else None)
+    if None in capacities:  # one unknown capacity: weigh every battery the same
+        return round(sum(socs) / len(socs), 1)
+    weighted = sum(s * c for s, c in zip(socs, capacities, strict=True))  # type: ignore[operator]
+    weight = sum(capacities)  # type: ignore[arg-type]
     return round(weighted / weight, 1)
+
+
+# Devices are polled one after the other, so a balance a little below zero is timing, not data.
+_LOAD_TOLERANCE_W = 50.0
+
+
+def _house_load(load: float | None) -> float | None:
+    """The balance, or None when it is clearly negative (a sign or wiring error)."""
+    if load is None or load < -_LOAD_TOLERANCE_W:
+        return None
+    return max(0.0, load)
 
 
 def compute(devices: Iterable[EmsDeviceCoordinator]) -> SiteValues:
@@ -70,7 +86,7 @@ def compute(devices: Iterable[EmsDeviceCoordinator]) -> SiteValues:
         battery_power=battery,
         soc=_weighted_soc(by_kind.get("battery", [])),
         grid_power=grid,
-        house_load=None if load is None else max(0.0, load),
+        house_load=_house_load(load),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+import inspect
 import logging
 from typing import Any
 
@@ -59,8 +60,8 @@ class SerialParams:
 
     @property
     def label(self) -> str:
-        """Short human name of the link."""
-        return f"{self.port}@{self.baudrate}"
+        """The serial port: one client per port, whatever the line settings."""
+        return self.port
 
 
 class ModbusTransport:
@@ -70,6 +71,7 @@ class ModbusTransport:
         """Create the client; nothing is opened until :meth:`connect`."""
         self.params = params
         self._lock = asyncio.Lock()
+        self._closed = False
         self.requests = 0  # Modbus requests sent, for benchmarks and diagnostics
         common: dict[str, Any] = {"timeout": timeout, "retries": 0, "reconnect_delay": 0}
         if isinstance(params, TcpParams):
@@ -84,6 +86,10 @@ class ModbusTransport:
                 **common,
             )
 
+        # pymodbus 3.10 renamed the unit argument ``slave`` to ``device_id``.
+        params = inspect.signature(self._client.read_holding_registers).parameters
+        self._unit_kw = "device_id" if "device_id" in params else "slave"
+
     @property
     def connected(self) -> bool:
         """Tell whether the link is open."""
@@ -91,6 +97,8 @@ class ModbusTransport:
 
     async def connect(self) -> None:
         """Open the link; raise TransportError when it cannot be opened."""
+        if self._closed:
+            raise TransportError(f"{self.params.label}: the link is closed")
         if self.connected:
             return
         try:
@@ -101,7 +109,8 @@ class ModbusTransport:
             raise TransportError(f"cannot connect to {self.params.label}")
 
     def close(self) -> None:
-        """Close the link."""
+        """Close the link for good (a later call raises instead of reopening it)."""
+        self._closed = True
         self._client.close()
 
     async def read(self, unit: int, table: Table, address: int, count: int) -> list[int | bool]:
@@ -112,7 +121,7 @@ class ModbusTransport:
             Table.COIL: self._client.read_coils,
             Table.DISCRETE: self._client.read_discrete_inputs,
         }[table]
-        result = await self._call(method, address, count=count, slave=unit)
+        result = await self._call(method, address, unit, count=count)
         if table in (Table.COIL, Table.DISCRETE):
             return list(result.bits[:count])
         if len(result.registers) != count:
@@ -123,21 +132,22 @@ class ModbusTransport:
         """Write registers (function 16) or coils (function 5/15)."""
         if table is Table.COIL:
             if len(values) == 1:
-                await self._call(self._client.write_coil, address, bool(values[0]), slave=unit)
+                await self._call(self._client.write_coil, address, unit, bool(values[0]))
             else:
                 bits = [bool(v) for v in values]
-                await self._call(self._client.write_coils, address, bits, slave=unit)
+                await self._call(self._client.write_coils, address, unit, bits)
         elif table is Table.HOLDING:
-            await self._call(self._client.write_registers, address, values, slave=unit)
+            await self._call(self._client.write_registers, address, unit, values)
         else:
             raise DeviceError(f"{table} registers cannot be written")
 
-    async def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _call(self, method: Any, address: int, unit: int, *args: Any, **kwargs: Any) -> Any:
+        kwargs[self._unit_kw] = unit
         async with self._lock:
             await self.connect()
             self.requests += 1
             try:
-                result = await method(*args, **kwargs)
+                result = await method(address, *args, **kwargs)
             except ModbusException as err:
                 # pymodbus reports time-outs and dropped links as ModbusIOException;
                 # close so that the next call reconnects from scratch.
@@ -148,5 +158,5 @@ class ModbusTransport:
                 raise TransportError(f"{self.params.label}: {err}") from err
         if isinstance(result, ExceptionResponse) or result.isError():
             code = getattr(result, "exception_code", None)
-            raise DeviceError(f"Modbus exception {code} at {args[0]}", code)
+            raise DeviceError(f"Modbus exception {code} at {address}", code)
         return result
