@@ -27,7 +27,7 @@ ADDON_PYPROJECT := $(wildcard addon/pyproject.toml)
 
 STAMP_INPUTS := requirements.txt requirements-test.txt $(ADDON_PYPROJECT)
 
-.PHONY: help setup test lint format demo bench-modbus clean distclean
+.PHONY: help setup test lint format demo bench-modbus bench-optimizer clean distclean
 
 help:
 	@echo "make demo          simulator + Home Assistant with ems configured (Ctrl-C stops)"
@@ -35,6 +35,7 @@ help:
 	@echo "make lint          ruff check + ruff format --check"
 	@echo "make format        ruff format + ruff check --fix"
 	@echo "make bench-modbus  Modbus poll-cost benchmark"
+	@echo "make bench-optimizer  MILP build+solve times and costs on benchmarks/scenarios"
 	@echo "make setup         create/update .venv (Python 3.13) only"
 	@echo "make clean         remove caches and .demo/  (distclean also removes .venv)"
 
@@ -96,6 +97,9 @@ demo: setup
 
 bench-modbus: setup
 	$(PY) -m custom_components.ems.bench
+
+bench-optimizer: setup
+	$(VENV)/bin/ems-optimizer bench benchmarks/scenarios
 
 clean:
 	rm -rf .demo .pytest_cache .ruff_cache .hypothesis build

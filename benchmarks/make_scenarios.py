@@ -6,8 +6,8 @@ Series, all resampled to 15 minutes by holding each interval's mean power:
 - prices: French day-ahead spot (`price_fr_day_ahead_hourly_2015-2021.csv`, EPEX SPOT/ENTSO-E via
   ewoken/epex-spot-data) of the same calendar day in 2020, a synthetic pairing across years.
   Import price = spot + 0.13 €/kWh (grid fees and taxes, a round figure); export price = spot;
-- outdoor temperature: Nantes (`weather_nantes_hourly_2021-03_2025-05.csv`, Open-Meteo), same 2024 day;
-- appliance sizes: typical values; runs and EV sessions as seen in the Konstanz file (energy per run).
+- outdoor temperature: Nantes (`weather_nantes_hourly_2021-03_2025-05.csv`, Open-Meteo), same day;
+- appliance sizes: typical values, of the order of the runs and EV sessions in the Konstanz file.
 
 Kinds written to benchmarks/scenarios/ (file name `<kind>_<date>.json`):
 - emhass:    00:00 → 24:00, a 5 kWh battery and two deferrable loads (3 kW × 4 h, 750 W × 2 h)
@@ -19,8 +19,10 @@ Kinds written to benchmarks/scenarios/ (file name `<kind>_<date>.json`):
 - elfe:      the house planned with objective `import` (the ELFE objective), no prices needed.
 - community: ELFE scale: 40 houses' load and PV, a 200 kWh site battery, 200 appliances of
              mixed types, and a site import limit.
+- tight:     the community under a 60 kW import limit it cannot keep with every appliance:
+             the repair path (energies reduced, appliances left out) at full scale.
 
-Usage: .venv/bin/python benchmarks/make_scenarios.py [--data ../shared/data] [--out benchmarks/scenarios]
+Usage: .venv/bin/python benchmarks/make_scenarios.py [--data ../shared/data] [--out DIR]
 """
 
 from __future__ import annotations
@@ -53,12 +55,18 @@ class Series:
     """The real series, at 15 minutes, indexed by UTC time."""
 
     def __init__(self, data: Path) -> None:
-        house = pd.read_csv(data / "household_fr_30min_2023-12_2024-09.csv", parse_dates=["timestamp"])
+        house = pd.read_csv(
+            data / "household_fr_30min_2023-12_2024-09.csv", parse_dates=["timestamp"]
+        )
         house = house.set_index("timestamp")[["load_base_w", "pv_w"]]
         self.house = house.resample(STEP).ffill().interpolate(limit=8).fillna(0.0).clip(lower=0)
-        price = pd.read_csv(data / "price_fr_day_ahead_hourly_2015-2021.csv", parse_dates=["timestamp"])
+        price = pd.read_csv(
+            data / "price_fr_day_ahead_hourly_2015-2021.csv", parse_dates=["timestamp"]
+        )
         self.price = price.set_index("timestamp")["price_eur_per_kwh"].resample(STEP).ffill()
-        weather = pd.read_csv(data / "weather_nantes_hourly_2021-03_2025-05.csv", parse_dates=["timestamp"])
+        weather = pd.read_csv(
+            data / "weather_nantes_hourly_2021-03_2025-05.csv", parse_dates=["timestamp"]
+        )
         self.temp = weather.set_index("timestamp")["temp_c"].resample(STEP).interpolate()
 
     def window(self, start: datetime, steps: int = 96) -> dict[str, list[float]]:
@@ -66,10 +74,14 @@ class Series:
         index = pd.date_range(pd.Timestamp(start).tz_convert("UTC"), periods=steps, freq=STEP)
         shifted = index - pd.DateOffset(years=4)  # 2024 → 2020 (both leap years)
         return {
-            "load_w": [round(float(x), 1) for x in self.house["load_base_w"].reindex(index).ffill().bfill()],
+            "load_w": [
+                round(float(x), 1) for x in self.house["load_base_w"].reindex(index).ffill().bfill()
+            ],
             "pv_w": [round(float(x), 1) for x in self.house["pv_w"].reindex(index).fillna(0.0)],
             "spot": [round(float(x), 5) for x in self.price.reindex(shifted).ffill().bfill()],
-            "temp_c": [round(float(x), 2) for x in self.temp.reindex(index).interpolate().ffill().bfill()],
+            "temp_c": [
+                round(float(x), 2) for x in self.temp.reindex(index).interpolate().ffill().bfill()
+            ],
         }
 
 
@@ -81,7 +93,9 @@ def _at(start: datetime, hours: float) -> str:
     return _iso((start + timedelta(hours=hours)).astimezone(PARIS))
 
 
-def _base(start: datetime, series: dict[str, list[float]], objective: str = "cost") -> dict[str, Any]:
+def _base(
+    start: datetime, series: dict[str, list[float]], objective: str = "cost"
+) -> dict[str, Any]:
     scenario: dict[str, Any] = {
         "version": 1,
         "start": _iso(start),
@@ -92,7 +106,9 @@ def _base(start: datetime, series: dict[str, list[float]], objective: str = "cos
         "pv_w": series["pv_w"],
     }
     if objective != "import":
-        scenario["import_price_eur_per_kwh"] = [round(p + GRID_FEE_EUR_PER_KWH, 5) for p in series["spot"]]
+        scenario["import_price_eur_per_kwh"] = [
+            round(p + GRID_FEE_EUR_PER_KWH, 5) for p in series["spot"]
+        ]
         scenario["export_price_eur_per_kwh"] = series["spot"]
     return scenario
 
@@ -120,7 +136,9 @@ DISHWASHER_W = [1900, 1900, 150, 150, 100, 100, 1800, 250]  # ≈1.6 kWh in 2 h
 WASHER_W = [2000, 2000, 300, 300, 300, 300, 500, 200]  # ≈1.5 kWh in 2 h
 
 
-def _house_appliances(start: datetime, temps: list[float], rng: random.Random, tag: str = "") -> list[dict[str, Any]]:
+def _house_appliances(
+    start: datetime, temps: list[float], rng: random.Random, tag: str = ""
+) -> list[dict[str, Any]]:
     """Every type, for a horizon starting at local noon."""
     heating = sum(temps) / len(temps) < 14.0
     jitter = rng.choice([0, 0.25, 0.5, 0.75, 1.0])
@@ -129,7 +147,8 @@ def _house_appliances(start: datetime, temps: list[float], rng: random.Random, t
          "earliest_start": _at(start, 9 + jitter), "deadline": _at(start, 19)},
         {"id": f"washer{tag}", "type": "cycle", "profile_w": WASHER_W,
          "earliest_start": _at(start, 0.5 + jitter), "deadline": _at(start, 10 + jitter)},
-        {"id": f"tank{tag}", "type": "water_heater", "power_w": 2400, "energy_wh": rng.choice([4000, 5000, 6000]),
+        {"id": f"tank{tag}", "type": "water_heater", "power_w": 2400,
+         "energy_wh": rng.choice([4000, 5000, 6000]),
          "windows": [[_at(start, 10), _at(start, 18)], [_at(start, 0.5), _at(start, 4)]],
          "deadline": _at(start, 19)},
         {"id": f"car{tag}", "type": "ev", "max_power_w": 7400, "min_power_w": 1400,
@@ -161,7 +180,9 @@ def house(data: Series, day: str, objective: str = "cost", seed: int = 0) -> dic
     scenario = _base(start, series, objective)
     scenario["grid"] = {"import_limit_w": 12000, "export_limit_w": 6000}
     scenario["battery"] = dict(HOUSE_BATTERY)
-    scenario["appliances"] = _house_appliances(start, series["temp_c"], random.Random(f"{day}{seed}"))
+    scenario["appliances"] = _house_appliances(
+        start, series["temp_c"], random.Random(f"{day}{seed}")
+    )
     return scenario
 
 
@@ -175,7 +196,10 @@ def community(data: Series, day: str, houses: int = 40, appliances: int = 200) -
     for h in range(houses):
         # each house: the same home on another day of the year, so loads do not coincide
         other = start + timedelta(days=rng.randint(-40, 40) or 1)
-        other = min(max(other, datetime(2024, 3, 1, 12, tzinfo=PARIS)), datetime(2024, 9, 28, 12, tzinfo=PARIS))
+        other = min(
+            max(other, datetime(2024, 3, 1, 12, tzinfo=PARIS)),
+            datetime(2024, 9, 28, 12, tzinfo=PARIS),
+        )
         window = data.window(other)
         for t in range(96):
             load[t] += window["load_w"][t]
@@ -215,6 +239,9 @@ def main() -> None:
     jobs += [(f"negative_{d}", house(data, d)) for d in NEGATIVE_DAYS]
     jobs += [(f"elfe_{d}", house(data, d, objective="import")) for d in ELFE_DAYS]
     jobs += [(f"community_{d}", community(data, d)) for d in COMMUNITY_DAYS]
+    tight = community(data, COMMUNITY_DAYS[0])
+    tight["grid"]["import_limit_w"] = 60000
+    jobs += [(f"tight_{COMMUNITY_DAYS[0]}", tight)]
     for name, scenario in jobs:
         (args.out / f"{name}.json").write_text(json.dumps(scenario, separators=(",", ":")) + "\n")
     print(f"wrote {len(jobs)} scenarios to {args.out} (built {date.today()})")

@@ -3,7 +3,9 @@
 What a house without an EMS does: appliances start when they may, the water heater heats from the
 start of its first window, the EV charges at full power on arrival, the pilot-wire heater is in
 comfort from the start of its period, the heating is a thermostat holding t_min, and the battery
-charges from PV surplus and covers deficits. Used to measure what planning is worth.
+charges from PV surplus and covers deficits; the energy it lacks against the final SOC at the
+end is bought at the mean import price, what it has in excess sold at the mean export price.
+Used to measure what planning is worth.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from .contract import Scenario, boundary_at_or_before, first_step_at_or_after
 def _early_power(scenario: Scenario, appliance: dict[str, Any]) -> list[float]:
     steps, dt_h = scenario["horizon_steps"], scenario["step_minutes"] / 60
     power = [0.0] * steps
-    earliest = first_step_at_or_after(scenario, appliance["earliest_start"]) if "earliest_start" in appliance else 0
+    earliest = (
+        first_step_at_or_after(scenario, appliance["earliest_start"])
+        if "earliest_start" in appliance
+        else 0
+    )
     kind = appliance["type"]
     if kind == "cycle":
         profile = appliance["profile_w"]
@@ -32,7 +38,8 @@ def _early_power(scenario: Scenario, appliance: dict[str, Any]) -> list[float]:
                     k
                     for start, end in appliance["windows"]
                     for k in range(
-                        first_step_at_or_after(scenario, start), boundary_at_or_before(scenario, end)
+                        first_step_at_or_after(scenario, start),
+                        boundary_at_or_before(scenario, end),
                     )
                 }
             )
@@ -99,4 +106,17 @@ def baseline_cost(scenario: Scenario) -> dict[str, float]:
         import_wh += max(net, 0.0) * dt_h
         export_wh += max(-net, 0.0) * dt_h
         cost += dt_h / 1000 * (max(net, 0.0) * prices_in[k] - max(-net, 0.0) * prices_out[k])
+    if battery and battery["soc_final_pct"] is not None:
+        # the planner must end at or above the final SOC, the baseline need not: it buys what it
+        # lacks at the horizon's mean import price and sells what it has over at the mean export
+        # price, so both are compared at the same stored energy
+        target = battery["capacity_wh"] * battery["soc_final_pct"] / 100
+        if energy < target:
+            bought_wh = (target - energy) / battery["charge_efficiency"]
+            import_wh += bought_wh
+            cost += bought_wh / 1000 * sum(prices_in) / steps
+        else:
+            sold_wh = (energy - target) * battery["discharge_efficiency"]
+            export_wh += sold_wh
+            cost -= sold_wh / 1000 * sum(prices_out) / steps
     return {"import_wh": import_wh, "export_wh": export_wh, "cost_eur": cost}

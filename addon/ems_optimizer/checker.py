@@ -1,4 +1,4 @@
-"""An independent plan checker: does a plan keep every promise of its scenario?
+"""An independent plan checker: whether a plan keeps every promise of its scenario.
 
 It knows nothing of the model; it re-derives every constraint from the contract's text: energy
 balance per step, battery power and SOC dynamics and bounds, grid limits, each appliance's rules,
@@ -65,7 +65,9 @@ class _Checker:
             result = self.plan["appliances"][appliance["id"]]
             if self.excused(appliance["id"], "WARN_IGNORED"):
                 if any(abs(p) > TOL_W for p in result["power_w"]) or result["start"] is not None:
-                    self.fail(f"{appliance['id']}: left out (WARN_IGNORED) but has power or a start")
+                    self.fail(
+                        f"{appliance['id']}: left out (WARN_IGNORED) but has power or a start"
+                    )
                 if appliance["type"] == "thermal":
                     self.check_thermal(appliance, result, ignored=True)
                 continue
@@ -82,13 +84,21 @@ class _Checker:
             flexible = sum(item["power_w"][t] for item in p["appliances"].values())
             expected = s["load_w"][t] + flexible + p["battery_w"][t] - p["pv_used_w"][t]
             if abs(p["grid_w"][t] - expected) > TOL_W:
-                self.fail(f"step {t}: grid {p['grid_w'][t]:.1f} W but the balance gives {expected:.1f} W")
+                self.fail(
+                    f"step {t}: grid {p['grid_w'][t]:.1f} W but the balance gives {expected:.1f} W"
+                )
             if not -TOL_W <= p["pv_used_w"][t] <= s["pv_w"][t] + TOL_W:
-                self.fail(f"step {t}: pv_used {p['pv_used_w'][t]:.1f} W outside [0, {s['pv_w'][t]:.1f}]")
+                self.fail(
+                    f"step {t}: pv_used {p['pv_used_w'][t]:.1f} W outside [0, {s['pv_w'][t]:.1f}]"
+                )
             if limit_in is not None and p["grid_w"][t] > limit_in + TOL_W and not self.impossible:
-                self.fail(f"step {t}: import {p['grid_w'][t]:.1f} W above the limit {limit_in:.0f} W")
+                self.fail(
+                    f"step {t}: import {p['grid_w'][t]:.1f} W above the limit {limit_in:.0f} W"
+                )
             if limit_out is not None and -p["grid_w"][t] > limit_out + TOL_W:
-                self.fail(f"step {t}: export {-p['grid_w'][t]:.1f} W above the limit {limit_out:.0f} W")
+                self.fail(
+                    f"step {t}: export {-p['grid_w'][t]:.1f} W above the limit {limit_out:.0f} W"
+                )
 
     def check_battery(self) -> None:
         battery, p = self.scenario["battery"], self.plan
@@ -111,13 +121,19 @@ class _Checker:
             if b > battery["charge_max_w"] + TOL_W:
                 self.fail(f"step {t}: charging {b:.1f} W above {battery['charge_max_w']:.0f} W")
             if -b > battery["discharge_max_w"] + TOL_W:
-                self.fail(f"step {t}: discharging {-b:.1f} W above {battery['discharge_max_w']:.0f} W")
+                self.fail(
+                    f"step {t}: discharging {-b:.1f} W above {battery['discharge_max_w']:.0f} W"
+                )
             stored = self.dt_h * (
-                battery["charge_efficiency"] * max(b, 0.0) - max(-b, 0.0) / battery["discharge_efficiency"]
+                battery["charge_efficiency"] * max(b, 0.0)
+                - max(-b, 0.0) / battery["discharge_efficiency"]
             )
             expected = soc[t] + 100 * stored / capacity
             if abs(soc[t + 1] - expected) > TOL_SOC_PCT:
-                self.fail(f"step {t}: SOC goes {soc[t]:.3f} → {soc[t + 1]:.3f} %, dynamics give {expected:.3f}")
+                self.fail(
+                    f"step {t}: SOC goes {soc[t]:.3f} → {soc[t + 1]:.3f} %, "
+                    f"dynamics give {expected:.3f}"
+                )
             if not low - TOL_SOC_PCT <= soc[t + 1] <= high + TOL_SOC_PCT:
                 self.fail(f"soc_pct[{t + 1}] {soc[t + 1]:.3f} outside [{low}, {high}] %")
         final = battery["soc_final_pct"]
@@ -142,7 +158,7 @@ class _Checker:
         return round(offset)
 
     def check_first_on(self, ident: str, result: dict[str, Any]) -> None:
-        active = [t for t, w in enumerate(result["power_w"]) if w > TOL_W]
+        active = [t for t, w in enumerate(result["power_w"]) if w > 1e-6]
         expected = active[0] if active else None
         if self.start_index(result) != expected:
             self.fail(f"{ident}: start {result['start']} is not its first step with power")
@@ -165,7 +181,9 @@ class _Checker:
             self.fail(f"{ident}: power is not the profile run once from {result['start']}")
         earliest = self.index(appliance, "earliest_start", 0, ceil=True)
         deadline = self.index(appliance, "deadline", self.steps, ceil=False)
-        if (start < earliest or start + len(profile) > deadline) and not self.excused(ident, "WARN_CONSTRAINT"):
+        if (start < earliest or start + len(profile) > deadline) and not self.excused(
+            ident, "WARN_CONSTRAINT"
+        ):
             self.fail(f"{ident}: runs outside [earliest_start, deadline]")
 
     def check_water_heater(self, appliance: dict[str, Any], result: dict[str, Any]) -> None:
@@ -202,7 +220,9 @@ class _Checker:
         low, high = appliance["min_power_w"], appliance["max_power_w"]
         for t, w in enumerate(power):
             if w > TOL_W and not low - TOL_W <= w <= high + TOL_W:
-                self.fail(f"{ident}: step {t} at {w:.1f} W, outside {{0}} ∪ [{low:.0f}, {high:.0f}] W")
+                self.fail(
+                    f"{ident}: step {t} at {w:.1f} W, outside {{0}} ∪ [{low:.0f}, {high:.0f}] W"
+                )
             if w > TOL_W and not earliest <= t < deadline and not relaxed:
                 self.fail(f"{ident}: charges at step {t}, outside [earliest_start, deadline)")
         delivered = sum(power) * self.dt_h
@@ -210,7 +230,9 @@ class _Checker:
         tolerance = self.energy_tolerance(asked)
         if relaxed:
             if delivered > max(asked, low * self.dt_h) + tolerance:
-                self.fail(f"{ident}: charges {delivered:.0f} Wh, more than the {asked:.0f} Wh asked")
+                self.fail(
+                    f"{ident}: charges {delivered:.0f} Wh, more than the {asked:.0f} Wh asked"
+                )
         elif abs(delivered - asked) > tolerance:
             self.fail(f"{ident}: charges {delivered:.0f} Wh instead of {asked:.0f} Wh")
         self.check_first_on(ident, result)
@@ -241,7 +263,9 @@ class _Checker:
             self.fail(f"{ident}: {comfort_steps} comfort steps, fewer than {needed}")
         self.check_first_on(ident, result)
 
-    def check_thermal(self, appliance: dict[str, Any], result: dict[str, Any], *, ignored: bool = False) -> None:
+    def check_thermal(
+        self, appliance: dict[str, Any], result: dict[str, Any], *, ignored: bool = False
+    ) -> None:
         ident, power = appliance["id"], result["power_w"]
         temperature = result["temperature_c"]
         gain = self.dt_h / appliance["thermal_capacity_wh_per_k"]
@@ -256,11 +280,16 @@ class _Checker:
                 - appliance["heat_loss_w_per_k"] * (temperature[t] - appliance["outdoor_temp_c"][t])
             )
             if abs(temperature[t + 1] - expected) > TOL_K:
-                self.fail(f"{ident}: step {t}: temperature {temperature[t + 1]:.3f}, model gives {expected:.3f}")
+                self.fail(
+                    f"{ident}: step {t}: temperature {temperature[t + 1]:.3f}, "
+                    f"model gives {expected:.3f}"
+                )
             if not relaxed and not (
                 appliance["t_min_c"] - TOL_K <= temperature[t + 1] <= appliance["t_max_c"] + TOL_K
             ):
-                self.fail(f"{ident}: temperature {temperature[t + 1]:.2f} °C outside the band at {t + 1}")
+                self.fail(
+                    f"{ident}: temperature {temperature[t + 1]:.2f} °C outside the band at {t + 1}"
+                )
         if not ignored:
             self.check_first_on(ident, result)
 
@@ -271,7 +300,10 @@ class _Checker:
         status = self.plan["status"]
         if "WARN_IMPOSSIBLE" in codes and status != "infeasible":
             self.fail(f"status {status} with a WARN_IMPOSSIBLE warning")
-        elif codes & {"WARN_CONSTRAINT", "WARN_IGNORED"} and status not in ("relaxed", "infeasible"):
+        elif codes & {"WARN_CONSTRAINT", "WARN_IGNORED"} and status not in (
+            "relaxed",
+            "infeasible",
+        ):
             self.fail(f"status {status} although constraints were relaxed")
         elif status == "relaxed" and not codes & {"WARN_CONSTRAINT", "WARN_IGNORED"}:
             self.fail("status relaxed without a warning saying what was relaxed")
@@ -282,22 +314,34 @@ class _Checker:
         import_wh = sum(max(g, 0.0) for g in p["grid_w"]) * dt_h
         export_wh = sum(max(-g, 0.0) for g in p["grid_w"]) * dt_h
         if abs(report["import_wh"] - import_wh) > 1 + 1e-6 * import_wh:
-            self.fail(f"report.import_wh {report['import_wh']} but the grid series gives {import_wh:.1f}")
+            self.fail(
+                f"report.import_wh {report['import_wh']} but the grid series gives {import_wh:.1f}"
+            )
         if abs(report["export_wh"] - export_wh) > 1 + 1e-6 * export_wh:
-            self.fail(f"report.export_wh {report['export_wh']} but the grid series gives {export_wh:.1f}")
+            self.fail(
+                f"report.export_wh {report['export_wh']} but the grid series gives {export_wh:.1f}"
+            )
         prices_in = s["import_price_eur_per_kwh"]
         if prices_in is not None:
             cost = sum(
-                dt_h / 1000 * (max(g, 0.0) * prices_in[t] - max(-g, 0.0) * s["export_price_eur_per_kwh"][t])
+                dt_h
+                / 1000
+                * (max(g, 0.0) * prices_in[t] - max(-g, 0.0) * s["export_price_eur_per_kwh"][t])
                 for t, g in enumerate(p["grid_w"])
             )
             if report["cost_eur"] is None or abs(report["cost_eur"] - cost) > 1e-3:
-                self.fail(f"report.cost_eur {report['cost_eur']} but the grid series gives {cost:.4f}")
+                self.fail(
+                    f"report.cost_eur {report['cost_eur']} but the grid series gives {cost:.4f}"
+                )
         kept = sum(1 for a in s["appliances"] if not self.excused(a["id"], "WARN_IGNORED"))
         if report["consumer_count"] != kept:
-            self.fail(f"report.consumer_count {report['consumer_count']}, {kept} appliances planned")
+            self.fail(
+                f"report.consumer_count {report['consumer_count']}, {kept} appliances planned"
+            )
         without = [s["load_w"][t] - s["pv_w"][t] for t in range(self.steps)]
-        flexible = [sum(item["power_w"][t] for item in p["appliances"].values()) for t in range(self.steps)]
+        flexible = [
+            sum(item["power_w"][t] for item in p["appliances"].values()) for t in range(self.steps)
+        ]
         for key, series in (
             ("net_without_flexible_w", without),
             ("net_with_flexible_w", [without[t] + flexible[t] for t in range(self.steps)]),
@@ -314,4 +358,6 @@ class _Checker:
         for key, pick in (("deficit_min_hour", min), ("deficit_max_hour", max)):
             expected = pick(means.values())
             if abs(report[key]["w"] - expected) > TOL_W:
-                self.fail(f"report.{key}.w {report[key]['w']} but the hourly means give {expected:.1f}")
+                self.fail(
+                    f"report.{key}.w {report[key]['w']} but the hourly means give {expected:.1f}"
+                )

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+import importlib
 import json
 from pathlib import Path
 import sys
 from typing import Any
 
-from .contract import ContractError
+from .bench import format_table, run_one
+from .checker import check_plan
+from .contract import ContractError, validate_plan
+from .planner import PlanOptions, plan
+from .replay import PLAN_FILE, PREVIOUS_FILE, SCENARIO_FILE, compare_plans, describe, summary
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -35,20 +40,20 @@ def _write_json(path: str | None, data: Any) -> None:
         Path(path).write_text(text + "\n", encoding="utf-8")
 
 
-def _options(args: argparse.Namespace) -> Any:
-    from .planner import PlanOptions
+def _options(args: argparse.Namespace) -> PlanOptions:
 
     options = PlanOptions()
     solver = options.solver
     if args.time_limit is not None:
         solver = replace(solver, time_limit_s=args.time_limit)
     if args.gap is not None:
-        solver = replace(solver, gap_rel=args.gap, gap_abs_eur=0.0 if args.gap == 0 else solver.gap_abs_eur)
+        solver = replace(
+            solver, gap_rel=args.gap, gap_abs_eur=0.0 if args.gap == 0 else solver.gap_abs_eur
+        )
     return replace(options, solver=solver)
 
 
 def _check(scenario: Any, result: Any) -> int:
-    from .checker import check_plan
 
     problems = check_plan(scenario, result)
     for problem in problems:
@@ -59,13 +64,21 @@ def _check(scenario: Any, result: Any) -> int:
     return EXIT_OK
 
 
+def _note_unusable_previous(previous: Any) -> None:
+    """Say on stderr when a previous plan will be ignored (planning goes on without it)."""
+    if previous is None:
+        return
+    try:
+        validate_plan(previous)
+    except ContractError as err:
+        print(f"warning: previous plan ignored: {err}", file=sys.stderr)
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     """Plan a scenario file."""
-    from .planner import plan
-    from .replay import summary
-
     scenario = _read_json(args.scenario, "scenario")
     previous = _read_json(args.previous, "previous plan") if args.previous else None
+    _note_unusable_previous(previous)
     result = plan(scenario, previous, _options(args))
     _write_json(args.output, result)
     if args.output:
@@ -75,16 +88,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Re-plan a stored run and show what changed."""
-    from .planner import plan
-    from .replay import PLAN_FILE, PREVIOUS_FILE, SCENARIO_FILE, compare_plans, describe, summary
-
     run = Path(args.run_dir)
     scenario = _read_json(run / SCENARIO_FILE, "scenario")
     stored = _read_json(run / PLAN_FILE, "stored plan")
-    previous = _read_json(run / PREVIOUS_FILE, "previous plan") if (run / PREVIOUS_FILE).exists() else None
+    previous = (
+        _read_json(run / PREVIOUS_FILE, "previous plan") if (run / PREVIOUS_FILE).exists() else None
+    )
+    _note_unusable_previous(previous)
     result = plan(scenario, previous, _options(args))
     print(f"run {run}: {describe(scenario)}{' (with previous plan)' if previous else ''}")
-    print(f"stored: {summary(stored)}" if isinstance(stored, dict) and "report" in stored else "stored: unreadable")
+    print(
+        f"stored: {summary(stored)}"
+        if isinstance(stored, dict) and "report" in stored
+        else "stored: unreadable"
+    )
     print(f"replay: {summary(result)}")
     try:
         changes = compare_plans(stored, result)
@@ -98,8 +115,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Plan every scenario of a folder; print the table."""
-    from .bench import format_table, run_one
-
     folder = Path(args.directory)
     files = sorted(folder.glob("*.json"))
     if not files:
@@ -115,14 +130,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _solver_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--time-limit", type=float, help="total solver time budget in s (default 25)")
-    parser.add_argument("--gap", type=float, help="relative MIP gap (default 2e-4; 0 = prove optimality)")
+    parser.add_argument(
+        "--time-limit", type=float, help="total solver time budget in s (default 25)"
+    )
+    parser.add_argument(
+        "--gap", type=float, help="relative MIP gap (default 2e-4; 0 = prove optimality)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="ems-optimizer", description="Plan a home's battery and flexible appliances (plan contract v1)."
+        prog="ems-optimizer",
+        description="Plan a home's battery and flexible appliances (plan contract v1).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
 
@@ -130,11 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("scenario", help="scenario JSON (plan contract v1)")
     p.add_argument("-o", "--output", help="write the plan here (default: stdout)")
     p.add_argument("--previous", help="previous plan, for stable re-planning")
-    p.add_argument("--check", action="store_true", help="verify the plan with the independent checker")
+    p.add_argument(
+        "--check", action="store_true", help="verify the plan with the independent checker"
+    )
     _solver_arguments(p)
     p.set_defaults(func=cmd_plan)
 
-    r = subparsers.add_parser("replay", help="re-plan a stored run (scenario.json, plan.json, [previous.json])")
+    r = subparsers.add_parser(
+        "replay", help="re-plan a stored run (scenario.json, plan.json, [previous.json])"
+    )
     r.add_argument("run_dir", help="the run directory")
     r.add_argument("-o", "--output", help="write the new plan here")
     r.add_argument("--check", action="store_true", help="verify the new plan with the checker")
@@ -148,11 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
 
     try:
-        from .forecast.cli import register  # the forecasting commands, when present
+        forecast_cli = importlib.import_module("ems_optimizer.forecast.cli")
     except ImportError:
-        pass
+        pass  # the forecasting commands are not installed
     else:
-        register(subparsers)
+        forecast_cli.register(subparsers)
     return parser
 
 

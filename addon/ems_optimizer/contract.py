@@ -110,6 +110,13 @@ def _between(low: float, high: float, *, low_open: bool = False) -> Callable[[An
     return check
 
 
+def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def optional(value: Any) -> Any:
+        return None if value is None else check(value)
+
+    return optional
+
+
 def _integer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise vol.Invalid("expected an integer")
@@ -159,7 +166,7 @@ _BATTERY = vol.Schema(
         vol.Required("soc_initial_pct"): _between(0, 100),
         vol.Required("soc_min_pct"): _between(0, 100),
         vol.Required("soc_max_pct"): _between(0, 100),
-        vol.Optional("soc_final_pct", default=None): vol.Any(None, _between(0, 100)),
+        vol.Optional("soc_final_pct", default=None): _optional(_between(0, 100)),
         vol.Required("charge_max_w"): _at_least(0),
         vol.Required("discharge_max_w"): _at_least(0),
         vol.Required("charge_efficiency"): _between(0, 1, low_open=True),
@@ -170,8 +177,8 @@ _BATTERY = vol.Schema(
 
 _GRID = vol.Schema(
     {
-        vol.Optional("import_limit_w", default=None): vol.Any(None, _at_least(0)),
-        vol.Optional("export_limit_w", default=None): vol.Any(None, _at_least(0)),
+        vol.Optional("import_limit_w", default=None): _optional(_at_least(0)),
+        vol.Optional("export_limit_w", default=None): _optional(_at_least(0)),
     }
 )
 
@@ -235,12 +242,15 @@ _SCENARIO = vol.Schema(
         vol.Required("version"): vol.All(_integer, vol.In([CONTRACT_VERSION], msg="must be 1")),
         vol.Required("start"): _time,
         vol.Required("step_minutes"): vol.All(
-            _integer, vol.In(STEP_MINUTES, msg=f"must be one of {', '.join(map(str, STEP_MINUTES))}")
+            _integer,
+            vol.In(STEP_MINUTES, msg=f"must be one of {', '.join(map(str, STEP_MINUTES))}"),
         ),
         vol.Required("horizon_steps"): vol.All(
             _integer, vol.Range(min=1, max=MAX_HORIZON_STEPS, msg=f"must be 1…{MAX_HORIZON_STEPS}")
         ),
-        vol.Required("objective"): vol.In(OBJECTIVES, msg=f"must be one of {', '.join(OBJECTIVES)}"),
+        vol.Required("objective"): vol.In(
+            OBJECTIVES, msg=f"must be one of {', '.join(OBJECTIVES)}"
+        ),
         vol.Required("load_w"): _NON_NEGATIVE,
         vol.Required("pv_w"): _NON_NEGATIVE,
         vol.Optional("import_price_eur_per_kwh"): _NUMBERS,
@@ -308,7 +318,9 @@ def validate_scenario(data: Any) -> Scenario:
             raise ContractError("battery.soc_min_pct", "must not exceed soc_max_pct")
         final = battery["soc_final_pct"]
         if final is not None and not battery["soc_min_pct"] <= final <= battery["soc_max_pct"]:
-            raise ContractError("battery.soc_final_pct", "must be within [soc_min_pct, soc_max_pct]")
+            raise ContractError(
+                "battery.soc_final_pct", "must be within [soc_min_pct, soc_max_pct]"
+            )
         scenario["battery"] = battery
     seen: set[str] = set()
     appliances = []
@@ -349,7 +361,9 @@ def _validate_appliance(scenario: Scenario, index: int, raw: Any) -> dict[str, A
     if kind == "thermal":
         if appliance["t_min_c"] > appliance["t_max_c"]:
             raise ContractError(f"{prefix}.t_min_c", "must not exceed t_max_c")
-        _check_length(f"{prefix}.outdoor_temp_c", appliance["outdoor_temp_c"], scenario["horizon_steps"])
+        _check_length(
+            f"{prefix}.outdoor_temp_c", appliance["outdoor_temp_c"], scenario["horizon_steps"]
+        )
     return appliance
 
 
@@ -357,13 +371,17 @@ def _validate_appliance(scenario: Scenario, index: int, raw: Any) -> dict[str, A
 
 _WARNING = vol.Schema(
     {
-        vol.Required("code"): vol.In(WARNING_CODES, msg=f"must be one of {', '.join(WARNING_CODES)}"),
+        vol.Required("code"): vol.In(
+            WARNING_CODES, msg=f"must be one of {', '.join(WARNING_CODES)}"
+        ),
         vol.Required("appliance"): vol.Any(None, str),
         vol.Required("message"): str,
     }
 )
 
-_HOUR = vol.Schema({vol.Required("start"): vol.Any(None, _time), vol.Required("w"): vol.Any(None, _number)})
+_HOUR = vol.Schema(
+    {vol.Required("start"): vol.Any(None, _time), vol.Required("w"): vol.Any(None, _number)}
+)
 
 _REPORT = vol.Schema(
     {
@@ -417,6 +435,12 @@ def validate_plan(data: Any, scenario: Scenario | None = None) -> Plan:
     if not isinstance(data, Mapping):
         raise ContractError("", "a plan must be a JSON object")
     plan = _run(_PLAN, copy.deepcopy(dict(data)), [])
+    if scenario is not None:
+        for key in ("step_minutes", "horizon_steps"):
+            if plan[key] != scenario[key]:
+                raise ContractError(key, f"must match the scenario ({scenario[key]})")
+        if parse_time(plan["start"]) != parse_time(scenario["start"]):
+            raise ContractError("start", f"must match the scenario ({scenario['start']})")
     steps = plan["horizon_steps"]
     for key in ("grid_w", "battery_w", "pv_used_w"):
         _check_length(key, plan[key], steps)
@@ -431,14 +455,11 @@ def validate_plan(data: Any, scenario: Scenario | None = None) -> Plan:
             _within_horizon(plan, f"appliances.{ident}.start", result["start"])
     if scenario is None:
         return plan
-    for key in ("step_minutes", "horizon_steps"):
-        if plan[key] != scenario[key]:
-            raise ContractError(key, f"must match the scenario ({scenario[key]})")
-    if parse_time(plan["start"]) != parse_time(scenario["start"]):
-        raise ContractError("start", f"must match the scenario ({scenario['start']})")
     kinds = {appliance["id"]: appliance["type"] for appliance in scenario["appliances"]}
     for ident in kinds.keys() - plan["appliances"].keys():
-        raise ContractError(f"appliances.{ident}", "missing (every scenario appliance needs a result)")
+        raise ContractError(
+            f"appliances.{ident}", "missing (every scenario appliance needs a result)"
+        )
     for ident, result in plan["appliances"].items():
         if ident not in kinds:
             raise ContractError(f"appliances.{ident}", "not an appliance of the scenario")

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 import math
 import time
 from typing import Any
@@ -20,7 +20,7 @@ from .model import battery as battery_model
 from .model.appliances import BUILDERS
 from .model.appliances.base import PlanWarning, Prepared, Result
 from .model.core import OBJECTIVE_SCALE, Horizon, Stability
-from .model.site import Phase, SolverSettings, Solution, objective_prices, solve
+from .model.site import Phase, SiteModel, Solution, SolverSettings, objective_prices
 from .report import build_curves, build_report
 
 
@@ -28,10 +28,10 @@ from .report import build_curves, build_report
 class PlanOptions:
     """Solver and re-planning settings."""
 
-    solver: SolverSettings = SolverSettings()
+    solver: SolverSettings = field(default_factory=SolverSettings)
     move_start_eur: float = 0.02  # keeping an appliance's previous start is worth this much
     step_change_eur: float = 0.002  # per step switched against the previous plan
-    battery_flip_eur_per_kwh: float = 0.002  # per kWh moved against the previous direction
+    battery_flip_eur_per_kwh: float = 0.01  # per kWh moved against the previous direction
 
 
 def plan(
@@ -42,7 +42,9 @@ def plan(
     began = time.perf_counter()
     scenario = validate_scenario(scenario_data)
     horizon = Horizon.of(scenario)
-    stability = _align_previous(previous, scenario, horizon, options) if previous is not None else None
+    stability = (
+        _align_previous(previous, scenario, horizon, options) if previous is not None else None
+    )
     prepared = [BUILDERS[a["type"]].prepare(a, horizon) for a in scenario["appliances"]]
     battery = battery_model.prepare(scenario["battery"], horizon) if scenario["battery"] else None
     phase = Phase(
@@ -56,24 +58,31 @@ def plan(
     budget = options.solver.time_limit_s
     spent: list[Solution] = []
 
-    def run(current: Phase) -> Solution:
-        left = budget - (time.perf_counter() - began)
-        solution = solve(current, options.solver, left)
+    def left() -> float:
+        return budget - (time.perf_counter() - began)
+
+    def run(site: SiteModel, *, warm: bool = False, share: float = 1.0) -> Solution:
+        solution = site.solve(options.solver, share * left(), warm=warm)
         spent.append(solution)
-        if solution.solved and solution.simultaneous and not current.exclusive_everywhere:
-            # a degenerate solution charged and discharged at once: forbid it everywhere
-            solution = solve(replace(current, exclusive_everywhere=True), options.solver, left)
-            spent.append(solution)
         return solution
 
-    solution = run(phase)
+    solution = run(SiteModel(phase))
+    if solution.solved and solution.simultaneous:
+        # a degenerate solution charged and discharged at once: forbid it everywhere
+        solution = run(SiteModel(replace(phase, exclusive_everywhere=True)))
     impossible: list[PlanWarning] = []
     if not solution.solved:
-        repaired = run(replace(phase, repair=True, import_slack=True))
+        # what can the site serve? Leave out, reduce, exceed the import limit: at a price
+        repair = SiteModel(replace(phase, repair=True, import_slack=True))
+        repaired = run(repair, share=0.7)  # the rest for the plan under its decisions
         if repaired.solved:
             phase = _apply_repairs(phase, repaired, impossible)
-            final = run(phase)
+            # the best plan under those decisions, from the repair solution
+            repair.model.settle_repairs(slack=1e-6)
+            final = run(repair, warm=True)
             solution = final if final.solved else repaired
+            if solution.simultaneous:
+                solution = run(SiteModel(replace(phase, exclusive_everywhere=True)))
     if not solution.solved:
         impossible.append(
             PlanWarning(
@@ -117,7 +126,12 @@ def _idle_solution(phase: Phase) -> Solution:
     """The last-resort plan: no appliance, battery idle, all PV used."""
     steps = phase.horizon.steps
     solution = Solution(True, False, 0.0, 0.0)
-    solution.pv_used_w = list(phase.scenario["pv_w"])
+    scenario = phase.scenario
+    export_limit = scenario["grid"]["export_limit_w"]
+    solution.pv_used_w = [
+        pv if export_limit is None else min(pv, load + export_limit)
+        for pv, load in zip(scenario["pv_w"], scenario["load_w"], strict=True)
+    ]
     for prepared in phase.appliances:
         if not prepared.ignored:
             prepared.ignore("no plan could be found: left out")
@@ -139,14 +153,17 @@ def _align_previous(
         return None
     if old["step_minutes"] != scenario["step_minutes"]:
         return None
-    shift_steps = (parse_time(old["start"]) - horizon.start).total_seconds() / 60 / horizon.step_minutes
+    shift_steps = (
+        (parse_time(old["start"]) - horizon.start).total_seconds() / 60 / horizon.step_minutes
+    )
     if abs(shift_steps - round(shift_steps)) > 1e-6:
         return None
     shift = round(shift_steps)  # new index k ↔ old index k − shift
 
     def aligned(series: list[float]) -> list[float | None]:
         return [
-            series[k - shift] if 0 <= k - shift < len(series) else None for k in range(horizon.steps)
+            series[k - shift] if 0 <= k - shift < len(series) else None
+            for k in range(horizon.steps)
         ]
 
     power = {ident: aligned(item["power_w"]) for ident, item in old["appliances"].items()}
@@ -258,7 +275,9 @@ def _left_out(prepared: Prepared, horizon: Horizon) -> Result:
         loss = gain * spec["heat_loss_w_per_k"]
         temperature = [float(spec["t_initial_c"])]
         for t in range(steps):
-            temperature.append(temperature[-1] - loss * (temperature[-1] - spec["outdoor_temp_c"][t]))
+            temperature.append(
+                temperature[-1] - loss * (temperature[-1] - spec["outdoor_temp_c"][t])
+            )
     return Result([0.0] * steps, None, temperature)
 
 
@@ -278,5 +297,5 @@ def objective_value(scenario: Scenario, result_plan: Plan) -> float:
         total += discharged * battery["wear_cost_eur_per_kwh"]
     penalty = scenario.get("peak_import_penalty_eur_per_kw", 0.0)
     if penalty:
-        total += penalty * max(max(result_plan["grid_w"]), 0.0) / 1000
+        total += penalty * max(*result_plan["grid_w"], 0.0) / 1000
     return round(total, 6) if math.isfinite(total) else 0.0

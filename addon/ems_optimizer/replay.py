@@ -52,8 +52,12 @@ def compare_plans(old: Plan, new: Plan) -> list[str]:
     key = "code", "appliance", "message"
     before = {tuple(w[k] for k in key) for w in old["warnings"]}
     after = {tuple(w[k] for k in key) for w in new["warnings"]}
-    lines += [f"warning gone: {code} {who}: {msg}" for code, who, msg in sorted(before - after, key=str)]
-    lines += [f"warning new: {code} {who}: {msg}" for code, who, msg in sorted(after - before, key=str)]
+    lines += [
+        f"warning gone: {code} {who}: {msg}" for code, who, msg in sorted(before - after, key=str)
+    ]
+    lines += [
+        f"warning new: {code} {who}: {msg}" for code, who, msg in sorted(after - before, key=str)
+    ]
     return lines
 
 
@@ -76,4 +80,5 @@ def describe(data: dict[str, Any]) -> str:
         kinds[appliance.get("type", "?")] = kinds.get(appliance.get("type", "?"), 0) + 1
     parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no appliance"
     battery = "battery" if data.get("battery") else "no battery"
-    return f"{data.get('horizon_steps')} × {data.get('step_minutes')} min from {data.get('start')}, {battery}, {parts}"
+    steps = f"{data.get('horizon_steps')} × {data.get('step_minutes')} min"
+    return f"{steps} from {data.get('start')}, {battery}, {parts}"

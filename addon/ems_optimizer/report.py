@@ -8,7 +8,9 @@ from typing import Any
 from .contract import Plan, Scenario, format_time, parse_time
 
 
-def build_curves(scenario: Scenario, appliances: dict[str, dict[str, Any]]) -> dict[str, list[float]]:
+def build_curves(
+    scenario: Scenario, appliances: dict[str, dict[str, Any]]
+) -> dict[str, list[float]]:
     """Net demand (load − PV forecast) without and with the planned flexible appliances."""
     steps = scenario["horizon_steps"]
     without = [round(scenario["load_w"][t] - scenario["pv_w"][t], 3) for t in range(steps)]

@@ -20,12 +20,18 @@ def local_midnight(day: date, tz: TimeZone) -> pd.Timestamp:
     return pd.Timestamp(day).tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
 
 
-def _actual(history: pd.DataFrame, column: str | None, grid: pd.DatetimeIndex, step_minutes: int):
+def _actual(
+    history: pd.DataFrame,
+    column: str | None,
+    grid: pd.DatetimeIndex,
+    step_minutes: int,
+    max_hold: pd.Timedelta | None,
+) -> pd.Series | None:
     """The measured series on the grid (cleaned like the forecast's input), or None."""
     if column is None or column not in history.columns:
         return None
     values, _ = clean_power(history[column])
-    return to_step_grid(values, grid, step_minutes)
+    return to_step_grid(values, grid, pd.Timedelta(minutes=step_minutes), max_hold=max_hold)
 
 
 def _scores(day: date, kind: str, result: SeriesForecast, actual: np.ndarray) -> list[dict]:
@@ -71,14 +77,16 @@ def backtest(
     plan). Days with under half their steps measured are left out.
     """
     if step_minutes is None:
-        step_minutes = max(1, round(infer_step(pd.DatetimeIndex(history.index)).total_seconds() / 60))
+        step_minutes = max(
+            1, round(infer_step(pd.DatetimeIndex(history.index)).total_seconds() / 60)
+        )
     step = pd.Timedelta(minutes=step_minutes)
     first = local_midnight(date_from, tz)
     last = local_midnight(date_to + timedelta(days=1), tz)
     grid_all = pd.date_range(first, last - step, freq=step)
     actual = {
-        "load": _actual(history, load_column, grid_all, step_minutes),
-        "pv": _actual(history, pv_column, grid_all, step_minutes),
+        "load": _actual(history, load_column, grid_all, step_minutes, config.max_hold),
+        "pv": _actual(history, pv_column, grid_all, step_minutes, config.max_hold),
     }
     rows: list[dict] = []
     for day in pd.date_range(date_from, date_to, freq="D").date:
@@ -150,7 +158,9 @@ def format_days(scores: pd.DataFrame) -> str:
 def format_summary(scores: pd.DataFrame) -> str:
     """The summary table as aligned text."""
     summary = summarise(scores)
-    lines = [f"{'series':<6} {'method':<12} {'days':>4} {'MAE W':>8} {'RMSE W':>8} {'MAE vs pers.':>12}"]
+    lines = [
+        f"{'series':<6} {'method':<12} {'days':>4} {'MAE W':>8} {'RMSE W':>8} {'MAE vs pers.':>12}"
+    ]
     for r in summary.itertuples():
         lines.append(
             f"{r.series:<6} {r.method:<12} {r.days:>4} {r.mae_w:>8.1f} {r.rmse_w:>8.1f} "

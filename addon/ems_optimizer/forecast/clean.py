@@ -88,7 +88,7 @@ def clean_power(
 def to_step_grid(
     series: pd.Series,
     grid: pd.DatetimeIndex,
-    step_minutes: int,
+    step: pd.Timedelta,
     *,
     max_hold: pd.Timedelta | None = None,
     end: pd.Timestamp | None = None,
@@ -98,7 +98,6 @@ def to_step_grid(
     Each reading holds from its timestamp until the next one, for at most `max_hold` (default:
     the source's typical step) and never past `end`. A step less than half covered is missing.
     """
-    step = pd.Timedelta(minutes=step_minutes)
     values = series.dropna()
     if values.empty or len(grid) == 0:
         return pd.Series(np.nan, index=grid)
@@ -107,7 +106,9 @@ def to_step_grid(
     following = epoch_seconds(series.index)
     # A reading ends at the next row of the source (missing or not), its hold, or `end`.
     nxt = np.searchsorted(following, starts, side="right")
-    next_time = np.where(nxt < len(following), following[np.minimum(nxt, len(following) - 1)], np.inf)
+    next_time = np.where(
+        nxt < len(following), following[np.minimum(nxt, len(following) - 1)], np.inf
+    )
     ends = np.minimum(next_time, starts + hold.total_seconds())
     if end is not None:
         ends = np.minimum(ends, pd.Timestamp(end).as_unit("ns").value / 1e9)
@@ -178,7 +179,7 @@ def prepare_history(
         return pd.Series(np.nan, index=pd.DatetimeIndex([], tz=start.tz), dtype=float), quality
     n_steps = math.ceil((start - values.dropna().index[0]) / step)
     grid = pd.date_range(end=start - step, periods=n_steps, freq=step)
-    on_grid = to_step_grid(values, grid, step_minutes, max_hold=max_hold, end=start)
+    on_grid = to_step_grid(values, grid, step, max_hold=max_hold, end=start)
     filled, n_filled = fill_short_gaps(on_grid, max_gap_minutes // step_minutes)
     quality = Quality(
         **{

@@ -128,6 +128,8 @@ def select_method(
         for name, s in scores.items()
         if reference.sum() and np.isfinite(s[reference]).sum() * 2 >= reference.sum()
     ]
+    if not qualified:
+        return "persistence", {}, 0
     common = np.logical_and.reduce([np.isfinite(scores[name]) for name in qualified])
     mae = {name: float(np.mean(scores[name][common])) for name in qualified if common.any()}
     if common.sum() < 3:
@@ -155,7 +157,7 @@ def forecast_series(
     tz: TimeZone,
     weather: Sequence[pd.DataFrame] = (),
     method: str = AUTO,
-    config: ForecastConfig = ForecastConfig(),  # noqa: B008
+    config: ForecastConfig = ForecastConfig(),
     column: str | None = None,
 ) -> SeriesForecast:
     """Forecast one series (`kind` "load" or "pv") on the plan grid from its history.
@@ -212,7 +214,9 @@ def forecast_series(
         chosen = method
     target_rows = np.unique(matrix.rows(_days_of(grid, day_tz)))
     candidates = {
-        name: from_day_matrix(_predict(m, matrix.values, ctx, target_rows), matrix.first_day, grid, day_tz)
+        name: from_day_matrix(
+            _predict(m, matrix.values, ctx, target_rows), matrix.first_day, grid, day_tz
+        )
         for name, m in methods.items()
     }
     power = candidates[chosen].copy()
@@ -250,7 +254,7 @@ def forecast(
     pv_column: str = "pv_w",
     load_method: str = AUTO,
     pv_method: str = AUTO,
-    config: ForecastConfig = ForecastConfig(),  # noqa: B008
+    config: ForecastConfig = ForecastConfig(),
 ) -> Forecast:
     """Load and PV forecasts for `steps` steps from `start`, using only history before `start`.
 
@@ -259,6 +263,8 @@ def forecast(
     external PV forecast (`pv_forecast_w`, mean W labelled at period starts) replaces the
     model wherever it covers the grid. `tz` is the site's zone (default: start's offset).
     """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
     first = parse_start(start)
     zone: TimeZone = tz if tz is not None else fixed_offset(first)
     grid = plan_grid(first, steps, step_minutes)
@@ -299,6 +305,4 @@ def forecast(
                 column=pv.column,
                 external_steps=int(covered.sum()),
             )
-    return Forecast(
-        index=grid, step_minutes=step_minutes, timezone=str(zone), load=load, pv=pv
-    )
+    return Forecast(index=grid, step_minutes=step_minutes, timezone=str(zone), load=load, pv=pv)

@@ -62,7 +62,7 @@ def day_slots(
 
 @dataclass(frozen=True)
 class DayMatrix:
-    """A series as local days × slots; a 25 h day averages its repeated hour, a 23 h day has holes."""
+    """A series as local days × slots (a 25 h day averages its repeated hour; 23 h leaves holes)."""
 
     first_day: np.datetime64
     values: np.ndarray

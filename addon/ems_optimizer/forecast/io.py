@@ -32,9 +32,7 @@ def read_timeseries_csv(path: str | Path, time_column: str = "timestamp") -> pd.
     return frame.drop(columns=[time_column]).set_index(index)
 
 
-def pick_column(
-    frame: pd.DataFrame, requested: str | None, known: tuple[str, ...]
-) -> str | None:
+def pick_column(frame: pd.DataFrame, requested: str | None, known: tuple[str, ...]) -> str | None:
     """The requested column (an error if absent), else the first known name present."""
     if requested is not None:
         if requested not in frame.columns:

@@ -7,7 +7,7 @@ the forecast and the rolling backtest that selects a method.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -74,12 +74,20 @@ def weighted_quantile(samples: np.ndarray, weights: np.ndarray, q: float = 0.5) 
     return out
 
 
-def _with_neighbours(rows: np.ndarray, weights: np.ndarray, neighbour_weight: float):
-    """Each slot's samples joined by the previous and next slots (wrapping across midnight)."""
+def _with_neighbours(
+    rows: np.ndarray, weights: np.ndarray, neighbour_weight: float, minutes: float = 30.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each slot's samples joined by those up to `minutes` before and after (wrapping at midnight).
+
+    The neighbours count `neighbour_weight`; whatever the step, the same half hour either side.
+    """
     if neighbour_weight <= 0:
         return rows, weights[:, None]
-    samples = np.concatenate([np.roll(rows, 1, axis=1), rows, np.roll(rows, -1, axis=1)])
-    w = np.concatenate([weights * neighbour_weight, weights, weights * neighbour_weight])
+    step_minutes = 1440 / rows.shape[1]
+    reach = max(1, round(minutes / step_minutes))
+    shifts = [s for s in range(-reach, reach + 1) if s != 0]
+    samples = np.concatenate([rows, *(np.roll(rows, s, axis=1) for s in shifts)])
+    w = np.concatenate([weights, *(weights * neighbour_weight for _ in shifts)])
     return samples, w[:, None]
 
 
@@ -119,7 +127,7 @@ def recent_days(
     """Robust blend of recent comparable days: a weighted median per slot.
 
     Weights halve every `half_life_days`, days of the other type (weekday/weekend) count
-    `other_daytype_weight`, the two neighbouring slots count `neighbour_weight`. With
+    `other_daytype_weight`, slots within half an hour count `neighbour_weight`. With
     `temperature`, each past day is first moved to the target day's heating degrees with the
     slope of `heating_slope_w_per_k` (spread over the day in proportion to the mean profile).
     """
@@ -136,8 +144,8 @@ def recent_days(
         if slope > 0:
             degrees = np.maximum(0.0, HEATING_BASE_C - ctx.temp_c)
             shift = slope * (degrees[target] - degrees[lo:target])
-            profile = np.nanmean(rows, axis=0)
-            mean = np.nanmean(profile)
+            profile = np.nan_to_num(row_mean(rows.T))
+            mean = float(profile.mean())
             shape = profile / mean if mean > 0 else np.ones_like(profile)
             rows = np.maximum(0.0, rows + np.nan_to_num(shift)[:, None] * shape[None, :])
     samples, w = _with_neighbours(rows, weights, neighbour_weight)
@@ -190,8 +198,10 @@ def pv_weather(
 
 
 def load_methods(half_life_days: float = 2.0, window_days: int = 21) -> dict[str, Method]:
-    """Load candidates; `blend_temp` is the blend plus the heating term (it equals the blend
-    when no clear heating slope is found) and needs temperatures over history and horizon."""
+    """Load candidates; `blend_temp` (the blend plus the heating term) needs temperatures.
+
+    `blend_temp` equals the blend when no clear heating slope is found.
+    """
     blend = partial(recent_days, window_days=window_days, half_life_days=half_life_days)
     return {
         "persistence": persistence,

@@ -70,4 +70,4 @@ def pv_forecast_to_grid(
         return pd.Series(mean, index=grid)
     if label == "end":
         values.index = index - period
-    return to_step_grid(values, grid, step_minutes, max_hold=period)
+    return to_step_grid(values, grid, pd.Timedelta(minutes=step_minutes), max_hold=period)

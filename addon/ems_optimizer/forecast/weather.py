@@ -1,4 +1,4 @@
-"""Weather on the plan grid: known column names, mixed resolutions (finer first), clear-sky index."""
+"""Weather on the plan grid: known column names, mixed resolutions (finer wins), clear-sky index."""
 
 from __future__ import annotations
 

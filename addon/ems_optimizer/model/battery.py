@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .appliances.base import SHORTFALL_MEUR, PlanWarning
-from .core import EPSILON_THROUGHPUT_EUR_PER_KWH, Horizon, Model, Power, value, when
+from .core import EPSILON_THROUGHPUT_EUR_PER_KWH, Horizon, Model, Power, value
 
 BAND_EUR_PER_KWH_STEP = 1.0  # price of each kWh outside the band, per step, when it starts outside
 
@@ -37,10 +37,11 @@ class PreparedBattery:
         if self.final_wh is None or shortfall_wh <= 0.5:
             return
         before = self.final_wh
-        self.final_wh = max(self.final_wh - shortfall_wh, self.initial_wh if before > self.initial_wh else 0.0)
+        self.final_wh = max(self.final_wh - shortfall_wh - 1e-3, 0.0)
         capacity = self.spec["capacity_wh"]
         self.warn(
-            f"the final SOC {100 * before / capacity:.1f} % cannot be reached with the site's limits: "
+            f"the final SOC {100 * before / capacity:.1f} % cannot be reached "
+            "with the site's limits: "
             f"aims at {100 * self.final_wh / capacity:.1f} %"
         )
 
@@ -61,7 +62,8 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> PreparedBattery:
     if final is not None:
         reachable = min(
             max(high, initial),
-            initial + horizon.steps * horizon.dt_h * spec["charge_efficiency"] * spec["charge_max_w"],
+            initial
+            + horizon.steps * horizon.dt_h * spec["charge_efficiency"] * spec["charge_max_w"],
         )
         if final > reachable + 1e-6:
             battery.warn(
@@ -85,7 +87,10 @@ class BuiltBattery:
 
 
 def build(
-    model: Model, battery: PreparedBattery, exclusive_steps: Iterable[int], stability_meur_per_wh: float
+    model: Model,
+    battery: PreparedBattery,
+    exclusive_steps: Iterable[int],
+    stability_meur_per_wh: float,
 ) -> BuiltBattery:
     """Charge/discharge/energy variables, the SOC dynamics and band, the final SOC."""
     horizon, spec = model.horizon, battery.spec
@@ -123,7 +128,9 @@ def build(
         if t in exclusive:
             direction = model.var("bat_dir", binary=True)
             model.constrain([(ch, 1.0), (direction, -spec["charge_max_w"])], "<=", 0.0)
-            model.constrain([(dis, 1.0), (direction, spec["discharge_max_w"])], "<=", spec["discharge_max_w"])
+            model.constrain(
+                [(dis, 1.0), (direction, spec["discharge_max_w"])], "<=", spec["discharge_max_w"]
+            )
         # an initial SOC outside the band: a priced slack brings it back as soon as possible
         if battery.initial_wh < battery.low_wh - 1e-9:
             gap = model.var("bat_below", 0.0, battery.low_wh - battery.initial_wh)
@@ -137,7 +144,7 @@ def build(
     if battery.final_wh is not None and steps:
         if model.repair:
             short = model.var("bat_final_short", 0.0, battery.final_wh)
-            model.cost(short, SHORTFALL_MEUR / max(battery.final_wh, 1.0))
+            model.repair_cost(short, SHORTFALL_MEUR / max(battery.final_wh, 1.0))
             model.constrain([(energy[-1], 1.0), (short, 1.0)], ">=", battery.final_wh)
         else:
             model.constrain([(energy[-1], 1.0)], ">=", battery.final_wh)
@@ -157,11 +164,3 @@ def simultaneous_steps(built: BuiltBattery) -> list[int]:
         for t, (c, d) in enumerate(zip(built.charge, built.discharge, strict=True))
         if min(value(c), value(d)) > 0.5
     ]
-
-
-def describe_return(battery: PreparedBattery, levels: list[float], horizon: Horizon) -> str | None:
-    """When an out-of-band start gets back inside the band (for messages)."""
-    for t, level in enumerate(levels):
-        if battery.low_wh - 1e-6 <= level <= battery.high_wh + 1e-6:
-            return when(horizon, t)
-    return None

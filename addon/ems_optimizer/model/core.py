@@ -8,13 +8,13 @@ for HiGHS' tolerances; `OBJECTIVE_SCALE` converts back to euros.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-import math
 from datetime import datetime, timedelta
+import math
 from typing import Any
 
 import pulp
 
-from ..contract import parse_time
+from ems_optimizer.contract import parse_time
 
 OBJECTIVE_SCALE = 1000.0  # model units (m€) per euro
 
@@ -24,6 +24,7 @@ LATE_EUR_PER_KWH = 20.0
 # Tie-breakers: far below any real price difference, above HiGHS' tolerances.
 EPSILON_TIME_MEUR = 1e-3  # per appliance over the whole horizon: earlier is better on ties
 EPSILON_THROUGHPUT_EUR_PER_KWH = 1e-4  # battery throughput and PV curtailment
+EPSILON_ENERGY_EUR_PER_KWH = 1e-4  # continuous appliance power: earlier is better on ties
 
 type Term = tuple[pulp.LpVariable, float]
 
@@ -48,7 +49,9 @@ class Horizon:
     @classmethod
     def of(cls, scenario: dict[str, Any]) -> Horizon:
         """The horizon of a validated scenario."""
-        return cls(parse_time(scenario["start"]), scenario["step_minutes"], scenario["horizon_steps"])
+        return cls(
+            parse_time(scenario["start"]), scenario["step_minutes"], scenario["horizon_steps"]
+        )
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class Model:
     problem: pulp.LpProblem = field(default_factory=lambda: pulp.LpProblem("ems", pulp.LpMinimize))
     objective: list[Term] = field(default_factory=list)
     objective_constant: float = 0.0
+    repair_terms: list[Term] = field(default_factory=list)  # repair-mode prices, kept apart
+    repair_constant: float = 0.0
     _count: int = 0
 
     def var(
@@ -107,10 +112,32 @@ class Model:
         if coefficient_meur:
             self.objective.append((var, coefficient_meur))
 
+    def repair_cost(self, var: pulp.LpVariable, coefficient_meur: float) -> None:
+        """Add coefficient × var to the objective as the price of a repair decision."""
+        self.repair_terms.append((var, coefficient_meur))
+
     def finish_objective(self) -> None:
-        """Hand the collected objective to PuLP."""
-        expr = pulp.lpSum_vars_coefs(self.objective) if self.objective else pulp.LpAffineExpression.empty()
-        self.problem.setObjective(expr + self.objective_constant)
+        """Hand the collected objective (with the repair prices, if any) to PuLP."""
+        terms = self.objective + self.repair_terms
+        expr = pulp.lpSum_vars_coefs(terms) if terms else pulp.LpAffineExpression.empty()
+        self.problem.setObjective(expr + self.objective_constant + self.repair_constant)
+
+    def settle_repairs(self, slack: float = 0.0) -> None:
+        """Fix every repair decision at its solution value and drop its price from the objective.
+
+        What remains is the plain objective under those decisions, solved again from the
+        current solution as a warm start. `slack` loosens the fixed values a hair.
+        """
+        for var, _ in self.repair_terms:
+            level = value(var)
+            if var.cat == pulp.LpInteger:
+                var.lowBound = var.upBound = round(level)
+            else:
+                var.lowBound = max(level - slack, 0.0)
+                var.upBound = level + slack
+        self.repair_terms = []
+        self.repair_constant = 0.0
+        self.finish_objective()
 
 
 @dataclass
@@ -143,9 +170,12 @@ def when(horizon: Horizon, index: int) -> str:
     return horizon.time(index).strftime("%Y-%m-%d %H:%M")
 
 
-def index_of(spec: dict[str, Any], key: str, horizon: Horizon, *, default: int, ceil: bool) -> int:
-    """A time field of an appliance as a step index (first step at/after, or boundary at/before)."""
-    if key not in spec:
-        return default
-    offset = (parse_time(spec[key]) - horizon.start) / timedelta(minutes=horizon.step_minutes)
+def step_index(horizon: Horizon, moment: str, *, ceil: bool) -> int:
+    """An ISO time as the first step starting at/after it (ceil) or the boundary at/before it."""
+    offset = (parse_time(moment) - horizon.start) / timedelta(minutes=horizon.step_minutes)
     return math.ceil(offset - 1e-9) if ceil else math.floor(offset + 1e-9)
+
+
+def index_of(spec: dict[str, Any], key: str, horizon: Horizon, *, default: int, ceil: bool) -> int:
+    """An appliance's time field as a step index (`default` when the field is absent)."""
+    return step_index(horizon, spec[key], ceil=ceil) if key in spec else default

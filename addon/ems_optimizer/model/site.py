@@ -5,7 +5,6 @@ Balance per step:  import − export + pv_used − Pch + Pdis − Σ appliance p
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 import time
 from typing import Any
@@ -25,7 +24,7 @@ class SolverSettings:
     """How hard HiGHS tries."""
 
     time_limit_s: float = 25.0
-    gap_rel: float = 2e-4
+    gap_rel: float = 5e-4
     gap_abs_eur: float = 1e-4
     threads: int | None = None
 
@@ -80,111 +79,130 @@ def objective_prices(scenario: dict[str, Any]) -> tuple[list[float], list[float]
     return [1.0 + p for p in imp], [0.0] * steps
 
 
-def solve(phase: Phase, settings: SolverSettings, time_left_s: float) -> Solution:
-    """Build the phase's MILP, solve it with HiGHS and read the solution back."""
-    began = time.perf_counter()
-    scenario, horizon = phase.scenario, phase.horizon
-    steps, dt_h = horizon.steps, horizon.dt_h
-    model = Model(horizon, repair=phase.repair, stability=phase.stability)
-    import_weight, export_weight = objective_prices(scenario)
-    load, pv = scenario["load_w"], scenario["pv_w"]
-    limit_in = scenario["grid"]["import_limit_w"]
-    limit_out = scenario["grid"]["export_limit_w"]
+class SiteModel:
+    """One phase built into a MILP, solvable (again) with HiGHS."""
 
-    balance: list[list[Any]] = [[] for _ in range(steps)]
-    constant = [float(x) for x in load]  # what the grid side must cover
-    imports, exports, pv_used, excess = [], [], [], []
-    for t in range(steps):
-        high_in = None if (limit_in is None or phase.import_slack) else limit_in
-        imp = model.var("grid_in", 0.0, high_in)
-        exp = model.var("grid_out", 0.0, limit_out)
-        imports.append(imp)
-        exports.append(exp)
-        model.cost(imp, dt_h * import_weight[t])
-        model.cost(exp, -dt_h * export_weight[t])
-        balance[t] += [(imp, 1.0), (exp, -1.0)]
-        if export_weight[t] > import_weight[t]:
-            # importing and exporting at once would pay: forbid it with a direction binary
-            way = model.var("grid_dir", binary=True)
-            big = sum(load) + sum(pv) + 1e7
-            model.constrain([(imp, 1.0), (way, -(limit_in or big))], "<=", 0.0)
-            model.constrain([(exp, 1.0), (way, limit_out or big)], "<=", limit_out or big)
-        if phase.import_slack and limit_in is not None:
-            over = model.var("grid_over")
-            excess.append(over)
-            model.constrain([(imp, 1.0), (over, -1.0)], "<=", limit_in)
-            model.cost(over, dt_h * IMPORT_SLACK_MEUR_PER_WH)
-        if pv[t] > 0:
-            used = model.var("pv_used", 0.0, pv[t])
-            pv_used.append(used)
-            balance[t].append((used, 1.0))
-            # a hair of price on curtailment: keep all PV unless curtailing pays
-            model.objective_constant += dt_h * EPSILON_THROUGHPUT_EUR_PER_KWH * pv[t]
-            model.cost(used, -dt_h * EPSILON_THROUGHPUT_EUR_PER_KWH)
-        else:
-            pv_used.append(None)
+    def __init__(self, phase: Phase) -> None:
+        began = time.perf_counter()
+        self.phase = phase
+        scenario, horizon = phase.scenario, phase.horizon
+        steps, dt_h = horizon.steps, horizon.dt_h
+        model = Model(horizon, repair=phase.repair, stability=phase.stability)
+        self.model = model
+        import_weight, export_weight = objective_prices(scenario)
+        load, pv = scenario["load_w"], scenario["pv_w"]
+        limit_in = scenario["grid"]["import_limit_w"]
+        limit_out = scenario["grid"]["export_limit_w"]
 
-    penalty = scenario.get("peak_import_penalty_eur_per_kw", 0.0)
-    if penalty:
-        peak = model.var("peak_in")
-        model.cost(peak, penalty)  # € per kW × W = m€
-        for imp in imports:
-            model.constrain([(peak, 1.0), (imp, -1.0)], ">=", 0.0)
+        balance: list[list[Any]] = [[] for _ in range(steps)]
+        constant = [float(x) for x in load]  # what the grid side must cover
+        imports, pv_used, excess = [], [], []
+        for t in range(steps):
+            high_in = None if (limit_in is None or phase.import_slack) else limit_in
+            imp = model.var("grid_in", 0.0, high_in)
+            exp = model.var("grid_out", 0.0, limit_out)
+            imports.append(imp)
+            model.cost(imp, dt_h * import_weight[t])
+            model.cost(exp, -dt_h * export_weight[t])
+            balance[t] += [(imp, 1.0), (exp, -1.0)]
+            if export_weight[t] > import_weight[t]:
+                # importing and exporting at once would pay: forbid it with a direction binary
+                way = model.var("grid_dir", binary=True)
+                big_in = big_out = sum(load) + sum(pv) + 1e7
+                if high_in is not None:
+                    big_in = high_in
+                if limit_out is not None:
+                    big_out = limit_out
+                model.constrain([(imp, 1.0), (way, -big_in)], "<=", 0.0)
+                model.constrain([(exp, 1.0), (way, big_out)], "<=", big_out)
+            if phase.import_slack and limit_in is not None:
+                over = model.var("grid_over")
+                excess.append(over)
+                model.constrain([(imp, 1.0), (over, -1.0)], "<=", limit_in)
+                model.repair_cost(over, dt_h * IMPORT_SLACK_MEUR_PER_WH)
+            if pv[t] > 0:
+                used = model.var("pv_used", 0.0, pv[t])
+                pv_used.append(used)
+                balance[t].append((used, 1.0))
+                # a hair of price on curtailment: keep all PV unless curtailing pays
+                model.objective_constant += dt_h * EPSILON_THROUGHPUT_EUR_PER_KWH * pv[t]
+                model.cost(used, -dt_h * EPSILON_THROUGHPUT_EUR_PER_KWH)
+            else:
+                pv_used.append(None)
+        self.pv_used, self.excess = pv_used, excess
 
-    built_battery = None
-    if phase.battery is not None:
-        exclusive = (
-            range(steps) if phase.exclusive_everywhere else [t for t in range(steps) if import_weight[t] < 0]
+        penalty = scenario.get("peak_import_penalty_eur_per_kw", 0.0)
+        if penalty:
+            peak = model.var("peak_in")
+            model.cost(peak, penalty)  # € per kW × W = m€
+            for imp in imports:
+                model.constrain([(peak, 1.0), (imp, -1.0)], ">=", 0.0)
+
+        self.battery = None
+        if phase.battery is not None:
+            exclusive = (
+                range(steps)
+                if phase.exclusive_everywhere
+                else [t for t in range(steps) if import_weight[t] < 0]
+            )
+            self.battery = battery_model.build(
+                model, phase.battery, exclusive, phase.battery_flip_meur_per_wh
+            )
+            _subtract(balance, constant, self.battery.power)
+
+        self.built: dict[str, Built] = {}
+        for prepared in phase.appliances:
+            if prepared.ignored:
+                continue
+            item = BUILDERS[prepared.kind].build(model, prepared)
+            self.built[prepared.ident] = item
+            _subtract(balance, constant, item.power)
+
+        for t in range(steps):
+            model.constrain(balance[t], "==", constant[t])
+        model.finish_objective()
+        self.build_ms = (time.perf_counter() - began) * 1000
+
+    def solve(
+        self, settings: SolverSettings, time_left_s: float, *, warm: bool = False
+    ) -> Solution:
+        """Solve with HiGHS (from the current solution if `warm`) and read the solution back."""
+        began = time.perf_counter()
+        solver = pulp.HiGHS(
+            msg=False,
+            timeLimit=max(time_left_s, 0.5),
+            gapRel=settings.gap_rel,
+            gapAbs=settings.gap_abs_eur * OBJECTIVE_SCALE,
+            threads=settings.threads,
+            warmStart=warm,
         )
-        built_battery = battery_model.build(model, phase.battery, exclusive, phase.battery_flip_meur_per_wh)
-        _subtract(balance, constant, built_battery.power)
-
-    built: dict[str, Built] = {}
-    for prepared in phase.appliances:
-        if prepared.ignored:
-            continue
-        item = BUILDERS[prepared.kind].build(model, prepared)
-        built[prepared.ident] = item
-        _subtract(balance, constant, item.power)
-    if not phase.repair:
-        _break_symmetry(model, phase, built)
-
-    for t in range(steps):
-        model.constrain(balance[t], "==", constant[t])
-    model.finish_objective()
-    build_ms = (time.perf_counter() - began) * 1000
-
-    began = time.perf_counter()
-    solver = pulp.HiGHS(
-        msg=False,
-        timeLimit=max(time_left_s, 0.5),
-        gapRel=settings.gap_rel,
-        gapAbs=settings.gap_abs_eur * OBJECTIVE_SCALE,
-        threads=settings.threads,
-    )
-    stats = model.problem.solve(solver)
-    solve_ms = (time.perf_counter() - began) * 1000
-    if not stats.has_solution:
-        return Solution(False, False, build_ms, solve_ms)
-
-    proven = stats.status in (pulp.LpSolveStatus.Optimal, pulp.LpSolveStatus.GapLimit)
-    solution = Solution(True, proven, build_ms, solve_ms)
-    solution.model_objective_eur = (stats.objective or 0.0) / OBJECTIVE_SCALE
-    solution.pv_used_w = [pv[t] if u is None else min(max(value(u), 0.0), pv[t]) for t, u in enumerate(pv_used)]
-    if built_battery is not None:
-        solution.battery_w, solution.battery_wh = built_battery.result()
-        solution.final_shortfall_wh = built_battery.final_shortfall()
-        solution.simultaneous = battery_model.simultaneous_steps(built_battery)
-    solution.import_excess_w = [value(x) for x in excess]
-    for prepared in phase.appliances:
-        item = built.get(prepared.ident)
-        if item is None:
-            continue
-        solution.appliances[prepared.ident] = item.result()
-        if item.repair is not None:
-            solution.kept[prepared.ident] = item.repair.included()
-            solution.shortfall[prepared.ident] = item.repair.shortfall()
-    return solution
+        stats = self.model.problem.solve(solver)
+        solve_ms = (time.perf_counter() - began) * 1000
+        build_ms, self.build_ms = self.build_ms, 0.0  # counted once
+        if not stats.has_solution:
+            return Solution(False, False, build_ms, solve_ms)
+        proven = stats.status in (pulp.LpSolveStatus.Optimal, pulp.LpSolveStatus.GapLimit)
+        solution = Solution(True, proven, build_ms, solve_ms)
+        solution.model_objective_eur = (stats.objective or 0.0) / OBJECTIVE_SCALE
+        pv = self.phase.scenario["pv_w"]
+        solution.pv_used_w = [
+            pv[t] if u is None else min(max(value(u), 0.0), pv[t])
+            for t, u in enumerate(self.pv_used)
+        ]
+        if self.battery is not None:
+            solution.battery_w, solution.battery_wh = self.battery.result()
+            solution.final_shortfall_wh = self.battery.final_shortfall()
+            solution.simultaneous = battery_model.simultaneous_steps(self.battery)
+        solution.import_excess_w = [value(x) for x in self.excess]
+        for prepared in self.phase.appliances:
+            item = self.built.get(prepared.ident)
+            if item is None:
+                continue
+            solution.appliances[prepared.ident] = item.result()
+            if item.repair is not None:
+                solution.kept[prepared.ident] = item.repair.included()
+                solution.shortfall[prepared.ident] = item.repair.shortfall()
+        return solution
 
 
 def _subtract(balance: list[list[Any]], constant: list[float], power: Any) -> None:
@@ -193,20 +211,3 @@ def _subtract(balance: list[list[Any]], constant: list[float], power: Any) -> No
         for var, coefficient in terms:
             balance[t].append((var, -coefficient))
         constant[t] += power.constant[t]
-
-
-def _break_symmetry(model: Model, phase: Phase, built: dict[str, Built]) -> None:
-    """Order interchangeable appliances (same type and parameters) by their position in time."""
-    groups: dict[Any, list[Built]] = defaultdict(list)
-    stability = phase.stability
-    for prepared in phase.appliances:
-        item = built.get(prepared.ident)
-        key = prepared.symmetry_key
-        if item is None or key is None or not item.order:
-            continue
-        if stability and prepared.ident in stability.appliance_power_w:
-            continue  # a previous plan tells them apart
-        groups[key].append(item)
-    for members in groups.values():
-        for first, second in zip(members, members[1:], strict=False):
-            model.constrain(first.order + [(v, -c) for v, c in second.order], "<=", 0.0)

@@ -6,12 +6,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..core import Horizon, Model, Power, Term
+from ems_optimizer.model.core import Horizon, Model, Power
 
 # Which appliance is left out first when the site cannot serve them all (least certain first).
 EXCLUSION_RANK = {"pilot_wire_heater": 0, "cycle": 1, "ev": 2, "water_heater": 3}
-EXCLUSION_MEUR = 1e6  # × (rank + 1): leaving an appliance out costs more than any shortfall
-SHORTFALL_MEUR = 1e5  # per whole target missed: reducing energy comes before leaving out
+EXCLUSION_MEUR = 1e6  # × (rank + 1), the price of leaving an appliance out (repair mode)
+SHORTFALL_MEUR = 1e5  # the battery's whole final SOC missed: relaxed before any appliance
+
+
+def shortfall_meur(kind: str) -> float:
+    """Price of missing an appliance's whole target: half the price of leaving it out."""
+    # a little less energy comes before leaving anything out, but a sure appliance is not
+    # emptied to keep an unsure one
+    return 0.5 * EXCLUSION_MEUR * (EXCLUSION_RANK.get(kind, 4) + 1)
 
 
 @dataclass
@@ -47,12 +54,6 @@ class Prepared:
         self.ignored = True
         self.warn("WARN_IGNORED", message)
 
-    @property
-    def symmetry_key(self) -> tuple[Any, ...] | None:
-        """Equal keys mean interchangeable appliances (None: never)."""
-        key = self.data.get("symmetry_key")
-        return None if key is None else (self.kind, key)
-
 
 @dataclass
 class Result:
@@ -78,7 +79,6 @@ class Built:
 
     power: Power
     result: Callable[[], Result]
-    order: list[Term] = field(default_factory=list)  # symmetry breaking: a monotone position
     repair: Repair | None = None
 
 
@@ -105,6 +105,6 @@ def repair_include(model: Model, prepared: Prepared) -> Any:
     kept = model.var(f"keep_{prepared.kind}", binary=True)
     # cost of leaving out = EXCLUSION × (rank+1) × (1 − kept): a constant plus a negative term
     weight = EXCLUSION_MEUR * (EXCLUSION_RANK.get(prepared.kind, 4) + 1)
-    model.objective_constant += weight
-    model.cost(kept, -weight)
+    model.repair_constant += weight
+    model.repair_cost(kept, -weight)
     return kept

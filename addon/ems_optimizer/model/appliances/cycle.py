@@ -8,8 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core import EPSILON_TIME_MEUR, LATE_EUR_PER_KWH, Horizon, Model, Power, index_of, on, when
-from .base import Built, Prepared, Repair, Result, repair_include
+from ems_optimizer.model.core import (
+    EPSILON_TIME_MEUR,
+    LATE_EUR_PER_KWH,
+    Horizon,
+    Model,
+    Power,
+    index_of,
+    on,
+    when,
+)
+
+from .base import Built, PlanWarning, Prepared, Repair, Result, repair_include
 
 
 def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
@@ -29,7 +39,9 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
         # push the deadline: later starts cost more the later they end
         starts = list(range(earliest, steps - length + 1))
         latest_ok = deadline - length
-        late_meur = {s: LATE_EUR_PER_KWH * energy_wh * (s - latest_ok) for s in starts if s > latest_ok}
+        late_meur = {
+            s: LATE_EUR_PER_KWH * energy_wh * (s - latest_ok) for s in starts if s > latest_ok
+        }
     elif not starts:
         starts = [steps - length]
         prepared.warn(
@@ -41,7 +53,6 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
         "starts": starts,
         "late_meur": late_meur,
         "deadline": deadline,
-        "symmetry_key": (tuple(profile), tuple(starts)),
     }
     return prepared
 
@@ -87,32 +98,22 @@ def build(model: Model, prepared: Prepared) -> Built:
         else:
             start = starts[0]
         series = [0.0] * steps
-        warnings = []
+        out = Result(series, start)
         if start is not None:
             for offset, watts in enumerate(profile):
                 series[start + offset] = float(watts)
             end = start + len(profile)
             if end > prepared.data["deadline"]:
-                prepared_warning = (
+                message = (
                     f"cannot end by its deadline {when(horizon, prepared.data['deadline'])}: "
                     f"ends at {when(horizon, end)}"
                 )
-                warnings.append(("WARN_CONSTRAINT", prepared_warning))
-        out = Result(series, start)
-        for code, message in warnings:
-            out.warnings.append(_warning(prepared, code, message))
+                out.warnings.append(PlanWarning("WARN_CONSTRAINT", prepared.ident, message))
         return out
 
-    order = [(y, float(s)) for s, y in chosen.items()]
     repair = Repair(lambda: on(kept), lambda: 0.0) if kept is not None else None
-    return Built(power, result, order, repair)
+    return Built(power, result, repair)
 
 
 def reduce(prepared: Prepared, shortfall: float) -> None:
     """A cycle runs whole or not at all: nothing to reduce."""
-
-
-def _warning(prepared: Prepared, code: str, message: str) -> Any:
-    from .base import PlanWarning
-
-    return PlanWarning(code, prepared.ident, message)

@@ -9,8 +9,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..core import EPSILON_TIME_MEUR, LATE_EUR_PER_KWH, Horizon, Model, Power, index_of, on, value, when
-from .base import SHORTFALL_MEUR, Built, PlanWarning, Prepared, Repair, Result, repair_include
+from ems_optimizer.model.core import (
+    EPSILON_ENERGY_EUR_PER_KWH,
+    LATE_EUR_PER_KWH,
+    Horizon,
+    Model,
+    Power,
+    index_of,
+    on,
+    value,
+    when,
+)
+
+from .base import Built, PlanWarning, Prepared, Repair, Result, repair_include, shortfall_meur
 
 
 def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
@@ -53,7 +64,6 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
         "late": late_eur_per_kwh,
         "energy_wh": energy_wh,
         "deadline": deadline,
-        "symmetry_key": (low_w, high_w, energy_wh, tuple(window), tuple(late_eur_per_kwh)),
     }
     return prepared
 
@@ -82,7 +92,8 @@ def build(model: Model, prepared: Prepared) -> Built:
         for k in window:
             p = model.var("ev_w", 0.0, high_w)
             charge[k] = p
-            model.cost(p, dt_h * (late.get(k, 0.0) + 1e-3 * EPSILON_TIME_MEUR * k / steps))
+            # €/kWh × W × h = m€; the tie-breaker prefers earlier charging
+            model.cost(p, dt_h * (late.get(k, 0.0) + EPSILON_ENERGY_EUR_PER_KWH * (1 + k / steps)))
             power.terms[k].append((p, 1.0))
             if low_w > 0:
                 u = model.var("ev_on", binary=True)
@@ -101,7 +112,7 @@ def build(model: Model, prepared: Prepared) -> Built:
             kept_terms = [(kept, -energy_wh)]
             if spec["allow_partial"]:
                 short = model.var("ev_short", 0.0, energy_wh)
-                model.cost(short, SHORTFALL_MEUR / max(energy_wh, 1.0))
+                model.repair_cost(short, shortfall_meur(prepared.kind) / max(energy_wh, 1.0))
                 kept_terms.append((short, 1.0))
             model.constrain(terms + kept_terms, "==", 0.0)
         else:
@@ -129,15 +140,15 @@ def build(model: Model, prepared: Prepared) -> Built:
                 PlanWarning(
                     "WARN_CONSTRAINT",
                     prepared.ident,
-                    f"cannot charge {energy_wh:.0f} Wh by {when(horizon, prepared.data['deadline'])}: "
+                    f"cannot charge {energy_wh:.0f} Wh by "
+                    f"{when(horizon, prepared.data['deadline'])}: "
                     f"charges until {when(horizon, late_steps[-1] + 1)}",
                 )
             )
         return out
 
-    order = [(p, float(k)) for k, p in charge.items()]
     repair = Repair(lambda: on(kept), lambda: value(short)) if kept is not None else None
-    return Built(power, result, order, repair)
+    return Built(power, result, repair)
 
 
 def reduce(prepared: Prepared, shortfall: float) -> None:
@@ -146,7 +157,11 @@ def reduce(prepared: Prepared, shortfall: float) -> None:
         return
     before = prepared.data["energy_wh"]
     prepared.data["energy_wh"] = max(before - shortfall, 0.0)
+    if prepared.data["energy_wh"] < 0.5:
+        prepared.ignore("the site's limits cannot supply it alongside the others: left out")
+        return
     prepared.warn(
         "WARN_CONSTRAINT",
-        f"the site cannot supply all of it: charges {prepared.data['energy_wh']:.0f} of {before:.0f} Wh",
+        f"the site cannot supply all of it: charges {prepared.data['energy_wh']:.0f} "
+        f"of {before:.0f} Wh",
     )

@@ -10,16 +10,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..core import EPSILON_TIME_MEUR, Horizon, Model, Power, index_of, on, value
-from .base import SHORTFALL_MEUR, Built, Prepared, Repair, Result, repair_include
+from ems_optimizer.model.core import EPSILON_TIME_MEUR, Horizon, Model, Power, on, step_index, value
+
+from .base import Built, Prepared, Repair, Result, repair_include, shortfall_meur
 
 
 def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
     """The period's steps and the number of comfort steps it needs."""
     prepared = Prepared(spec["id"], "pilot_wire_heater", spec)
     if "period" in spec:
-        first = index_of({"t": spec["period"][0]}, "t", horizon, default=0, ceil=True)
-        last = index_of({"t": spec["period"][1]}, "t", horizon, default=0, ceil=False)
+        first = step_index(horizon, spec["period"][0], ceil=True)
+        last = step_index(horizon, spec["period"][1], ceil=False)
     else:
         first, last = 0, horizon.steps
     period = list(range(max(first, 0), min(last, horizon.steps)))
@@ -27,7 +28,6 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
     prepared.data = {
         "period": period,
         "comfort": comfort,
-        "symmetry_key": (spec["comfort_power_w"], spec["eco_power_w"], tuple(period), comfort),
     }
     return prepared
 
@@ -75,7 +75,7 @@ def build(model: Model, prepared: Prepared) -> Built:
         terms = [(c, 1.0) for c in comfort.values()]
         if kept is not None:
             short = model.var("pw_short", 0.0, float(needed))
-            model.cost(short, SHORTFALL_MEUR / needed)
+            model.repair_cost(short, shortfall_meur(prepared.kind) / needed)
             model.constrain([*terms, (short, 1.0), (kept, -float(needed))], ">=", 0.0)
         else:
             model.constrain(terms, ">=", float(needed))
@@ -90,9 +90,8 @@ def build(model: Model, prepared: Prepared) -> Built:
         active = [k for k in range(steps) if series[k] > 0]
         return Result(series, active[0] if active else None)
 
-    order = [(c, float(k)) for k, c in comfort.items()]
     repair = Repair(lambda: on(kept), lambda: value(short)) if kept is not None else None
-    return Built(power, result, order, repair)
+    return Built(power, result, repair)
 
 
 def reduce(prepared: Prepared, shortfall: float) -> None:
@@ -104,5 +103,6 @@ def reduce(prepared: Prepared, shortfall: float) -> None:
     prepared.data["comfort"] = max(before - missing, 0)
     prepared.warn(
         "WARN_CONSTRAINT",
-        f"the site cannot supply comfort for {before} steps: {prepared.data['comfort']} steps in comfort",
+        f"the site cannot supply comfort for {before} steps: "
+        f"{prepared.data['comfort']} steps in comfort",
     )

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core import Horizon, Model, Power, value
+from ems_optimizer.model.core import Horizon, Model, Power, value
+
 from .base import Built, PlanWarning, Prepared, Result
 
 BAND_EUR_PER_KELVIN_HOUR = 50.0
+# when the site cannot serve everything, comfort comes before any other appliance
+REPAIR_BAND_EUR_PER_KELVIN_HOUR = 5000.0
 
 
 def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
     """Nothing to repair up front: the band is soft."""
-    prepared = Prepared(spec["id"], "thermal", spec)
-    prepared.data = {"symmetry_key": None}
-    return prepared
+    return Prepared(spec["id"], "thermal", spec)
 
 
 def build(model: Model, prepared: Prepared) -> Built:
@@ -29,7 +30,8 @@ def build(model: Model, prepared: Prepared) -> Built:
     loss = gain * spec["heat_loss_w_per_k"]
     outdoor = spec["outdoor_temp_c"]
     t_min, t_max = spec["t_min_c"], spec["t_max_c"]
-    penalty = BAND_EUR_PER_KELVIN_HOUR * 1000.0 * dt_h
+    band = REPAIR_BAND_EUR_PER_KELVIN_HOUR if model.repair else BAND_EUR_PER_KELVIN_HOUR
+    penalty = band * 1000.0 * dt_h  # m€ per kelvin and step
     power = Power.zero(steps)
     heat = [model.var("th_w", 0.0, spec["max_power_w"]) for _ in range(steps)]
     temp = [model.var("th_c", None, None) for _ in range(steps)]
@@ -55,7 +57,11 @@ def build(model: Model, prepared: Prepared) -> Built:
         series = [w if w > 1e-3 else 0.0 for w in series]
         temperature = [float(spec["t_initial_c"])]
         for t in range(steps):
-            temperature.append(temperature[-1] + gain * spec["cop"] * series[t] - loss * (temperature[-1] - outdoor[t]))
+            temperature.append(
+                temperature[-1]
+                + gain * spec["cop"] * series[t]
+                - loss * (temperature[-1] - outdoor[t])
+            )
         active = [k for k in range(steps) if series[k] > 0]
         out = Result(series, active[0] if active else None, temperature)
         worst_low = max((t_min - x for x in temperature[1:]), default=0.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..core import (
+from ems_optimizer.model.core import (
     EPSILON_TIME_MEUR,
     LATE_EUR_PER_KWH,
     OUT_OF_WINDOW_EUR_PER_KWH,
@@ -18,10 +18,12 @@ from ..core import (
     Power,
     index_of,
     on,
+    step_index,
     value,
     when,
 )
-from .base import SHORTFALL_MEUR, Built, PlanWarning, Prepared, Repair, Result, repair_include
+
+from .base import Built, PlanWarning, Prepared, Repair, Result, repair_include, shortfall_meur
 
 
 def _window_steps(spec: dict[str, Any], horizon: Horizon) -> set[int]:
@@ -30,8 +32,8 @@ def _window_steps(spec: dict[str, Any], horizon: Horizon) -> set[int]:
         return set(range(horizon.steps))
     allowed: set[int] = set()
     for start, end in windows:
-        first = index_of({"t": start}, "t", horizon, default=0, ceil=True)
-        last = index_of({"t": end}, "t", horizon, default=0, ceil=False)
+        first = step_index(horizon, start, ceil=True)
+        last = step_index(horizon, end, ceil=False)
         allowed.update(range(max(first, 0), min(last, horizon.steps)))
     return allowed
 
@@ -58,13 +60,14 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
                 costs[k] = OUT_OF_WINDOW_EUR_PER_KWH * step_wh
     if len(costs) < needed:
         for k in range(deadline, steps):
-            costs[k] = LATE_EUR_PER_KWH * step_wh + (0.0 if k in in_window else OUT_OF_WINDOW_EUR_PER_KWH * step_wh)
+            costs[k] = LATE_EUR_PER_KWH * step_wh + (
+                0.0 if k in in_window else OUT_OF_WINDOW_EUR_PER_KWH * step_wh
+            )
     prepared.data = {
         "needed": needed,
         "costs": costs,
         "in_window": in_window,
         "deadline": deadline,
-        "symmetry_key": (spec["power_w"], needed, tuple(sorted(costs.items()))),
     }
     return prepared
 
@@ -104,7 +107,7 @@ def build(model: Model, prepared: Prepared) -> Built:
         terms = [(x, 1.0) for x in switch.values()]
         if kept is not None:
             short = model.var("wh_short", 0.0, float(needed))
-            model.cost(short, SHORTFALL_MEUR / max(needed, 1))
+            model.repair_cost(short, shortfall_meur(prepared.kind) / max(needed, 1))
             model.constrain([*terms, (short, 1.0), (kept, -float(needed))], "==", 0.0)
         else:
             model.constrain(terms, "==", float(needed))
@@ -118,7 +121,11 @@ def build(model: Model, prepared: Prepared) -> Built:
         for k in on_steps:
             series[k] = float(watts)
         out = Result(series, on_steps[0] if on_steps else None)
-        outside = [k for k in on_steps if k not in prepared.data["in_window"] and k < prepared.data["deadline"]]
+        outside = [
+            k
+            for k in on_steps
+            if k not in prepared.data["in_window"] and k < prepared.data["deadline"]
+        ]
         late = [k for k in on_steps if k >= prepared.data["deadline"]]
         if outside:
             out.warnings.append(
@@ -135,14 +142,14 @@ def build(model: Model, prepared: Prepared) -> Built:
                     "WARN_CONSTRAINT",
                     prepared.ident,
                     f"cannot deliver {spec['energy_wh']:.0f} Wh by "
-                    f"{when(horizon, prepared.data['deadline'])}: heats until {when(horizon, late[-1] + 1)}",
+                    f"{when(horizon, prepared.data['deadline'])}: "
+                    f"heats until {when(horizon, late[-1] + 1)}",
                 )
             )
         return out
 
-    order = [(x, float(k)) for k, x in switch.items()]
     repair = Repair(lambda: on(kept), lambda: value(short)) if kept is not None else None
-    return Built(power, result, order, repair)
+    return Built(power, result, repair)
 
 
 def reduce(prepared: Prepared, shortfall: float) -> None:
@@ -150,11 +157,14 @@ def reduce(prepared: Prepared, shortfall: float) -> None:
     missing = round(shortfall)
     if missing <= 0:
         return
-    step_wh = prepared.spec["power_w"]
+    watts = prepared.spec["power_w"]
     before = prepared.data["needed"]
     prepared.data["needed"] = max(before - missing, 0)
+    if prepared.data["needed"] == 0:
+        prepared.ignore("the site's limits cannot supply it alongside the others: left out")
+        return
     prepared.warn(
         "WARN_CONSTRAINT",
         f"the site cannot supply all of it: {before - prepared.data['needed']} step(s) at "
-        f"{step_wh:.0f} W fewer than the {prepared.spec['energy_wh']:.0f} Wh asked",
+        f"{watts:.0f} W fewer than the {prepared.spec['energy_wh']:.0f} Wh asked",
     )
