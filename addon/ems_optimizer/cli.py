@@ -1,4 +1,4 @@
-"""The `ems-optimizer` command line: plan, replay, bench (forecast commands plug in)."""
+"""The `ems-optimizer` command line: plan, replay, bench, serve (forecast commands plug in)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import sys
 from typing import Any
 
+from . import serve_cli
 from .bench import format_table, run_one
 from .checker import check_plan
 from .contract import ContractError, validate_plan
@@ -170,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--reference", action="store_true", help="also solve at MIP gap 0 and compare")
     _solver_arguments(b)
     b.set_defaults(func=cmd_bench)
+
+    serve_cli.register(subparsers)
 
     try:
         forecast_cli = importlib.import_module("ems_optimizer.forecast.cli")

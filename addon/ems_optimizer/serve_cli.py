@@ -1,0 +1,175 @@
+"""The `serve` subcommand of `ems-optimizer` (the add-on's entry point).
+
+The service itself (pandas, requests) is imported when the command runs, not when the parser
+is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+import logging
+from pathlib import Path
+import signal
+import sys
+from typing import Any
+
+from .settings import (
+    LOG_LEVELS,
+    OBJECTIVE_CHOICES,
+    STEP_CHOICES,
+    Settings,
+    SettingsError,
+    default_options_file,
+    read_options,
+    runs_dir,
+    settings_from,
+)
+
+EXIT_BAD_SETTINGS = 2
+
+# flag dest → setting name (the flags override the options file)
+_FLAG_SETTINGS = (
+    "ha_url",
+    "token",
+    "config_entry_id",
+    "objective",
+    "step_minutes",
+    "horizon_hours",
+    "loop_minutes",
+    "poll_seconds",
+    "solver_time_limit_s",
+    "history_days",
+    "keep_runs",
+    "fallback_load_w",
+    "log_level",
+    "runs_dir",
+)
+
+
+def load_settings(args: argparse.Namespace) -> tuple[Settings, Path | None]:
+    """Defaults ← options file (--options, else /data/options.json if present) ← flags."""
+    options_file = Path(args.options) if args.options else default_options_file()
+    settings = Settings()
+    if options_file is not None:
+        settings = settings_from(settings, read_options(options_file), source=str(options_file))
+    flags = {name: getattr(args, name) for name in _FLAG_SETTINGS}
+    settings = settings_from(settings, flags, source="command line")
+    return settings, options_file
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler that writes to whatever sys.stderr is when a record is emitted."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        """The current sys.stderr."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        del value
+
+
+def configure_logging(level: int) -> Callable[[], None]:
+    """One line per record of the package on stderr (the add-on log); returns the undo."""
+    handler = _StderrHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    )
+    package = logging.getLogger("ems_optimizer")
+    before = package.level
+    package.setLevel(level)
+    package.addHandler(handler)
+
+    def undo() -> None:
+        package.removeHandler(handler)
+        package.setLevel(before)
+
+    return undo
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the planning loop (or one round with --once)."""
+    try:
+        settings, options_file = load_settings(args)
+    except SettingsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    undo_logging = configure_logging(settings.level)
+    try:
+        return _serve(args, settings, options_file)
+    finally:
+        undo_logging()
+
+
+def _serve(args: argparse.Namespace, settings: Settings, options_file: Path | None) -> int:
+    """Connect, then loop (or run one round)."""
+    from .ha_client import ConnectionSettingsError, HAClient, resolve_connection  # noqa: PLC0415
+    from .runs import RunStore  # noqa: PLC0415
+    from .serve import Service  # noqa: PLC0415
+
+    try:
+        connection = resolve_connection(settings.ha_url, settings.token)
+    except ConnectionSettingsError as err:
+        logging.getLogger("ems_optimizer.serve").error("%s", err)
+        return EXIT_BAD_SETTINGS
+    store = RunStore(runs_dir(settings, options_file), settings.keep_runs)
+    client = HAClient(connection)
+    service = Service(settings, client, store)
+
+    def stop(signum: int, frame: Any) -> None:
+        del frame
+        logging.getLogger("ems_optimizer.serve").info("signal %d: stopping", signum)
+        service.stop()
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            previous[sig] = signal.signal(sig, stop)
+        except ValueError:  # not the main thread: the caller stops us
+            break
+    try:
+        return service.once() if args.once else service.loop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        client.close()
+
+
+def register(subparsers: Any) -> None:
+    """Add `serve` to the `ems-optimizer` parser."""
+    s = subparsers.add_parser(
+        "serve",
+        help="the add-on loop: plan every quarter hour and push the plan to Home Assistant",
+        description="Pull ems.get_problem, forecast load and PV from HA's history and weather, "
+        "solve, push with ems.set_plan; every --loop-minutes (aligned) and at once when the "
+        "problem changes. Inside the Supervisor it uses $SUPERVISOR_TOKEN; standalone give "
+        "--ha-url and --token (or $EMS_HA_TOKEN). Options come from --options (default "
+        "/data/options.json when it exists); flags override them. Exit codes: 0 plan pushed "
+        "(--once) or stopped, 1 no plan pushed, 2 bad settings, 3 token refused.",
+    )
+    s.add_argument("--once", action="store_true", help="one round, then exit (0: plan pushed)")
+    s.add_argument("--options", help="options JSON file (default: /data/options.json if present)")
+    s.add_argument("--ha-url", dest="ha_url", help="Home Assistant URL, e.g. http://host:8123")
+    s.add_argument("--token", help="long-lived access token (or $EMS_HA_TOKEN)")
+    s.add_argument("--config-entry-id", dest="config_entry_id", help="the ems site to plan")
+    s.add_argument("--runs-dir", dest="runs_dir", help="where runs are stored (default .ems-runs)")
+    s.add_argument("--keep-runs", dest="keep_runs", type=int, help="runs kept (default 96)")
+    s.add_argument("--objective", choices=OBJECTIVE_CHOICES, help="default auto: HA's")
+    s.add_argument("--step-minutes", dest="step_minutes", choices=STEP_CHOICES)
+    s.add_argument("--horizon-hours", dest="horizon_hours", type=int, help="0: HA's")
+    s.add_argument("--loop-minutes", dest="loop_minutes", type=int, help="default 15")
+    s.add_argument("--poll-seconds", dest="poll_seconds", type=int, help="default 30")
+    s.add_argument(
+        "--time-limit", dest="solver_time_limit_s", type=int, help="solver budget, s (default 30)"
+    )
+    s.add_argument("--history-days", dest="history_days", type=int, help="default 10")
+    s.add_argument(
+        "--fallback-load-w", dest="fallback_load_w", type=int, help="flat load without history"
+    )
+    s.add_argument("--log-level", dest="log_level", choices=LOG_LEVELS)
+    s.set_defaults(func=cmd_serve)
