@@ -5,14 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import math
 
+from hypothesis import given, strategies as st
 import pytest
 
 from custom_components.ems.control import (
     PIController,
     peak_shaving_setpoint,
     self_consumption_step,
+    split_setpoint,
 )
-from custom_components.ems.limiter import BatteryLimits, BatteryState, limit
+from custom_components.ems.limiter import (
+    BatteryLimits,
+    BatteryState,
+    charge_cap,
+    discharge_cap,
+    limit,
+)
 
 DT_S = 5.0  # one control cycle
 KP = 0.5
@@ -197,3 +205,58 @@ def test_peak_shaving_bad_inputs() -> None:
     assert peak_shaving_setpoint(math.nan, 0.0, 5000.0, 2000.0) == 0.0
     with pytest.raises(ValueError, match="recharge_threshold_w"):
         peak_shaving_setpoint(0.0, 0.0, 1000.0, 2000.0)
+
+
+# --- several batteries: the cluster split -----------------------------------------------------
+
+_energy = st.floats(min_value=0, max_value=50_000, allow_nan=False)
+_cap = st.floats(min_value=0, max_value=20_000, allow_nan=False)
+
+
+@given(
+    total=st.floats(min_value=-100_000, max_value=100_000, allow_nan=False),
+    batteries=st.lists(st.tuples(_energy, _cap), min_size=1, max_size=6),
+)
+def test_split_respects_caps_and_sums_to_what_is_possible(
+    total: float, batteries: list[tuple[float, float]]
+) -> None:
+    shares = split_setpoint(total, batteries)
+    assert len(shares) == len(batteries)
+    for share, (_, cap) in zip(shares, batteries, strict=True):
+        assert abs(share) <= cap + 1e-6
+        assert share == 0 or math.copysign(1, share) == math.copysign(1, total)
+    expected = min(abs(total), sum(cap for _, cap in batteries))
+    assert abs(sum(shares)) == pytest.approx(expected, abs=1e-3)
+
+
+def test_split_follows_available_energy() -> None:
+    # Discharging: the fuller battery gives more; a capped one passes the rest on.
+    assert split_setpoint(-3000, [(6000, 5000), (3000, 5000)]) == pytest.approx([-2000, -1000])
+    assert split_setpoint(-6000, [(9000, 2500), (1000, 5000)]) == pytest.approx([-2500, -3500])
+    # No energy information at all: share by power.
+    assert split_setpoint(3000, [(0, 1000), (0, 2000)]) == pytest.approx([1000, 2000])
+    assert split_setpoint(math.nan, [(1, 1)]) == [0.0]
+
+
+@given(
+    total=st.floats(allow_nan=True, allow_infinity=True),
+    socs=st.lists(st.floats(min_value=0, max_value=100), min_size=1, max_size=4),
+    temperature=st.floats(min_value=-20, max_value=70),
+)
+def test_split_then_limiter_never_exceeds_any_bound(
+    total: float, socs: list[float], temperature: float
+) -> None:
+    """Whatever the site asks, each battery's command stays inside its own limiter bounds."""
+    limits = BatteryLimits(
+        charge_max_w=3000, discharge_max_w=4000, t_charge_min_c=0, t_max_c=50, ramp_w_per_s=None
+    )
+    states = [BatteryState(soc_pct=soc, temperature_c=temperature) for soc in socs]
+    caps = [charge_cap(limits, s)[0] if total >= 0 else discharge_cap(limits, s)[0] for s in states]
+    shares = split_setpoint(total, [(100.0, cap) for cap in caps])
+    for share, state in zip(shares, states, strict=True):
+        written = limit(share, limits, state, previous_w=None, dt_s=None).setpoint_w
+        assert -discharge_cap(limits, state)[0] <= written <= charge_cap(limits, state)[0]
+        if state.soc_pct >= 100:
+            assert written <= 0
+        if state.soc_pct <= limits.soc_min_pct:
+            assert written >= 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -46,6 +48,8 @@ async def site(hass: HomeAssistant) -> MockConfigEntry:
                     "invert_power": True,
                     "soc_entity": "sensor.vendor_soc",
                     "capacity_wh": 5000,
+                    "max_charge_w": 2500,
+                    "max_discharge_w": 2500,
                     "setpoint_entity": "input_number.vendor_setpoint",
                 },
                 subentry_type="battery",
@@ -79,21 +83,33 @@ async def test_values_in_ems_units_and_signs(hass: HomeAssistant, site: MockConf
 async def test_setpoint_goes_to_the_vendor_entity(
     hass: HomeAssistant, site: MockConfigEntry
 ) -> None:
+    # The battery's setpoint belongs to the site controller: no number of its own.
+    assert hass.states.get("number.vendor_battery_power_setpoint") is None
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": "select.home_mode", "option": "manual"}, True
+    )
     await hass.services.async_call(
         "number",
         "set_value",
-        {"entity_id": "number.vendor_battery_power_setpoint", "value": 2000},
-        blocking=True,
+        {"entity_id": "number.home_manual_battery_setpoint", "value": 2000},
+        True,
     )
+    controller = site.runtime_data.controller
+    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=10))
+    await hass.async_block_till_done()
     # ems + charging becomes the vendor's − charging.
     assert float(hass.states.get("input_number.vendor_setpoint").state) == -2000
-    with pytest.raises(ServiceValidationError):
-        await hass.services.async_call(
-            "number",
-            "set_value",
-            {"entity_id": "number.vendor_battery_power_setpoint", "value": 5000},
-            blocking=True,
-        )
+    # Beyond what the user said the battery takes: held at 2500 W, and the reason is shown.
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.home_manual_battery_setpoint", "value": 5000},
+        True,
+    )
+    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=20))
+    await hass.async_block_till_done()
+    assert float(hass.states.get("input_number.vendor_setpoint").state) == -2500
+    assert hass.states.get("sensor.home_limit_reason").state == "power"
 
 
 async def test_source_unavailable(hass: HomeAssistant, site: MockConfigEntry) -> None:

@@ -91,7 +91,7 @@ async def test_entities_devices_and_units(hass: HomeAssistant, site: MockConfigE
     assert hass.states.get("binary_sensor.battery_fault").state == "off"
     assert hass.states.get("binary_sensor.battery_connection").state == "on"
     assert hass.states.get("switch.relays_relay_1_mains").state == "on"
-    assert hass.states.get("number.battery_power_setpoint") is not None
+    assert hass.states.get("number.battery_charge_power_limit") is not None
     # No control on the PV inverter: its output limit is not offered.
     assert hass.states.get("number.roof_pv_output_limit") is None
 
@@ -122,31 +122,46 @@ async def test_site_totals_balance(hass: HomeAssistant, site: MockConfigEntry) -
     assert value("sensor.home_battery_state_of_charge") == value("sensor.battery_state_of_charge")
 
 
-async def test_setpoint_write_moves_the_battery(
+async def test_manual_setpoint_moves_the_battery_through_the_limiter(
     hass: HomeAssistant, site: MockConfigEntry, sim
 ) -> None:
     soc_before = sim.site.battery.soc
+    # The battery's own setpoint belongs to the controller; users command it in manual mode.
+    assert hass.states.get("number.battery_power_setpoint") is None
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": "select.home_mode", "option": "manual"}, True
+    )
     await hass.services.async_call(
         "number",
         "set_value",
-        {"entity_id": "number.battery_power_setpoint", "value": 3000},
-        blocking=True,
+        {"entity_id": "number.home_manual_battery_setpoint", "value": 3000},
+        True,
     )
+    controller = site.runtime_data.controller
+    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=10))
     sim.site.step(600)
     await _poll(hass)
-    assert float(hass.states.get("number.battery_power_setpoint").state) == 3000
+    assert sim.site.units[1].get("setpoint") == 3000
     assert float(hass.states.get("sensor.battery_power").state) == pytest.approx(3000, abs=1)
+    assert float(hass.states.get("sensor.home_battery_setpoint").state) == 3000
     assert sim.site.battery.soc > soc_before
 
-    # The number offers no more than the battery reports it can take...
-    assert hass.states.get("number.battery_power_setpoint").attributes["max"] == 5000
-    assert hass.states.get("number.battery_power_setpoint").attributes["min"] == -5000
-    # ...and a direct write beyond it is refused before anything reaches the device.
+    # More than the battery reports it can take (5000 W): held at 5000 W, reason shown.
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.home_manual_battery_setpoint", "value": 8000},
+        True,
+    )
+    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=20))
+    await hass.async_block_till_done()
+    assert sim.site.units[1].get("setpoint") == 5000
+    assert hass.states.get("sensor.home_limit_reason").state == "power"
+    # A direct write is limited the same way: nothing reaches the device past the limiter.
     battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
-    with pytest.raises(ServiceValidationError) as err:
-        await battery.async_write("setpoint", 6000)
-    assert err.value.translation_key == "value_rejected"
-    assert sim.site.units[1].get("setpoint") == 3000
+    result = await battery.async_write_setpoint(-9000, now=dt_util.utcnow() + timedelta(seconds=40))
+    assert (result.setpoint_w, result.reason) == (-5000, "power")
+    assert sim.site.units[1].get("setpoint") == -5000
 
 
 async def test_relay_write_changes_voltages(

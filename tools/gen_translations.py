@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tr_control import merge
+from tr_plan import merge as merge_plan
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "custom_components" / "ems" / "translations"
@@ -389,7 +394,8 @@ def main() -> None:
     """Write both files."""
     OUT.mkdir(exist_ok=True)
     for lang, name in ((0, "en"), (1, "fr")):
-        text = json.dumps(build(lang), ensure_ascii=False, indent=2) + "\n"
+        data = merge_plan(merge(build(lang), lang), lang)
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
         (OUT / f"{name}.json").write_text(text, encoding="utf-8")
 
 

@@ -34,24 +34,37 @@ from .const import (
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     PROFILE_SUNSPEC,
+    SUBENTRY_APPLIANCE,
 )
+from .controller import SiteController
 from .coordinator import EmsConfigEntry, EmsDeviceCoordinator, EmsRuntimeData
 from .device import ModbusDevice
 from .entity import site_device_info
 from .entity_source import EntitySource
+from .plan import PlanManager, async_remove_plan_store
 from .profile import Profile, ProfileError, builtin_profiles
+from .services import async_setup_services
 from .site import SiteAggregator
 from .sunspec import profile_from_subentry
 from .transport import ModbusTransport, SerialParams, TcpParams
 
-PLATFORMS = [Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SENSOR, Platform.SWITCH]
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.CALENDAR,
+    Platform.DATETIME,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 _PROFILES = f"{DOMAIN}_profiles"
 _LOGGER = logging.getLogger(__name__)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration (actions are registered here by later features)."""
+    """Set up the integration: register its actions."""
+    async_setup_services(hass)
     return True
 
 
@@ -92,6 +105,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     scan_interval = float(entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL))
     for subentry_id, subentry in entry.subentries.items():
         data = subentry.data
+        if subentry.subentry_type == SUBENTRY_APPLIANCE:  # planned by the PlanManager
+            continue
         if data[CONF_CONNECTION] == CONNECTION_ENTITIES:
             source = EntitySource(hass, subentry.subentry_type, data)
             coordinator = EmsDeviceCoordinator(
@@ -123,6 +138,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
                 hass, entry, subentry, scan_interval=scan_interval, modbus=device
             )
         runtime.devices[subentry_id] = coordinator
+    runtime.plan = PlanManager(hass, entry)
+    await runtime.plan.async_load()
+    runtime.controller = SiteController(hass, entry)
     entry.runtime_data = runtime
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **site_device_info(entry)
@@ -130,6 +148,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     # A device that does not answer makes its own entities unavailable, not the whole site.
     await asyncio.gather(*(c.async_refresh() for c in runtime.devices.values()))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # The mode and settings entities have restored their state: start controlling.
+    runtime.controller.async_start()
+    runtime.plan.async_start()
+    entry.async_on_unload(runtime.plan.async_stop)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
 
@@ -140,7 +162,9 @@ async def _async_reload(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
-    """Unload platforms; the links close through ``async_on_unload``."""
+    """Release the batteries, unload platforms; the links close through ``async_on_unload``."""
+    if (controller := entry.runtime_data.controller) is not None:
+        await controller.async_shutdown()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
@@ -149,3 +173,5 @@ async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None
     for subentry_id in entry.subentries:
         for prefix in ("device_unreachable", "invalid_profile"):
             ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{subentry_id}")
+    ir.async_delete_issue(hass, DOMAIN, f"plan_stale_{entry.entry_id}")
+    await async_remove_plan_store(hass, entry.entry_id)

@@ -14,6 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .coordinator import EmsConfigEntry, EmsDeviceCoordinator
 from .descriptions import device_points, entity_category
 from .entity import EmsDeviceEntity
+from .plan_entities import async_add_plan_entities
 from .profile import Platform
 
 PARALLEL_UPDATES = 0
@@ -31,7 +32,8 @@ async def async_setup_entry(
     entry: EmsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add each device's binary points and its connectivity sensor."""
+    """Add each device's binary points and its connectivity sensor, and the plan's."""
+    async_add_plan_entities(entry, async_add_entities, "binary_sensor")
     for subentry_id, coordinator in entry.runtime_data.devices.items():
         entities: list[BinarySensorEntity] = [
             EmsPointBinarySensor(

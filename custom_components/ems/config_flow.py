@@ -53,11 +53,13 @@ from .const import (
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     PROFILE_SUNSPEC,
+    SUBENTRY_APPLIANCE,
     SUBENTRY_TYPES,
     SUNSPEC_BASES,
 )
 from .coordinator import device_uid
 from .device import ModbusDevice
+from .plan_flow import ApplianceSubentryFlow, tariff_fields, tariff_options
 from .profile import Platform, Profile
 from .sunspec import SunSpecError, async_discover, build_profile, sunspec_subentry_data
 from .transport import DeviceError, ModbusTransport, TransportError
@@ -150,8 +152,11 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Devices of a site: one subentry type per device kind."""
-        return dict.fromkeys(SUBENTRY_TYPES, DeviceSubentryFlow)
+        """Devices of a site (one subentry type per device kind), and its appliances."""
+        return {
+            **dict.fromkeys(SUBENTRY_TYPES, DeviceSubentryFlow),
+            SUBENTRY_APPLIANCE: ApplianceSubentryFlow,
+        }
 
 
 class EmsOptionsFlow(OptionsFlow):
@@ -159,13 +164,17 @@ class EmsOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self.async_create_entry(
-                data={
-                    CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
-                    CONF_CONTROL: list(user_input.get(CONF_CONTROL, [])),
-                }
-            )
+            tariffs, errors = tariff_options(user_input)
+            if not errors:
+                return self.async_create_entry(
+                    data={
+                        CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
+                        CONF_CONTROL: list(user_input.get(CONF_CONTROL, [])),
+                        **tariffs,
+                    }
+                )
         options = self.config_entry.options
         devices = [
             selector.SelectOptionDict(value=sid, label=sub.title)
@@ -190,9 +199,10 @@ class EmsOptionsFlow(OptionsFlow):
                 ): selector.SelectSelector(
                     selector.SelectSelectorConfig(options=devices, multiple=True)
                 ),
+                **tariff_fields(user_input or options),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema)
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
 
 
 def _tcp_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:

@@ -123,3 +123,43 @@ def peak_shaving_setpoint(
     if export_cap_w is not None and net + setpoint < -export_cap_w:
         setpoint = -export_cap_w - net
     return _clamp(setpoint, -discharge_max_w, charge_max_w)
+
+
+def split_setpoint(total_w: float, batteries: list[tuple[float, float]]) -> list[float]:
+    """Share a site setpoint between batteries, as a cluster master does.
+
+    ``batteries`` holds, per battery, the energy it has available in the requested direction
+    (Wh: room to charge, or energy above its floor to discharge) and its power cap in that
+    direction (W, >= 0). Power goes in proportion to available energy, never above a cap; what a
+    capped battery cannot take is shared again among the others. The result has the sign of
+    ``total_w`` and sums to it, or to the sum of the caps if that is smaller.
+    """
+    count = len(batteries)
+    if not _finite(total_w) or total_w == 0 or count == 0:
+        return [0.0] * count
+    sign = 1.0 if total_w > 0 else -1.0
+    caps = [max(0.0, c) if _finite(c) else 0.0 for _, c in batteries]
+    weights = [max(0.0, e) if _finite(e) else 0.0 for e, _ in batteries]
+    if not any(w > 0 and c > 0 for w, c in zip(weights, caps, strict=True)):
+        weights = caps  # no energy information: share by power
+    shares = [0.0] * count
+    remaining = min(abs(total_w), sum(caps))
+    open_ = {i for i in range(count) if caps[i] > 0 and weights[i] > 0}
+    while remaining > 1e-9 and open_:
+        weight = sum(weights[i] for i in open_)
+        capped = {i for i in open_ if shares[i] + remaining * weights[i] / weight >= caps[i]}
+        if not capped:
+            for i in open_:
+                shares[i] += remaining * weights[i] / weight
+            remaining = 0.0
+            break
+        for i in capped:
+            remaining -= caps[i] - shares[i]
+            shares[i] = caps[i]
+        open_ -= capped
+    if remaining > 1e-9:  # only batteries reporting no available energy have room left
+        for i in range(count):
+            take = min(caps[i] - shares[i], remaining)
+            shares[i] += take
+            remaining -= take
+    return [sign * s for s in shares]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import logging
 from typing import TYPE_CHECKING, Any
@@ -30,11 +30,22 @@ from .const import (
     OUTAGE_REPAIR_AFTER_S,
 )
 from .device import ModbusDevice
+from .limiter import (
+    BatteryLimits,
+    BatteryState,
+    LimitReason,
+    LimitResult,
+    charge_cap,
+    discharge_cap,
+    limit,
+)
 from .profile import ConversionError, Platform, Profile
 from .transport import DeviceError, ModbusTransport, TransportError
 
 if TYPE_CHECKING:
+    from .controller import SiteController
     from .entity_source import EntitySource
+    from .plan import PlanManager
     from .site import SiteAggregator
 
 _LOGGER = logging.getLogger(__name__)
@@ -48,6 +59,8 @@ class EmsRuntimeData:
 
     site: SiteAggregator
     transports: dict[str, ModbusTransport] = field(default_factory=dict)
+    controller: SiteController | None = None  # set up in async_setup_entry (issue 6)
+    plan: PlanManager | None = None  # set up in async_setup_entry (issue 5)
 
     @property
     def devices(self) -> dict[str, EmsDeviceCoordinator]:
@@ -105,6 +118,9 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self._scan_interval = scan_interval
         self._failures = 0
         self._down_since: datetime | None = None
+        self._setpoint_w: float | None = None  # last battery setpoint written, for the ramp
+        self._setpoint_at: datetime | None = None
+        self.last_limit: LimitResult | None = None
 
     @property
     def profile(self) -> Profile | None:
@@ -188,29 +204,139 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         """Issue registry id of this device's outage."""
         return f"device_unreachable_{self.subentry.subentry_id}"
 
-    def write_limits(self, key: str) -> tuple[float | None, float | None]:
-        """Range a value written to ``key`` must stay in: the register's, and the device's own.
+    def battery_limits(self) -> BatteryLimits | None:
+        """The limiter's static limits for this battery, or None when its power limits are unknown.
 
-        A battery setpoint is also held within the charge/discharge power the device reports
-        (or the user entered), so no command exceeds what the device can do.
+        Power: the device's reported maximum, else the user's, held inside the setpoint register's
+        range. SOC bounds: the site's (controller) settings. Cell voltage, temperature and ramp:
+        the profile's ``limits``.
         """
-        point = self.profile[key] if self.profile and key in self.profile else None
-        low = point.min if point else None
-        high = point.max if point else None
-        if key == "setpoint" and self.kind == "battery":
-            data = self.data or {}
-            charge = _first(data.get("max_charge_power"), self.subentry.data.get(CONF_MAX_CHARGE_W))
-            discharge = _first(
-                data.get("max_discharge_power"), self.subentry.data.get(CONF_MAX_DISCHARGE_W)
+        if self.kind != "battery":
+            return None
+        data = self.data or {}
+        charge = _first(data.get("max_charge_power"), self.subentry.data.get(CONF_MAX_CHARGE_W))
+        discharge = _first(
+            data.get("max_discharge_power"), self.subentry.data.get(CONF_MAX_DISCHARGE_W)
+        )
+        if charge is None or discharge is None:
+            return None
+        charge, discharge = float(charge), float(discharge)
+        point = self.profile["setpoint"] if self.profile and "setpoint" in self.profile else None
+        if point is not None:
+            if point.max is not None:
+                charge = min(charge, max(0.0, point.max))
+            if point.min is not None:
+                discharge = min(discharge, max(0.0, -point.min))
+        extra = dict(self.profile.limits) if self.profile else {}
+        # No temperature bounds unless the profile has them (entity-backed batteries have none).
+        extra.setdefault("t_charge_min_c", None)
+        extra.setdefault("t_max_c", None)
+        runtime = getattr(self.config_entry, "runtime_data", None)
+        controller = runtime.controller if runtime is not None else None
+        soc_min, soc_max = controller.soc_bounds() if controller is not None else (10.0, 100.0)
+        try:
+            return BatteryLimits(
+                charge_max_w=charge,
+                discharge_max_w=discharge,
+                soc_min_pct=soc_min,
+                soc_max_pct=soc_max,
+                **extra,
             )
-            if charge is not None:
-                high = float(charge) if high is None else min(high, float(charge))
-            if discharge is not None:
-                low = -float(discharge) if low is None else max(low, -float(discharge))
-        return low, high
+        except ValueError as err:
+            _LOGGER.error("%s: invalid battery limits: %s", self.subentry.title, err)
+            return None
+
+    def battery_state(self) -> BatteryState:
+        """What the limiter needs to know now; unknown while the device is unavailable."""
+        data = self.data if self.last_update_success and self.data else {}
+        return BatteryState(
+            soc_pct=data.get("soc"),
+            cell_v_min=data.get("cell_voltage_min"),
+            cell_v_max=data.get("cell_voltage_max"),
+            temperature_c=data.get("temperature"),
+        )
+
+    def limit_setpoint(
+        self,
+        value: float,
+        *,
+        now: datetime | None = None,
+        grid_charge_allowed: bool = True,
+        pv_surplus_w: float | None = None,
+        soc_min_pct: float | None = None,
+    ) -> LimitResult:
+        """Pass a battery setpoint through the limiter (the only way a setpoint is written)."""
+        limits = self.battery_limits()
+        if limits is None:
+            return LimitResult(0.0, LimitReason.UNKNOWN_STATE)
+        if soc_min_pct is not None and soc_min_pct > limits.soc_min_pct:  # only ever stricter
+            limits = replace(limits, soc_min_pct=min(soc_min_pct, limits.soc_max_pct))
+        now = now or dt_util.utcnow()
+        if self._setpoint_at is not None:
+            previous, dt_s = self._setpoint_w, (now - self._setpoint_at).total_seconds()
+        else:  # nothing written yet: ramp from what the battery does now, over one poll
+            previous, dt_s = (self.data or {}).get("power"), self._scan_interval
+        return limit(
+            value,
+            limits,
+            self.battery_state(),
+            previous_w=previous,
+            dt_s=dt_s,
+            grid_charge_allowed=grid_charge_allowed,
+            pv_surplus_w=pv_surplus_w,
+        )
+
+    def write_limits(self, key: str) -> tuple[float | None, float | None]:
+        """Range a value written to ``key`` must stay in now.
+
+        For a battery setpoint this is what the limiter allows at this moment (SOC, cells,
+        temperature, power); for any other point the register's own range.
+        """
+        if key == "setpoint" and self.kind == "battery":
+            limits = self.battery_limits()
+            if limits is None:
+                return 0.0, 0.0
+            state = self.battery_state()
+            return -discharge_cap(limits, state)[0], charge_cap(limits, state)[0]
+        point = self.profile[key] if self.profile and key in self.profile else None
+        return (point.min if point else None), (point.max if point else None)
+
+    async def async_write_setpoint(
+        self,
+        value: float,
+        *,
+        now: datetime | None = None,
+        grid_charge_allowed: bool = True,
+        pv_surplus_w: float | None = None,
+        soc_min_pct: float | None = None,
+        refresh: bool = True,
+    ) -> LimitResult:
+        """Limit and write a battery setpoint; return what was written and why."""
+        now = now or dt_util.utcnow()
+        result = self.limit_setpoint(
+            value,
+            now=now,
+            grid_charge_allowed=grid_charge_allowed,
+            pv_surplus_w=pv_surplus_w,
+            soc_min_pct=soc_min_pct,
+        )
+        self.last_limit = result
+        await self._async_write_raw("setpoint", result.setpoint_w, refresh=refresh)
+        self._setpoint_w = result.setpoint_w
+        self._setpoint_at = now
+        return result
+
+    def forget_setpoint(self) -> None:
+        """The device lost its command (outage): ramp again from 0 W."""
+        self._setpoint_w = None
+        self._setpoint_at = None
 
     async def async_write(self, key: str, value: Any) -> None:
-        """Write one value after checking that control is enabled and the value in range."""
+        """Write one value: a battery setpoint through the limiter, anything else range-checked."""
+        if key == "setpoint" and self.kind == "battery":
+            self._check_control()
+            await self.async_write_setpoint(float(value))
+            return
         low, high = self.write_limits(key)
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if numeric and ((low is not None and value < low) or (high is not None and value > high)):
@@ -222,12 +348,18 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                     "error": f"{key}: {value} is outside [{low}, {high}]",
                 },
             )
+        await self._async_write_raw(key, value)
+
+    def _check_control(self) -> None:
         if not self.control_enabled:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="control_disabled",
                 translation_placeholders={"name": self.subentry.title},
             )
+
+    async def _async_write_raw(self, key: str, value: Any, *, refresh: bool = True) -> None:
+        self._check_control()
         try:
             if self.modbus is not None:
                 await self.modbus.write(key, value)
@@ -246,7 +378,8 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 translation_key="write_failed",
                 translation_placeholders={"name": self.subentry.title, "error": str(err)},
             ) from err
-        await self.async_request_refresh()
+        if refresh:
+            await self.async_request_refresh()
 
     def diagnostics(self) -> Mapping[str, Any]:
         """State worth attaching to a bug report (no secrets here; redaction is done above)."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 
 from .const import CONF_HOST, CONF_SERIAL, CONF_SERIAL_PORT
 from .coordinator import EmsConfigEntry
@@ -43,4 +44,6 @@ async def async_get_config_entry_diagnostics(
             f"link_{i}": {"connected": t.connected, "requests": t.requests}
             for i, t in enumerate(runtime.transports.values())
         },
+        "plan": None if runtime.plan is None else runtime.plan.summary(dt_util.utcnow()),
+        "controller": None if runtime.controller is None else runtime.controller.diagnostics(),
     }

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import EmsConfigEntry, EmsDeviceCoordinator
+
+if TYPE_CHECKING:
+    from .controller import SiteController
 
 
 def site_device_info(entry: EmsConfigEntry) -> DeviceInfo:
@@ -76,3 +81,28 @@ class EmsSiteEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow every device of the site."""
         self.async_on_remove(self.entry.runtime_data.site.add_listener(self.async_write_ha_state))
+
+
+class EmsControllerEntity(Entity):
+    """An entity of the site device showing or tuning the site controller."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, entry: EmsConfigEntry, description: EntityDescription) -> None:
+        """Bind to the site's controller."""
+        self.entry = entry
+        self.entity_description = description
+        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
+        self._attr_device_info = site_device_info(entry)
+
+    @property
+    def controller(self) -> SiteController:
+        """The site controller (set up before the platforms)."""
+        controller = self.entry.runtime_data.controller
+        assert controller is not None
+        return controller
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the controller's ticks and settings."""
+        self.async_on_remove(self.controller.add_listener(self.async_write_ha_state))

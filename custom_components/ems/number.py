@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from homeassistant.components.number import (
     NumberDeviceClass,
     NumberEntity,
     NumberEntityDescription,
     NumberMode,
+    RestoreNumber,
 )
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfPower
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -15,7 +19,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import DOMAIN
 from .coordinator import EmsConfigEntry
 from .descriptions import device_points, entity_category
-from .entity import EmsDeviceEntity
+from .entity import EmsControllerEntity, EmsDeviceEntity
+from .plan_entities import async_add_plan_entities
 from .profile import Platform
 
 PARALLEL_UPDATES = 1
@@ -27,16 +32,23 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the writable numbers of each device whose control the user enabled."""
+    async_add_entities(EmsSettingNumber(entry, d) for d in SETTING_NUMBERS)
+    async_add_plan_entities(entry, async_add_entities, "number")
     ent_reg = er.async_get(hass)
     for subentry_id, coordinator in entry.runtime_data.devices.items():
         points = [p for p in device_points(coordinator, Platform.NUMBER) if p.writable]
-        if not coordinator.control_enabled:
-            # Control was switched off: the setpoints go away instead of lingering as orphans.
-            for point in points:
+        # A battery's power setpoint belongs to the site controller (use the manual mode), so it
+        # always passes the controller's ramp and limiter; it has no number of its own.
+        owned = [p for p in points if coordinator.kind == "battery" and p.key == "setpoint"]
+        if not coordinator.control_enabled or owned:
+            # Gone instead of lingering as orphans (e.g. after control was switched off).
+            for point in points if not coordinator.control_enabled else owned:
                 unique_id = f"{coordinator.uid}_{point.key}"
                 if entity_id := ent_reg.async_get_entity_id("number", DOMAIN, unique_id):
                     ent_reg.async_remove(entity_id)
-            continue
+            if not coordinator.control_enabled:
+                continue
+            points = [p for p in points if p not in owned]
         async_add_entities(
             (
                 EmsNumber(
@@ -84,3 +96,76 @@ class EmsNumber(EmsDeviceEntity, NumberEntity):
     async def async_set_native_value(self, value: float) -> None:
         """Write a new value (range-checked by the coordinator)."""
         await self.coordinator.async_write(self.entity_description.key, value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmsSettingNumberDescription(NumberEntityDescription):
+    """A site controller setting and the attribute of ``ControlSettings`` it sets."""
+
+    setting: str
+
+
+def _watts(key: str, setting: str, low: float, high: float) -> EmsSettingNumberDescription:
+    return EmsSettingNumberDescription(
+        key=key,
+        translation_key=key,
+        setting=setting,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=NumberDeviceClass.POWER,
+        native_min_value=low,
+        native_max_value=high,
+        native_step=10,
+        mode=NumberMode.BOX,
+    )
+
+
+def _percent(key: str, setting: str, *, config: bool = False) -> EmsSettingNumberDescription:
+    return EmsSettingNumberDescription(
+        key=key,
+        translation_key=key,
+        setting=setting,
+        native_unit_of_measurement=PERCENTAGE,
+        device_class=NumberDeviceClass.BATTERY,
+        native_min_value=0,
+        native_max_value=100,
+        native_step=1,
+        mode=NumberMode.SLIDER,
+        entity_category=EntityCategory.CONFIG if config else None,
+    )
+
+
+SETTING_NUMBERS: tuple[EmsSettingNumberDescription, ...] = (
+    _watts("grid_target", "grid_target_w", -20000, 20000),
+    _watts("peak_import_threshold", "peak_import_threshold_w", 0, 100000),
+    _watts("peak_recharge_threshold", "peak_recharge_threshold_w", 0, 100000),
+    _watts("export_cap", "export_cap_w", 0, 100000),
+    _percent("target_soc", "target_soc_pct"),
+    _percent("reserve_soc", "reserve_soc_pct"),
+    _watts("manual_setpoint", "manual_setpoint_w", -100000, 100000),
+    _watts("external_setpoint", "external_setpoint_w", -100000, 100000),
+    _percent("soc_min", "soc_min_pct", config=True),
+    _percent("soc_max", "soc_max_pct", config=True),
+)
+
+
+class EmsSettingNumber(EmsControllerEntity, RestoreNumber):
+    """A setting of the site controller, restored after a restart."""
+
+    entity_description: EmsSettingNumberDescription
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last value into the controller."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_number_data()
+        if last is not None and last.native_value is not None:
+            value = min(max(last.native_value, self.native_min_value), self.native_max_value)
+            setattr(self.controller.settings, self.entity_description.setting, value)
+
+    @property
+    def native_value(self) -> float:
+        """The controller's current setting."""
+        return float(getattr(self.controller.settings, self.entity_description.setting))
+
+    async def async_set_native_value(self, value: float) -> None:
+        """Change the setting; the controller uses it from its next step."""
+        self.controller.set_setting(self.entity_description.setting, float(value))

@@ -162,6 +162,8 @@ class Profile:
     max_gap: int = 8
     max_block: int = 100
     points: tuple[Point, ...] = ()
+    # Battery safety limits of this model for the limiter (cell voltages, temperatures, ramp).
+    limits: dict[str, float] = field(default_factory=dict)
     _index: dict[str, Point] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -186,6 +188,9 @@ def _key(value: Any) -> str:
     value = vol.Match(r"^[a-z][a-z0-9_]*$", msg="must be lower_snake_case")(value)
     return str(value)
 
+
+# Optional battery limits a profile may carry (see limiter.BatteryLimits for their meaning).
+LIMIT_KEYS = ("cell_v_min", "cell_v_max", "t_charge_min_c", "t_max_c", "ramp_w_per_s")
 
 POINT_SCHEMA = vol.Schema(
     {
@@ -228,6 +233,9 @@ PROFILE_SCHEMA = vol.Schema(
         vol.Optional("max_gap", default=8): vol.All(int, vol.Range(min=0, max=100)),
         vol.Optional("max_block", default=100): vol.All(int, vol.Range(min=1, max=125)),
         vol.Required("points"): vol.All([POINT_SCHEMA], vol.Length(min=1)),
+        vol.Optional("limits", default=dict): {
+            vol.Optional(name): vol.Coerce(float) for name in LIMIT_KEYS
+        },
     }
 )
 
@@ -266,6 +274,8 @@ def _check(profile: Profile) -> None:
             raise ProfileError(f"{where}: longer than max_block")
     if profile.serial_key is not None and profile.serial_key not in profile:
         raise ProfileError(f"serial_key '{profile.serial_key}' is not a point")
+    if profile.limits and profile.kind != "battery":
+        raise ProfileError("'limits' are only for battery profiles")
     for key in REQUIRED_KEYS[profile.kind]:
         if key not in profile:
             raise ProfileError(f"a {profile.kind} profile must define point '{key}'")
@@ -288,6 +298,7 @@ def parse_profile(raw: Any, source: str = "profile") -> Profile:
         max_gap=data["max_gap"],
         max_block=data["max_block"],
         points=tuple(_build_point(p) for p in data["points"]),
+        limits=dict(data["limits"]),
     )
     try:
         _check(profile)

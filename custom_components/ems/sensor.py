@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -15,9 +16,12 @@ from homeassistant.const import PERCENTAGE, UnitOfPower
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .controller import SiteController, SiteState
 from .coordinator import EmsConfigEntry
 from .descriptions import device_points, entity_category
-from .entity import EmsDeviceEntity, EmsSiteEntity
+from .entity import EmsControllerEntity, EmsDeviceEntity, EmsSiteEntity
+from .limiter import LimitReason
+from .plan_entities import async_add_plan_entities
 from .profile import Platform, Point
 from .site import SiteValues
 
@@ -90,6 +94,8 @@ async def async_setup_entry(
             config_subentry_id=subentry_id,
         )
     async_add_entities(EmsSiteSensor(entry, d) for d in SITE_SENSORS)
+    async_add_entities(EmsControllerSensor(entry, d) for d in CONTROLLER_SENSORS)
+    async_add_plan_entities(entry, async_add_entities, "sensor")
 
 
 class EmsPointSensor(EmsDeviceEntity, SensorEntity):
@@ -115,3 +121,83 @@ class EmsSiteSensor(EmsSiteEntity, SensorEntity):
     def available(self) -> bool:
         """Unavailable rather than wrong when a device it needs is missing or down."""
         return self.native_value is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmsControllerSensorEntityDescription(SensorEntityDescription):
+    """A value of the site controller."""
+
+    value_fn: Callable[[SiteController], float | str | None]
+    attributes_fn: Callable[[SiteController], dict[str, Any]] | None = None
+
+
+def _battery_attributes(controller: SiteController) -> dict[str, Any]:
+    last = controller.last
+    if last is None:
+        return {}
+    return {
+        "effective_mode": last.effective_mode.value,
+        "requested_w": last.requested_w,
+        "batteries": {
+            controller.batteries[key].subentry.title: {
+                "requested_w": round(outcome.requested_w, 1),
+                "setpoint_w": outcome.setpoint_w,
+                "reason": outcome.reason.value,
+                "written": outcome.written,
+            }
+            for key, outcome in last.batteries.items()
+            if key in controller.batteries
+        },
+    }
+
+
+CONTROLLER_SENSORS: tuple[EmsControllerSensorEntityDescription, ...] = (
+    EmsControllerSensorEntityDescription(
+        key="site_state",
+        translation_key="site_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[s.value for s in SiteState],
+        value_fn=lambda c: c.state.value,
+    ),
+    EmsControllerSensorEntityDescription(
+        key="limit_reason",
+        translation_key="limit_reason",
+        device_class=SensorDeviceClass.ENUM,
+        options=[r.value for r in LimitReason],
+        value_fn=lambda c: c.last.reason.value if c.last else None,
+        attributes_fn=_battery_attributes,
+    ),
+    EmsControllerSensorEntityDescription(
+        key="site_setpoint",
+        translation_key="site_setpoint",
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=lambda c: c.last.setpoint_w if c.last else None,
+        attributes_fn=_battery_attributes,
+    ),
+)
+
+
+class EmsControllerSensor(EmsControllerEntity, SensorEntity):
+    """What the site controller is doing."""
+
+    entity_description: EmsControllerSensorEntityDescription
+
+    @property
+    def native_value(self) -> float | str | None:
+        """The controller's current value."""
+        return self.entity_description.value_fn(self.controller)
+
+    @property
+    def available(self) -> bool:
+        """Unavailable until the controller has a value (e.g. no battery, passive mode)."""
+        return self.native_value is not None
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Per-battery detail."""
+        if self.entity_description.attributes_fn is None:
+            return None
+        return self.entity_description.attributes_fn(self.controller)

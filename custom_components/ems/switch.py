@@ -7,10 +7,12 @@ from typing import Any
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
 
 from .coordinator import EmsConfigEntry
 from .descriptions import device_points, entity_category
-from .entity import EmsDeviceEntity
+from .entity import EmsControllerEntity, EmsDeviceEntity
+from .plan_entities import async_add_plan_entities
 from .profile import Platform
 
 PARALLEL_UPDATES = 1
@@ -21,7 +23,9 @@ async def async_setup_entry(
     entry: EmsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add each device's relays."""
+    """Add each device's relays, and the site's grid-charging switch."""
+    async_add_entities([EmsGridChargingSwitch(entry, GRID_CHARGING)])
+    async_add_plan_entities(entry, async_add_entities, "switch")
     for subentry_id, coordinator in entry.runtime_data.devices.items():
         async_add_entities(
             (
@@ -55,3 +59,29 @@ class EmsRelaySwitch(EmsDeviceEntity, SwitchEntity):
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Open the relay."""
         await self.coordinator.async_write(self.entity_description.key, False)
+
+
+GRID_CHARGING = SwitchEntityDescription(key="grid_charging", translation_key="grid_charging")
+
+
+class EmsGridChargingSwitch(EmsControllerEntity, RestoreEntity, SwitchEntity):
+    """In ``charge_only``: also charge from the grid up to the target SOC."""
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the last choice."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_state()) is not None:
+            self.controller.settings.grid_charging = last.state == "on"
+
+    @property
+    def is_on(self) -> bool:
+        """Whether grid charging is allowed."""
+        return self.controller.settings.grid_charging
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Allow grid charging."""
+        self.controller.set_setting("grid_charging", True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Charge from PV surplus only."""
+        self.controller.set_setting("grid_charging", False)

@@ -1,0 +1,552 @@
+"""The plan: received with ``ems.set_plan``, stored, shown, and executed slot by slot.
+
+The battery part of a plan is executed by the site controller (mode ``auto``), which asks
+``PlanManager.battery_setpoint_w(now)`` every cycle and falls back when ``is_stale(now)``.
+Appliances are executed here: at a planned start their switch turns on (and off at the end of
+a run for energy-type loads); pilot-wire heaters follow comfort / eco slot by slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import copy
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.const import ATTR_ENTITY_ID, ATTR_OPTION, STATE_ON
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.event import async_track_utc_time_change
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from .appliance import ApplianceConfig, ApplianceRequest, appliances_of
+from .const import DOMAIN, EVENT_RUN_REQUESTED, PLAN_MAX_AGE_S, PLAN_STORE_VERSION
+from .contract import ContractError, parse_time, validate_plan, validate_scenario
+from .controller import Mode
+
+if TYPE_CHECKING:
+    from .coordinator import EmsConfigEntry
+
+_LOGGER = logging.getLogger(__name__)
+
+PLAN_MAX_AGE = timedelta(seconds=PLAN_MAX_AGE_S)
+BATTERY_BLOCK_W = 50.0  # battery power below this is "idle" in the calendar
+_UNSET: Any = object()
+
+
+class PlanRejectedError(ServiceValidationError, vol.Invalid):
+    """A plan, scenario or request refused whole; nothing changed.
+
+    Also a ``vol.Invalid`` so that Home Assistant's REST API answers 400 (it maps only
+    ``vol.Invalid`` to Bad Request); the websocket API and the UI show the translated message.
+    """
+
+    def __init__(self, translation_key: str, **placeholders: str) -> None:
+        """A translated refusal."""
+        super().__init__(
+            translation_domain=DOMAIN,
+            translation_key=translation_key,
+            translation_placeholders=placeholders,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PlanRun:
+    """A block of the plan: an appliance run, or a battery charge / discharge."""
+
+    start: datetime
+    end: datetime
+    kind: str  # "appliance", "charge" or "discharge"
+    appliance: str | None  # appliance uid
+    energy_wh: float
+    average_w: float
+
+
+class PlanManager:
+    """The current plan of a site, the households' appliance requests, and their execution."""
+
+    def __init__(self, hass: HomeAssistant, entry: EmsConfigEntry) -> None:
+        """Nothing loaded yet: call ``async_load`` then ``async_start``."""
+        self.hass = hass
+        self.entry = entry
+        self.appliances: dict[str, ApplianceConfig] = appliances_of(entry)
+        self._store: Store[dict[str, Any]] = Store(
+            hass, PLAN_STORE_VERSION, f"{DOMAIN}.plan.{entry.entry_id}"
+        )
+        self.plan: dict[str, Any] | None = None
+        self.scenario: dict[str, Any] | None = None
+        self.received_at: datetime | None = None
+        self.run_requested_at: datetime | None = None
+        self._raw: tuple[dict[str, Any], dict[str, Any] | None] | None = None
+        self._start = dt_util.utcnow()
+        self._step = timedelta(minutes=15)
+        self._requests: dict[str, ApplianceRequest] = {
+            uid: ApplianceRequest.default(a) for uid, a in self.appliances.items()
+        }
+        self._driven: set[str] = set()  # appliances ems switched on (or to eco) and must release
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = asyncio.Lock()
+        self._unsub_tick: CALLBACK_TYPE | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def async_load(self) -> None:
+        """Restore the plan and the requests saved before a restart."""
+        data = await self._store.async_load() or {}
+        for uid, raw in (data.get("requests") or {}).items():
+            if uid in self.appliances and isinstance(raw, dict):
+                try:
+                    self._requests[uid] = ApplianceRequest.from_dict(raw)
+                except (TypeError, ValueError) as err:
+                    _LOGGER.warning("Stored request of %s dropped: %s", uid, err)
+        self._driven = {uid for uid in data.get("driven") or [] if uid in self.appliances}
+        if requested := data.get("run_requested_at"):
+            self.run_requested_at = dt_util.parse_datetime(requested)
+        if (raw_plan := data.get("plan")) is None:
+            return
+        raw_scenario = data.get("scenario")
+        try:
+            scenario = None if raw_scenario is None else validate_scenario(raw_scenario)
+            plan = validate_plan(raw_plan, scenario)
+            received = datetime.fromisoformat(data["received_at"])
+        except (ContractError, KeyError, TypeError, ValueError) as err:
+            _LOGGER.warning("The stored plan of %s no longer fits and is dropped: %s", self, err)
+            return
+        self._apply(plan, scenario, received, (raw_plan, raw_scenario))
+
+    @callback
+    def async_start(self) -> None:
+        """Execute and refresh every minute, on the minute."""
+        self._unsub_tick = async_track_utc_time_change(self.hass, self._async_tick, second=0)
+
+    @callback
+    def async_stop(self) -> None:
+        """Stop the minute timer."""
+        if self._unsub_tick is not None:
+            self._unsub_tick()
+            self._unsub_tick = None
+
+    def __str__(self) -> str:
+        """The site's name."""
+        return self.entry.title
+
+    def _data(self) -> dict[str, Any]:
+        raw_plan, raw_scenario = self._raw if self._raw is not None else (None, None)
+        return {
+            "plan": raw_plan,
+            "scenario": raw_scenario,
+            "received_at": None if self.received_at is None else self.received_at.isoformat(),
+            "run_requested_at": None
+            if self.run_requested_at is None
+            else self.run_requested_at.isoformat(),
+            "requests": {uid: request.as_dict() for uid, request in self._requests.items()},
+            "driven": sorted(self._driven),
+        }
+
+    async def _async_save(self) -> None:
+        await self._store.async_save(self._data())
+
+    async def async_remove(self) -> None:
+        """Forget everything stored for a removed site."""
+        await self._store.async_remove()
+
+    # --- listeners ----------------------------------------------------------------------------
+
+    @callback
+    def add_listener(self, update: Callable[[], None]) -> Callable[[], None]:
+        """Call ``update`` when the plan, a request, or the time (every minute) changes."""
+        self._listeners.append(update)
+
+        def remove() -> None:
+            if update in self._listeners:
+                self._listeners.remove(update)
+
+        return remove
+
+    @callback
+    def _notify(self) -> None:
+        for update in list(self._listeners):
+            update()
+
+    # --- the plan -----------------------------------------------------------------------------
+
+    def _apply(
+        self,
+        plan: dict[str, Any],
+        scenario: dict[str, Any] | None,
+        received: datetime,
+        raw: tuple[dict[str, Any], dict[str, Any] | None],
+    ) -> None:
+        self.plan, self.scenario, self.received_at, self._raw = plan, scenario, received, raw
+        self._start = parse_time(plan["start"])
+        self._step = timedelta(minutes=plan["step_minutes"])
+
+    async def async_set_plan(
+        self, plan: Any, scenario: Any = None, now: datetime | None = None
+    ) -> None:
+        """Check a plan (and the scenario it was solved for) and make it current.
+
+        Raises ``PlanRejectedError`` (nothing changed) when either breaks contract v1, the
+        plan does not fit its scenario, or the plan is already over.
+        """
+        now = now or dt_util.utcnow()
+        checked_scenario = None
+        if scenario is not None:
+            try:
+                checked_scenario = validate_scenario(scenario)
+            except ContractError as err:
+                raise PlanRejectedError(
+                    "invalid_scenario", field=err.path or "scenario", error=err.message
+                ) from err
+        try:
+            checked = validate_plan(plan, checked_scenario)
+        except ContractError as err:
+            raise PlanRejectedError(
+                "invalid_plan", field=err.path or "plan", error=err.message
+            ) from err
+        end = parse_time(checked["start"]) + timedelta(
+            minutes=checked["step_minutes"] * checked["horizon_steps"]
+        )
+        if end <= now:
+            raise PlanRejectedError("plan_expired", end=end.isoformat())
+        for ident in checked["appliances"].keys() - self.appliances.keys():
+            _LOGGER.debug("Plan of %s: unknown appliance %s ignored", self, ident)
+        raw = (
+            copy.deepcopy(dict(plan)),
+            None if scenario is None else copy.deepcopy(dict(scenario)),
+        )
+        self._apply(checked, checked_scenario, now, raw)
+        await self._async_save()
+        self._notify()
+        self.entry.async_create_task(self.hass, self._async_execute(now), "ems plan execution")
+
+    async def async_request_run(self, now: datetime | None = None) -> None:
+        """Note that a new plan was asked for (``ems.request_run``)."""
+        self.run_requested_at = now or dt_util.utcnow()
+        await self._async_save()
+        self.hass.bus.async_fire(EVENT_RUN_REQUESTED, {"entry_id": self.entry.entry_id})
+        self._notify()
+
+    @property
+    def end(self) -> datetime | None:
+        """When the plan's last step ends."""
+        if self.plan is None:
+            return None
+        return self._start + self._step * self.plan["horizon_steps"]
+
+    def stale_reason(self, now: datetime) -> str | None:
+        """Why the plan may not be followed (no_plan, ended, too_old), None when it may."""
+        if self.plan is None or self.received_at is None:
+            return "no_plan"
+        if now >= self._start + self._step * self.plan["horizon_steps"]:
+            return "ended"
+        if now - self.received_at > PLAN_MAX_AGE:
+            return "too_old"
+        return None
+
+    def is_stale(self, now: datetime) -> bool:
+        """No plan, past the plan's last step, or received more than ``PLAN_MAX_AGE`` ago."""
+        return self.stale_reason(now) is not None
+
+    def slot(self, now: datetime) -> int | None:
+        """Index of the plan step containing ``now``, None outside the plan."""
+        if self.plan is None:
+            return None
+        index = math.floor((now - self._start) / self._step)
+        return index if 0 <= index < self.plan["horizon_steps"] else None
+
+    def battery_setpoint_w(self, now: datetime) -> float | None:
+        """Planned battery power (+ charge / − discharge, W) now; None if none or stale."""
+        if self.is_stale(now) or (index := self.slot(now)) is None:
+            return None
+        return float(self.plan["battery_w"][index])  # type: ignore[index]
+
+    def step_times(self, count: int | None = None) -> list[datetime]:
+        """Start of each step (or ``count`` boundaries), in local time."""
+        if self.plan is None:
+            return []
+        count = self.plan["horizon_steps"] if count is None else count
+        return [dt_util.as_local(self._start + self._step * i) for i in range(count)]
+
+    @property
+    def step_hours(self) -> float:
+        """Length of a step in hours."""
+        return self._step / timedelta(hours=1)
+
+    # --- runs (calendar, next start) ----------------------------------------------------------
+
+    def _blocks(
+        self, power: list[float], on: Callable[[float], str | None]
+    ) -> list[tuple[int, int, str]]:
+        """Contiguous [first, last) step ranges where ``on`` gives the same non-None label."""
+        blocks: list[tuple[int, int, str]] = []
+        first, label = 0, None
+        for index, value in enumerate([*power, 0.0]):
+            current = on(value) if index < len(power) else None
+            if current != label:
+                if label is not None:
+                    blocks.append((first, index, label))
+                first, label = index, current
+        return blocks
+
+    def _run(
+        self, first: int, last: int, kind: str, uid: str | None, power: list[float]
+    ) -> PlanRun:
+        energy = sum(power[first:last]) * self.step_hours
+        return PlanRun(
+            start=dt_util.as_local(self._start + self._step * first),
+            end=dt_util.as_local(self._start + self._step * last),
+            kind=kind,
+            appliance=uid,
+            energy_wh=round(abs(energy), 1),
+            average_w=round(sum(power[first:last]) / (last - first), 1),
+        )
+
+    def appliance_runs(self, uid: str) -> list[PlanRun]:
+        """The planned runs of one appliance (comfort periods for a pilot-wire heater)."""
+        if self.plan is None or (result := self.plan["appliances"].get(uid)) is None:
+            return []
+        threshold = self.appliances[uid].run_threshold_w if uid in self.appliances else 1.0
+        power = result["power_w"]
+        return [
+            self._run(first, last, "appliance", uid, power)
+            for first, last, _ in self._blocks(power, lambda p: "on" if p >= threshold else None)
+        ]
+
+    def battery_runs(self) -> list[PlanRun]:
+        """Planned battery charge and discharge blocks."""
+        if self.plan is None:
+            return []
+        power = self.plan["battery_w"]
+
+        def label(value: float) -> str | None:
+            if value >= BATTERY_BLOCK_W:
+                return "charge"
+            if value <= -BATTERY_BLOCK_W:
+                return "discharge"
+            return None
+
+        return [
+            self._run(first, last, kind, None, power)
+            for first, last, kind in self._blocks(power, label)
+        ]
+
+    def runs(self) -> list[PlanRun]:
+        """Every block of the plan, by start time."""
+        runs = self.battery_runs()
+        for uid in self.appliances:
+            runs.extend(self.appliance_runs(uid))
+        return sorted(runs, key=lambda r: (r.start, r.end, r.appliance is not None, r.appliance))
+
+    def next_start(self, uid: str, now: datetime) -> datetime | None:
+        """Start of the appliance's current or next planned run."""
+        for run in self.appliance_runs(uid):
+            if run.end > now:
+                return run.start
+        return None
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def request(self, uid: str) -> ApplianceRequest:
+        """The household's request for an appliance."""
+        return self._requests[uid]
+
+    def finish_by(self, uid: str, now: datetime) -> datetime | None:
+        """The deadline in force for an appliance."""
+        tz = dt_util.get_default_time_zone()
+        deadline = self._requests[uid].finish_by_at(self.appliances[uid], now, tz)
+        return None if deadline is None else dt_util.as_local(deadline)
+
+    def energy_wh(self, uid: str, now: datetime) -> float:
+        """The energy needed in force for an appliance (Wh)."""
+        return self._requests[uid].energy_at(self.appliances[uid], now)
+
+    async def async_set_request(
+        self,
+        uid: str,
+        *,
+        enabled: bool | None = None,
+        finish_by: datetime | None = None,
+        energy_wh: float | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Change what the household asks of an appliance (all checked before any change)."""
+        now = now or dt_util.utcnow()
+        self.check_request(uid, finish_by=finish_by, energy_wh=energy_wh, now=now)
+        appliance = self.appliances[uid]
+        request = self._requests[uid]
+        if finish_by is not None:
+            request.finish_by = request.expires = finish_by
+        if energy_wh is not None:
+            request.energy_wh = energy_wh
+            request.expires = request.finish_by_at(appliance, now, dt_util.get_default_time_zone())
+        if enabled is not None:
+            request.enabled = enabled
+        # The household changed its mind: ask the optimizer for a new plan.
+        await self.async_request_run(now)
+        self.entry.async_create_task(self.hass, self._async_execute(now), "ems plan execution")
+
+    def check_request(
+        self,
+        uid: str,
+        *,
+        finish_by: datetime | None = None,
+        energy_wh: float | None = None,
+        now: datetime,
+    ) -> None:
+        """Raise ``PlanRejectedError`` if the request does not fit the appliance."""
+        appliance = self.appliances[uid]
+        if finish_by is not None:
+            if not appliance.has_deadline:
+                raise PlanRejectedError("not_applicable", name=appliance.name, field="finish_by")
+            if finish_by <= now:
+                raise PlanRejectedError("finish_by_past", name=appliance.name)
+        if energy_wh is not None:
+            if not appliance.has_energy:
+                raise PlanRejectedError("not_applicable", name=appliance.name, field="energy_wh")
+            if energy_wh < 0 or not math.isfinite(energy_wh):
+                raise PlanRejectedError("invalid_energy", name=appliance.name)
+
+    # --- execution ----------------------------------------------------------------------------
+
+    async def _async_tick(self, _now: datetime) -> None:
+        now = dt_util.utcnow()
+        expired = [request.expire(now) for request in self._requests.values()]
+        if any(expired):
+            await self._async_save()
+        await self._async_execute(now)
+        self._notify()
+
+    async def _async_execute(self, now: datetime) -> None:
+        """Drive every appliance to what the plan wants now (and release them if stale)."""
+        async with self._lock:
+            before = set(self._driven)
+            # Passive mode: ems hands back what it drives (as for a stale plan), then stays idle.
+            controller = self.entry.runtime_data.controller
+            passive = controller is not None and controller.mode is Mode.PASSIVE
+            slot = None if passive or self.is_stale(now) else self.slot(now)
+            for uid, appliance in self.appliances.items():
+                result = None
+                if slot is not None and self._requests[uid].enabled:
+                    result = self.plan["appliances"].get(uid)  # type: ignore[index]
+                try:
+                    await self._async_drive(appliance, result, slot, now)
+                except HomeAssistantError as err:
+                    _LOGGER.warning("ems could not drive %s: %s", appliance.name, err)
+            if self._driven != before:
+                await self._async_save()
+
+    async def _async_drive(
+        self,
+        appliance: ApplianceConfig,
+        result: dict[str, Any] | None,
+        slot: int | None,
+        now: datetime,
+    ) -> None:
+        uid, entity_id = appliance.uid, appliance.switch_entity
+        if appliance.kind == "cycle":
+            if result is not None:
+                await self._async_start_cycle(appliance, result, now)
+            return
+        if appliance.kind == "pilot_wire_heater":
+            if result is not None:
+                comfort = result["power_w"][slot] >= appliance.comfort_threshold_w
+                option = appliance.comfort_option if comfort else appliance.eco_option
+                self._driven.add(uid)
+                await self._async_select(entity_id, option)
+            elif uid in self._driven:  # released: a pilot wire without orders means comfort
+                self._driven.discard(uid)
+                await self._async_select(entity_id, appliance.comfort_option)
+            return
+        # Energy-type loads: on during planned steps, off at the end of the run.
+        if result is not None and result["power_w"][slot] >= appliance.run_threshold_w:
+            self._driven.add(uid)
+            state = self.hass.states.get(entity_id)
+            if state is None or state.state != STATE_ON:
+                await self._async_switch(entity_id, True)
+        elif uid in self._driven:
+            self._driven.discard(uid)
+            await self._async_switch(entity_id, False)
+
+    async def _async_start_cycle(
+        self, appliance: ApplianceConfig, result: dict[str, Any], now: datetime
+    ) -> None:
+        """Start a cycle during its planned start step, once; its request is then done."""
+        if result.get("start"):
+            start = parse_time(result["start"])
+        elif runs := self.appliance_runs(appliance.uid):
+            start = runs[0].start
+        else:
+            return
+        request = self._requests[appliance.uid]
+        if not start <= now < start + self._step or request.last_start == start:
+            return
+        _LOGGER.info("Starting %s as planned for %s", appliance.name, start.isoformat())
+        request.last_start = start
+        request.enabled = False  # the household arms it again for the next load
+        request.finish_by = request.energy_wh = request.expires = None
+        await self._async_save()
+        self._notify()
+        await self._async_switch(appliance.switch_entity, True)
+
+    async def _async_switch(self, entity_id: str, on: bool) -> None:
+        domain = entity_id.split(".", 1)[0]
+        await self.hass.services.async_call(
+            domain, "turn_on" if on else "turn_off", {ATTR_ENTITY_ID: entity_id}, blocking=True
+        )
+
+    async def _async_select(self, entity_id: str, option: str) -> None:
+        state = self.hass.states.get(entity_id)
+        if state is not None and state.state == option:
+            return
+        domain = entity_id.split(".", 1)[0]
+        await self.hass.services.async_call(
+            domain, "select_option", {ATTR_ENTITY_ID: entity_id, ATTR_OPTION: option}, blocking=True
+        )
+
+    # --- diagnostics --------------------------------------------------------------------------
+
+    def summary(self, now: datetime) -> dict[str, Any]:
+        """What diagnostics show of the plan (no series)."""
+        plan = self.plan or {}
+        return {
+            "start": plan.get("start"),
+            "end": None if self.end is None else self.end.isoformat(),
+            "step_minutes": plan.get("step_minutes"),
+            "horizon_steps": plan.get("horizon_steps"),
+            "status": plan.get("status"),
+            "received_at": None if self.received_at is None else self.received_at.isoformat(),
+            "stale": self.stale_reason(now),
+            "has_scenario": self.scenario is not None,
+            "warnings": plan.get("warnings", []),
+            "report": plan.get("report"),
+            "run_requested_at": None
+            if self.run_requested_at is None
+            else self.run_requested_at.isoformat(),
+            "battery_setpoint_w": self.battery_setpoint_w(now),
+            "appliances": {
+                uid: {
+                    "type": appliance.kind,
+                    "request": self._requests[uid].as_dict(),
+                    "planned": uid in plan.get("appliances", {}),
+                    "next_start": None
+                    if (start := self.next_start(uid, now)) is None
+                    else start.isoformat(),
+                }
+                for uid, appliance in self.appliances.items()
+            },
+            "driven": sorted(self._driven),
+        }
+
+
+async def async_remove_plan_store(hass: HomeAssistant, entry_id: str) -> None:
+    """Forget the plan and requests stored for a removed site."""
+    await Store[dict[str, Any]](
+        hass, PLAN_STORE_VERSION, f"{DOMAIN}.plan.{entry_id}"
+    ).async_remove()

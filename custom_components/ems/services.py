@@ -1,0 +1,243 @@
+"""Actions of the ems domain: the plan loop (get_problem, set_plan, request_run) and requests."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+import json
+import logging
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from .appliance import next_time_of_day
+from .const import (
+    DOMAIN,
+    SERVICE_GET_PROBLEM,
+    SERVICE_REQUEST_RUN,
+    SERVICE_SET_APPLIANCE_REQUEST,
+    SERVICE_SET_PLAN,
+    SUBENTRY_APPLIANCE,
+)
+from .coordinator import EmsConfigEntry
+from .plan import PlanManager, PlanRejectedError
+from .problem import build_problem
+
+_LOGGER = logging.getLogger(__name__)
+
+ATTR_CONFIG_ENTRY_ID = "config_entry_id"
+ATTR_PLAN = "plan"
+ATTR_SCENARIO = "scenario"
+ATTR_APPLIANCE = "appliance"
+ATTR_FINISH_BY = "finish_by"
+ATTR_ENERGY_WH = "energy_wh"
+ATTR_ENABLED = "enabled"
+
+_SITE = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
+SITE_SCHEMA = vol.Schema(_SITE)
+SET_PLAN_SCHEMA = vol.Schema(
+    {
+        # Any JSON value: the contract validator says what is wrong, translated.
+        vol.Required(ATTR_PLAN): object,
+        vol.Optional(ATTR_SCENARIO): vol.Any(None, object),
+        **_SITE,
+    }
+)
+SET_APPLIANCE_REQUEST_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            vol.Optional(ATTR_ENTITY_ID): cv.comp_entity_ids,
+            vol.Optional(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string]),
+            vol.Optional(ATTR_APPLIANCE): cv.string,
+            vol.Optional(ATTR_FINISH_BY): vol.Any(cv.datetime, cv.time),
+            vol.Optional(ATTR_ENERGY_WH): vol.All(vol.Coerce(float), vol.Range(min=0)),
+            vol.Optional(ATTR_ENABLED): cv.boolean,
+        }
+    ),
+    cv.has_at_least_one_key(ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_APPLIANCE),
+)
+
+
+def _site(hass: HomeAssistant, call: ServiceCall) -> EmsConfigEntry:
+    """The site an action is for: the given entry, else the first loaded one."""
+    if entry_id := call.data.get(ATTR_CONFIG_ENTRY_ID):
+        entry = hass.config_entries.async_get_entry(entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="site_not_found",
+                translation_placeholders={"entry_id": entry_id},
+            )
+        if entry.state is not ConfigEntryState.LOADED:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="site_not_loaded",
+                translation_placeholders={"name": entry.title},
+            )
+        return entry
+    if not (entries := hass.config_entries.async_loaded_entries(DOMAIN)):
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_site")
+    return entries[0]
+
+
+def _plan(entry: EmsConfigEntry) -> PlanManager:
+    plan = entry.runtime_data.plan
+    if plan is None:  # set up before the platforms: only while the entry is starting
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="site_not_loaded",
+            translation_placeholders={"name": entry.title},
+        )
+    return plan
+
+
+def _json(value: Any) -> Any:
+    """A plan or scenario given as a JSON string (from a template) is decoded."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+async def _async_get_problem(call: ServiceCall) -> ServiceResponse:
+    entry = _site(call.hass, call)
+    _plan(entry)
+    return build_problem(call.hass, entry, dt_util.utcnow())
+
+
+async def _async_set_plan(call: ServiceCall) -> None:
+    entry = _site(call.hass, call)
+    try:
+        await _plan(entry).async_set_plan(
+            _json(call.data[ATTR_PLAN]), _json(call.data.get(ATTR_SCENARIO))
+        )
+    except PlanRejectedError as err:
+        # Over REST the caller only gets "400: Bad Request": say why in the log.
+        _LOGGER.warning(
+            "Plan for %s rejected (%s): %s",
+            entry.title,
+            err.translation_key,
+            err.translation_placeholders,
+        )
+        raise
+
+
+async def _async_request_run(call: ServiceCall) -> None:
+    entry = _site(call.hass, call)
+    await _plan(entry).async_request_run()
+
+
+def _appliances(hass: HomeAssistant, call: ServiceCall) -> list[tuple[PlanManager, str]]:
+    """The (plan manager, uid) of every appliance the call targets."""
+    managers = [
+        entry.runtime_data.plan
+        for entry in hass.config_entries.async_loaded_entries(DOMAIN)
+        if entry.runtime_data.plan is not None
+    ]
+    found: list[tuple[PlanManager, str]] = []
+
+    def add(manager: PlanManager, uid: str) -> None:
+        if (manager, uid) not in found:
+            found.append((manager, uid))
+
+    def missing(target: str) -> ServiceValidationError:
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="appliance_not_found",
+            translation_placeholders={"target": target},
+        )
+
+    ent_reg = er.async_get(hass)
+    for entity_id in call.data.get(ATTR_ENTITY_ID, []):
+        entity = ent_reg.async_get(entity_id)
+        manager = next(
+            (m for m in managers if entity and m.entry.entry_id == entity.config_entry_id), None
+        )
+        if entity is None or manager is None or entity.config_subentry_id is None:
+            raise missing(entity_id)
+        subentry = manager.entry.subentries.get(entity.config_subentry_id)
+        if subentry is None or subentry.subentry_type != SUBENTRY_APPLIANCE:
+            raise missing(entity_id)
+        uid = next(
+            u for u, a in manager.appliances.items() if a.subentry_id == subentry.subentry_id
+        )
+        add(manager, uid)
+    dev_reg = dr.async_get(hass)
+    for device_id in call.data.get(ATTR_DEVICE_ID, []):
+        device = dev_reg.async_get(device_id)
+        identifiers = {i for d, i in device.identifiers if d == DOMAIN} if device else set()
+        hits = [(m, uid) for m in managers for uid in m.appliances if uid in identifiers]
+        if not hits:
+            raise missing(device_id)
+        for manager, uid in hits:
+            add(manager, uid)
+    if ident := call.data.get(ATTR_APPLIANCE):
+        hits = [
+            (m, uid)
+            for m in managers
+            for uid, a in m.appliances.items()
+            if ident in (uid, a.subentry_id)
+        ]
+        if not hits:
+            raise missing(ident)
+        for manager, uid in hits:
+            add(manager, uid)
+    return found
+
+
+def _finish_by(value: datetime | time | None, now: datetime) -> datetime | None:
+    """A datetime (local when naive) or the next occurrence of a time of day."""
+    if value is None:
+        return None
+    tz = dt_util.get_default_time_zone()
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+    return next_time_of_day(value, now, tz)
+
+
+async def _async_set_appliance_request(call: ServiceCall) -> None:
+    now = dt_util.utcnow()
+    targets = _appliances(call.hass, call)
+    finish_by = _finish_by(call.data.get(ATTR_FINISH_BY), now)
+    energy = call.data.get(ATTR_ENERGY_WH)
+    enabled = call.data.get(ATTR_ENABLED)
+    if enabled is None and (finish_by is not None or energy is not None):
+        enabled = True  # "done by 07:00" means: schedule it
+    for manager, uid in targets:  # all checked before anything changes
+        manager.check_request(uid, finish_by=finish_by, energy_wh=energy, now=now)
+    for manager, uid in targets:
+        await manager.async_set_request(
+            uid, enabled=enabled, finish_by=finish_by, energy_wh=energy, now=now
+        )
+
+
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the actions (once, for every site)."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_GET_PROBLEM,
+        _async_get_problem,
+        schema=SITE_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(DOMAIN, SERVICE_SET_PLAN, _async_set_plan, schema=SET_PLAN_SCHEMA)
+    hass.services.async_register(
+        DOMAIN, SERVICE_REQUEST_RUN, _async_request_run, schema=SITE_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SET_APPLIANCE_REQUEST,
+        _async_set_appliance_request,
+        schema=SET_APPLIANCE_REQUEST_SCHEMA,
+    )

@@ -1,0 +1,319 @@
+"""The site controller against the simulator: step responses, modes, watchdog, restore."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+from plan_helpers import make_plan
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    mock_restore_cache_with_extra_data,
+)
+from site_helpers import setup_site
+
+from custom_components.ems.const import DOMAIN
+from custom_components.ems.controller import CONTROL_INTERVAL_S, Mode, SiteController, SiteState
+
+TOLERANCE_W = 50.0
+
+
+@pytest.fixture
+async def site(hass: HomeAssistant, sim):
+    """Battery (controlled), PV and meter; a dark sky and a flat 800 W house load."""
+    sim.site.pv.scale = 0.0
+    sim.site.meter.load_scale = 0.0
+    sim.site.meter.extra_load_w = 800.0
+    sim.site.battery.soc = 60.0
+    sim.site.refresh()
+    entry = await setup_site(hass, sim)
+    yield entry
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+class Clock:
+    """Simulated time shared by the controller and the simulator (one control step at a time)."""
+
+    def __init__(self, controller: SiteController, sim) -> None:
+        self.controller = controller
+        self.sim = sim
+        self.now = dt_util.utcnow() + timedelta(seconds=60)
+
+    async def run(self, cycles: int) -> list[float]:
+        """Tick, then let the site run one control interval; return the grid power seen."""
+        grid: list[float] = []
+        for _ in range(cycles):
+            await self.controller.async_tick(self.now)
+            grid.append(self.controller._grid_w())  # what the controller measured
+            self.sim.site.step(CONTROL_INTERVAL_S)
+            self.now += timedelta(seconds=CONTROL_INTERVAL_S)
+        return grid
+
+
+def _settling(errors: list[float]) -> int | None:
+    """Cycles until the error stays within the tolerance for good."""
+    for index in range(len(errors)):
+        if all(abs(e) <= TOLERANCE_W for e in errors[index:]):
+            return index
+    return None
+
+
+async def _select(hass: HomeAssistant, mode: str) -> None:
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": "select.home_mode", "option": mode}, True
+    )
+
+
+async def _set(hass: HomeAssistant, entity_id: str, value: float) -> None:
+    await hass.services.async_call(
+        "number", "set_value", {"entity_id": entity_id, "value": value}, True
+    )
+
+
+async def test_self_consumption_step_response(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    assert controller.mode is Mode.SELF_CONSUMPTION
+    clock = Clock(controller, sim)
+    start = await clock.run(12)
+    assert _settling(start) is not None
+    # Load step of +2000 W: the battery takes it over.
+    sim.site.meter.extra_load_w += 2000.0
+    after_up = await clock.run(20)
+    settle_up = _settling(after_up)
+    overshoot_up = max(0.0, -min(after_up))  # exported while settling
+    # Load step of −2500 W: the battery backs off without charging from the grid.
+    sim.site.meter.extra_load_w -= 2500.0
+    after_down = await clock.run(20)
+    settle_down = _settling(after_down)
+    overshoot_down = max(0.0, *after_down[1:])
+    print(
+        f"\nself-consumption on the simulator (Δt = {CONTROL_INTERVAL_S:.0f} s): +2000 W step "
+        f"settles within ±{TOLERANCE_W:.0f} W in {settle_up} cycles "
+        f"({settle_up * CONTROL_INTERVAL_S:.0f} s), overshoot {overshoot_up:.0f} W; −2500 W step "
+        f"in {settle_down} cycles, overshoot {overshoot_down:.0f} W"
+    )
+    assert settle_up is not None
+    assert settle_up <= 6
+    assert settle_down is not None
+    assert settle_down <= 6
+    assert overshoot_up < 600
+    assert float(hass.states.get("sensor.home_battery_setpoint").state) == pytest.approx(
+        -300, abs=TOLERANCE_W
+    )
+    assert hass.states.get("sensor.home_controller_state").state == "running"
+
+
+async def test_grid_target_and_battery_floor(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    await _set(hass, "number.home_grid_target", 300)
+    clock = Clock(controller, sim)
+    grid = await clock.run(15)
+    assert grid[-1] == pytest.approx(300, abs=TOLERANCE_W)
+    # At the SOC floor the battery stops discharging; the limit reason says why.
+    sim.site.battery.soc = 10.0
+    sim.site.refresh()
+    await clock.run(3)
+    assert sim.site.battery.setpoint == 0
+    assert hass.states.get("sensor.home_limit_reason").state == "soc_min"
+
+
+async def test_peak_shaving(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    await _set(hass, "number.home_peak_shaving_import_threshold", 2000)
+    await _set(hass, "number.home_peak_shaving_recharge_threshold", 500)
+    await _select(hass, "peak_shaving")
+    sim.site.meter.extra_load_w = 3500.0
+    clock = Clock(controller, sim)
+    grid = await clock.run(6)
+    assert grid[-1] == pytest.approx(2000, abs=TOLERANCE_W)  # only the peak is shaved
+    # Between the thresholds the battery idles.
+    sim.site.meter.extra_load_w = 1200.0
+    grid = await clock.run(4)
+    assert sim.site.battery.setpoint == 0
+    assert grid[-1] == pytest.approx(1200, abs=TOLERANCE_W)
+    # Below the recharge threshold it recharges up to it.
+    sim.site.meter.extra_load_w = 100.0
+    grid = await clock.run(4)
+    assert sim.site.battery.setpoint == pytest.approx(400, abs=TOLERANCE_W)
+
+
+async def test_charge_only(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    await _select(hass, "charge_only")
+    clock = Clock(controller, sim)
+    await clock.run(6)
+    assert sim.site.battery.setpoint == 0  # never discharges, no surplus, no grid charging
+    # Grid charging up to the target SOC.
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.home_charge_from_the_grid"}, True
+    )
+    await _set(hass, "number.home_target_state_of_charge", 70)
+    await clock.run(2)
+    assert sim.site.battery.setpoint == 5000
+    sim.site.battery.soc = 71.0
+    sim.site.refresh()
+    await clock.run(3)
+    assert sim.site.battery.setpoint == 0  # target reached, nothing left to take from PV
+
+
+async def test_backup_reserve(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    await _set(hass, "number.home_backup_reserve", 50)
+    await _select(hass, "backup")
+    clock = Clock(controller, sim)
+    sim.site.battery.soc = 40.0
+    sim.site.refresh()
+    await clock.run(2)
+    assert sim.site.battery.setpoint == 5000  # refill the reserve first
+    sim.site.battery.soc = 50.0
+    sim.site.refresh()
+    await clock.run(3)
+    assert sim.site.battery.setpoint == 0  # never below the reserve
+    assert hass.states.get("sensor.home_limit_reason").state == "soc_min"
+    battery = controller.problem_battery()
+    assert battery is not None
+    assert battery["soc_min_pct"] == 50
+
+
+async def test_manual_external_and_passive(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    clock = Clock(controller, sim)
+    await _select(hass, "external")
+    await clock.run(1)
+    assert sim.site.battery.setpoint == 0  # no external setpoint yet: safe value
+    await _set(hass, "number.home_external_battery_setpoint", -1500)
+    controller.external_updated = clock.now
+    await clock.run(2)
+    assert sim.site.battery.setpoint == -1500
+    await clock.run(int(130 / CONTROL_INTERVAL_S))  # no heartbeat for longer than the timeout
+    assert sim.site.battery.setpoint == 0
+
+    await _select(hass, "manual")
+    await _set(hass, "number.home_manual_battery_setpoint", 2000)
+    await clock.run(2)
+    assert sim.site.battery.setpoint == 2000
+    # Passive: one final 0 W, then ems never writes again.
+    await _select(hass, "passive")
+    assert sim.site.battery.setpoint == 0
+    sim.site.units[1].set("setpoint", 1234)
+    await clock.run(3)
+    assert sim.site.units[1].get("setpoint") == 1234
+
+
+async def test_auto_without_a_plan_falls_back(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    await _select(hass, "auto")
+    clock = Clock(controller, sim)
+    grid = await clock.run(12)
+    assert grid[-1] == pytest.approx(0, abs=TOLERANCE_W)  # self-consumption
+    state = hass.states.get("select.home_mode")
+    assert state.state == "auto"
+    assert state.attributes["effective_mode"] == "self_consumption"
+    assert state.attributes["fallback"] == "plan_stale"
+    assert hass.states.get("sensor.home_controller_state").state == "degraded"
+    issue_id = f"plan_stale_{site.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    await _select(hass, "self_consumption")
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_meter_outage_gives_the_safe_value(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    clock = Clock(controller, sim)
+    await clock.run(10)
+    assert sim.site.battery.setpoint < -500
+    sim.faults.exception(3, 4)  # the meter fails every request
+    await clock.run(1)
+    assert sim.site.battery.setpoint == 0
+    assert controller.state is SiteState.ERROR
+    assert hass.states.get("sensor.home_controller_state").state == "error"
+    await sim.faults.clear()
+    meter = next(c for c in site.runtime_data.devices.values() if c.kind == "meter")
+    await meter.async_refresh()
+    grid = await clock.run(10)
+    assert controller.state is SiteState.RUNNING
+    assert grid[-1] == pytest.approx(0, abs=TOLERANCE_W)
+
+
+async def test_no_write_without_control(hass: HomeAssistant, sim) -> None:
+    sim.site.pv.scale = 0.0
+    sim.site.meter.load_scale = 0.0
+    sim.site.meter.extra_load_w = 800.0
+    sim.site.refresh()
+    entry = await setup_site(hass, sim, control=False)
+    controller = entry.runtime_data.controller
+    await Clock(controller, sim).run(5)
+    assert sim.site.battery.setpoint == 0
+    outcome = next(iter(controller.last.batteries.values()))
+    assert not outcome.written
+    assert outcome.setpoint_w < 0  # what it would do, shown in the attributes
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_mode_and_settings_restored(hass: HomeAssistant, sim) -> None:
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State("number.home_peak_shaving_import_threshold", "2500"),
+                {
+                    "native_value": 2500.0,
+                    "native_min_value": 0.0,
+                    "native_max_value": 100000.0,
+                    "native_step": 10.0,
+                    "native_unit_of_measurement": "W",
+                },
+            ),
+            (State("select.home_mode", "peak_shaving"), {}),
+            (State("switch.home_charge_from_the_grid", "on"), {}),
+        ],
+    )
+    entry = await setup_site(hass, sim)
+    controller = entry.runtime_data.controller
+    assert controller.mode is Mode.PEAK_SHAVING
+    assert controller.settings.peak_import_threshold_w == 2500
+    assert controller.settings.grid_charging is True
+    assert hass.states.get("select.home_mode").state == "peak_shaving"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_unload_releases_the_battery(hass: HomeAssistant, sim) -> None:
+    sim.site.pv.scale = 0.0
+    sim.site.meter.load_scale = 0.0
+    sim.site.meter.extra_load_w = 800.0
+    sim.site.refresh()
+    entry = await setup_site(hass, sim)
+    await Clock(entry.runtime_data.controller, sim).run(6)
+    assert sim.site.battery.setpoint < 0
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert sim.site.battery.setpoint == 0
+
+
+async def test_auto_follows_the_plan_through_the_limiter(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    now = dt_util.utcnow()
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    battery_w = [1500.0] * 4 + [-7000.0] * 92
+    await hass.services.async_call(
+        DOMAIN, "set_plan", {"plan": make_plan(start, battery_w=battery_w)}, blocking=True
+    )
+    await _select(hass, "auto")
+    clock = Clock(controller, sim)
+    clock.now = now
+    await clock.run(3)
+    assert sim.site.battery.setpoint == 1500  # the plan's slot, slot by slot
+    assert hass.states.get("select.home_mode").attributes["effective_mode"] == "auto"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"plan_stale_{site.entry_id}") is None
+    # An hour later the plan asks for more than the battery can give: the limiter holds it.
+    clock.now = start + timedelta(hours=1, minutes=1)
+    await clock.run(2)
+    assert sim.site.battery.setpoint == -5000
+    assert hass.states.get("sensor.home_limit_reason").state == "power"
+    # Past its end (and more than an hour old) the plan is stale: self-consumption again.
+    clock.now = start + timedelta(hours=25)
+    await clock.run(12)
+    assert controller.last.effective_mode is Mode.SELF_CONSUMPTION
+    assert controller.last.fallback == "plan_stale"
