@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from unittest.mock import patch
 
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
@@ -15,7 +18,14 @@ from pytest_homeassistant_custom_component.common import (
 from site_helpers import setup_site
 
 from custom_components.ems.const import DOMAIN
-from custom_components.ems.controller import CONTROL_INTERVAL_S, Mode, SiteController, SiteState
+from custom_components.ems.controller import (
+    CONTROL_INTERVAL_S,
+    PI_KI_PER_S,
+    PI_KP,
+    Mode,
+    SiteController,
+    SiteState,
+)
 
 TOLERANCE_W = 50.0
 
@@ -35,12 +45,19 @@ async def site(hass: HomeAssistant, sim):
 
 
 class Clock:
-    """Simulated time shared by the controller and the simulator (one control step at a time)."""
+    """Simulated time shared by the controller and the simulator (one control step at a time).
+
+    Ticks run at ``now``; so do the immediate ticks of a mode change (the controller's clock is
+    patched), else they would fall between simulated steps.
+    """
 
     def __init__(self, controller: SiteController, sim) -> None:
         self.controller = controller
         self.sim = sim
         self.now = dt_util.utcnow() + timedelta(seconds=60)
+        patcher = patch("custom_components.ems.controller.dt_util.utcnow", lambda: self.now)
+        patcher.start()
+        controller.entry.async_on_unload(patcher.stop)
 
     async def run(self, cycles: int) -> list[float]:
         """Tick, then let the site run one control interval; return the grid power seen."""
@@ -296,19 +313,19 @@ async def test_auto_follows_the_plan_through_the_limiter(hass: HomeAssistant, si
     controller = site.runtime_data.controller
     now = dt_util.utcnow()
     start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
-    battery_w = [1500.0] * 4 + [-7000.0] * 92
+    battery_w = [1500.0] * 2 + [-7000.0] * 94
     await hass.services.async_call(
         DOMAIN, "set_plan", {"plan": make_plan(start, battery_w=battery_w)}, blocking=True
     )
-    await _select(hass, "auto")
     clock = Clock(controller, sim)
     clock.now = now
+    await _select(hass, "auto")
     await clock.run(3)
     assert sim.site.battery.setpoint == 1500  # the plan's slot, slot by slot
     assert hass.states.get("select.home_mode").attributes["effective_mode"] == "auto"
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"plan_stale_{site.entry_id}") is None
-    # An hour later the plan asks for more than the battery can give: the limiter holds it.
-    clock.now = start + timedelta(hours=1, minutes=1)
+    # Half an hour later the plan asks for more than the battery can give: the limiter holds it.
+    clock.now = start + timedelta(minutes=31)
     await clock.run(2)
     assert sim.site.battery.setpoint == -5000
     assert hass.states.get("sensor.home_limit_reason").state == "power"
@@ -317,3 +334,49 @@ async def test_auto_follows_the_plan_through_the_limiter(hass: HomeAssistant, si
     await clock.run(12)
     assert controller.last.effective_mode is Mode.SELF_CONSUMPTION
     assert controller.last.fallback == "plan_stale"
+
+
+async def test_control_switched_off_releases_the_battery(hass: HomeAssistant, site, sim) -> None:
+    await _select(hass, "manual")
+    await _set(hass, "number.home_manual_battery_setpoint", -1500)
+    await Clock(site.runtime_data.controller, sim).run(2)
+    assert sim.site.battery.setpoint == -1500
+    hass.config_entries.async_update_entry(site, options={**site.options, "control": []})
+    await hass.async_block_till_done()
+    assert sim.site.battery.setpoint == 0  # released by the reload, nothing left in force
+
+
+async def test_home_assistant_stop_releases_the_battery(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    await Clock(controller, sim).run(6)
+    assert sim.site.battery.setpoint < 0
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert sim.site.battery.setpoint == 0
+    await controller.async_tick()  # a tick in flight after the stop does nothing
+    assert sim.site.battery.setpoint == 0
+
+
+async def test_self_consumption_restarts_afresh(hass: HomeAssistant, site, sim) -> None:
+    """A PI mode re-entered after another mode does not resume its old integral."""
+    controller = site.runtime_data.controller
+    clock = Clock(controller, sim)
+    await clock.run(12)  # self-consumption: about −800 W
+    await _select(hass, "manual")  # 0 W for a while, the house imports 800 W
+    await clock.run(10)
+    await _select(hass, "self_consumption")
+    # A fresh PI from 0 W on an 800 W import: kp·e + ki·Δt·e, not the old −800 W integral on top.
+    fresh = -(PI_KP * 800 + PI_KI_PER_S * CONTROL_INTERVAL_S * 800)
+    assert controller.last.requested_w == pytest.approx(fresh, abs=60)
+
+
+async def test_ramp_counts_one_step_at_most(hass: HomeAssistant, site, sim) -> None:
+    battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
+    profile = battery.modbus.profile
+    battery.modbus.profile = replace(profile, limits={**profile.limits, "ramp_w_per_s": 100})
+    now = dt_util.utcnow()
+    await battery.async_write_setpoint(0.0, now=now)
+    # An hour later, a held setpoint may still only move by ramp × one control step.
+    result = battery.limit_setpoint(-5000.0, now=now + timedelta(hours=1))
+    assert result.setpoint_w == -100 * CONTROL_INTERVAL_S
+    assert result.reason == "ramp"

@@ -86,7 +86,4 @@ def merge(data: dict, lang: int) -> dict:
             "de mode."
         ),
     }
-    data.setdefault("exceptions", {})["unknown_mode"] = {
-        "message": "Unknown energy mode: {mode}" if lang == 0 else "Mode énergie inconnu : {mode}"
-    }
     return data

@@ -49,6 +49,10 @@ SUNSPEC_BASES: Final = (40000, 0, 50000)
 OUTAGE_REPAIR_AFTER_S: Final = 600
 BACKOFF_MAX_S: Final = 300
 
+# The site controller's step; also the longest time a battery's ramp may count since its last
+# command (a held setpoint may move by ramp × this at the next step, not by ramp × hours).
+CONTROL_INTERVAL_S: Final = 5.0
+
 # Plans and appliances (issue 5)
 SUBENTRY_APPLIANCE: Final = "appliance"
 APPLIANCE_KINDS: Final = ("cycle", "water_heater", "ev", "pilot_wire_heater", "thermal")

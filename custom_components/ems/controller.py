@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_EXPORT_LIMIT_W, CONF_IMPORT_LIMIT_W, DOMAIN
+from .const import CONF_EXPORT_LIMIT_W, CONF_IMPORT_LIMIT_W, CONTROL_INTERVAL_S, DOMAIN
 from .control import PIController, peak_shaving_setpoint, self_consumption_step, split_setpoint
 from .limiter import LimitReason, charge_cap, discharge_cap
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-CONTROL_INTERVAL_S = 5.0
 # PI gains for self-consumption, per W of grid error (measured on the simulator, see tests).
 PI_KP = 0.1
 PI_KI_PER_S = 0.15
@@ -129,18 +128,33 @@ class SiteController:
         self._listeners: list[Callable[[], None]] = []
         self._lock = asyncio.Lock()
         self._released = True  # passive mode wrote its one final 0 W
+        self._pi_used = False
+        self._stopped = False
+        self._unsub_timer: Callable[[], None] | None = None
 
     # --- wiring -------------------------------------------------------------------------------
 
     @callback
     def async_start(self) -> None:
-        """Tick every few seconds until the entry unloads."""
-        self.entry.async_on_unload(
-            async_track_time_interval(
-                self.hass, self._async_scheduled, timedelta(seconds=CONTROL_INTERVAL_S)
-            )
+        """Tick every few seconds until the entry unloads or Home Assistant stops."""
+        self._unsub_timer = async_track_time_interval(
+            self.hass, self._async_scheduled, timedelta(seconds=CONTROL_INTERVAL_S)
         )
+        self.entry.async_on_unload(self._cancel_timer)
         self.entry.async_on_unload(self._clear_plan_issue)
+        # Config entries are not unloaded when Home Assistant stops: release the batteries then.
+        self.entry.async_on_unload(
+            self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
+        )
+
+    @callback
+    def _cancel_timer(self) -> None:
+        if self._unsub_timer is not None:
+            self._unsub_timer()
+            self._unsub_timer = None
+
+    async def _async_on_stop(self, _event: Event) -> None:
+        await self.async_shutdown()
 
     async def _async_scheduled(self, now: datetime) -> None:
         if self._lock.locked():  # a slow device: skip this beat rather than queue ticks
@@ -199,12 +213,15 @@ class SiteController:
         """One control step: read, decide, limit, write; never raises."""
         async with self._lock:
             now = now or dt_util.utcnow()
+            if self._stopped:
+                return self.last or TickResult(mode=self.mode, effective_mode=self.mode)
             try:
                 result = await self._async_step(now)
             except Exception:  # the loop must survive anything a device or plan does
                 _LOGGER.exception("%s: control step failed", self.entry.title)
                 result = TickResult(mode=self.mode, effective_mode=self.mode)
                 self.state = SiteState.ERROR
+                await self._async_release(self.batteries, now)  # no command of ours stays
             self.last = result
             self._last_tick = now
         self._notify()
@@ -239,6 +256,9 @@ class SiteController:
         setpoint = None
         if plan is not None and not plan.is_stale(now):
             setpoint = plan.battery_setpoint_w(now)
+        if setpoint is None and plan is not None and not plan.is_stale(now):
+            self._clear_plan_issue()  # a fresh plan that starts later: wait for it
+            return Mode.SELF_CONSUMPTION, "plan_pending", None
         if setpoint is None:
             self._raise_plan_issue()
             return Mode.SELF_CONSUMPTION, "plan_stale", None
@@ -265,9 +285,8 @@ class SiteController:
         result = TickResult(mode=self.mode, effective_mode=mode, fallback=fallback)
         batteries = self.batteries
         if mode is Mode.PASSIVE:
-            if not self._released:  # hand the batteries back once, then never write
-                await self._async_release(batteries, now)
-                self._released = True
+            if not self._released:  # hand the batteries back (retried until done), then idle
+                self._released = await self._async_release(batteries, now)
             self.state = SiteState.RUNNING if self._all_up() else SiteState.DEGRADED
             return result
         await self._async_refresh_inputs()
@@ -278,9 +297,12 @@ class SiteController:
                 self._last_write.pop(key, None)
         grid = self._grid_w()
         dt_s = (now - self._last_tick).total_seconds() if self._last_tick else CONTROL_INTERVAL_S
-        dt_s = min(max(dt_s, 0.0), 10 * CONTROL_INTERVAL_S)
-        controlled = list(alive.values())
-        battery_w = self._battery_w(controlled)
+        dt_s = min(max(dt_s, 0.0), 2 * CONTROL_INTERVAL_S)  # a missed beat, not a long pause
+        # Batteries ems may not command are part of the house: only the others share the site
+        # setpoint. Without any, the controller runs dry (shows what it would do, writes nothing).
+        controlled = {k: b for k, b in alive.items() if b.control_enabled} or alive
+        alive = controlled
+        battery_w = self._battery_w(list(alive.values()))
         pv_surplus = None if grid is None else battery_w - grid  # what goes out without the battery
         grid_charge_allowed = mode is not Mode.CHARGE_ONLY or self.settings.grid_charging
         soc_floor = self.settings.reserve_soc_pct if mode is Mode.BACKUP else None
@@ -294,6 +316,8 @@ class SiteController:
             if limits is None:
                 charge_caps[key] = discharge_caps[key] = (0.0, LimitReason.UNKNOWN_STATE)
                 continue
+            if soc_floor is not None and soc_floor > limits.soc_min_pct:
+                limits = replace(limits, soc_min_pct=min(soc_floor, limits.soc_max_pct))
             state = battery.battery_state()
             charge_caps[key] = charge_cap(
                 limits,
@@ -305,6 +329,7 @@ class SiteController:
             site_charge += limits.charge_max_w
             site_discharge += limits.discharge_max_w
 
+        self._pi_used = False
         if mode in _NEEDS_METER and grid is None:
             requested: float | None = None  # no meter: nothing sensible to do → safe value
         else:
@@ -318,8 +343,12 @@ class SiteController:
                 site_charge=site_charge,
                 site_discharge=site_discharge,
             )
+        if not self._pi_used:
+            self._pi_mode = None  # the next PI mode starts afresh from what the batteries do
         result.requested_w = requested
         target = 0.0 if requested is None else requested
+        if target > 0 and not grid_charge_allowed:
+            target = min(target, max(0.0, pv_surplus or 0.0))  # the surplus is shared, not copied
         caps = charge_caps if target >= 0 else discharge_caps
         shares = split_setpoint(
             target, [(self._room_wh(b, up=target >= 0), caps[k][0]) for k, b in alive.items()]
@@ -397,6 +426,7 @@ class SiteController:
     def _pi_step(
         self, mode: Mode, grid: float, battery_w: float, dt_s: float, *, low: float, high: float
     ) -> float:
+        self._pi_used = True
         self._pi.output_min, self._pi.output_max = low, high
         if self._pi_mode is not mode:  # bumpless start from what the batteries do now
             self._pi.reset(battery_w)
@@ -452,7 +482,7 @@ class SiteController:
             written = await battery.async_write_setpoint(
                 requested, now=now, refresh=False, **options
             )
-        except HomeAssistantError as err:
+        except Exception as err:
             _LOGGER.warning("%s: setpoint not written: %s", battery.subentry.title, err)
             return BatteryOutcome(
                 requested_w=requested,
@@ -471,20 +501,25 @@ class SiteController:
 
     async def _async_release(
         self, batteries: dict[str, EmsDeviceCoordinator], now: datetime
-    ) -> None:
-        """Leave every controlled battery at 0 W (entering passive, or unloading)."""
+    ) -> bool:
+        """Leave every battery ems commanded at 0 W; True when none is left with a command."""
+        done = True
         for key, battery in batteries.items():
-            if not battery.control_enabled or not battery.last_update_success:
+            if not battery.commanded:
                 continue
             try:
-                await battery.async_write_setpoint(0.0, now=now, refresh=False)
-            except HomeAssistantError as err:
+                await battery.async_release()
+            except Exception as err:
                 _LOGGER.warning("%s: could not release: %s", battery.subentry.title, err)
+                done = False
             self._last_write.pop(key, None)
+        return done
 
     async def async_shutdown(self) -> None:
-        """Unload: no command of ours stays in force."""
-        if self.mode is not Mode.PASSIVE:
+        """Unload or stop: tick no more, and no command of ours stays in force."""
+        self._cancel_timer()
+        async with self._lock:
+            self._stopped = True
             await self._async_release(self.batteries, dt_util.utcnow())
 
     def _all_up(self) -> bool:
@@ -511,8 +546,8 @@ class SiteController:
 
     def problem_battery(self) -> dict[str, Any] | None:
         """The site's batteries as one battery of plan contract v1, within the limiter's limits."""
-        batteries = list(self.batteries.values())
-        if not batteries:
+        batteries = [b for b in self.batteries.values() if b.control_enabled]
+        if not batteries:  # nothing ems may command: nothing to plan
             return None
         capacity = energy = charge = discharge = 0.0
         for battery in batteries:
@@ -525,11 +560,11 @@ class SiteController:
                 or data.get("soc") is None
             ):
                 return None
-            state = battery.battery_state()
             capacity += float(data["capacity"])
             energy += float(data["capacity"]) * float(data["soc"]) / 100.0
-            charge += charge_cap(limits, state)[0]
-            discharge += discharge_cap(limits, state)[0]
+            # Whole-horizon limits: the static ones (SOC travels in soc_min/max_pct).
+            charge += limits.charge_max_w if limits.can_charge else 0.0
+            discharge += limits.discharge_max_w if limits.can_discharge else 0.0
         if capacity <= 0:
             return None
         low, high = self.soc_bounds()

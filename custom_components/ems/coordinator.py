@@ -26,6 +26,7 @@ from .const import (
     CONF_SERIAL_PORT,
     CONF_UID,
     CONF_UNIT_ID,
+    CONTROL_INTERVAL_S,
     DOMAIN,
     OUTAGE_REPAIR_AFTER_S,
 )
@@ -138,6 +139,11 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         keys = {"power", "soc", "capacity"}
         if self.kind == "battery":  # the setpoint's limits come from these
             keys |= {"max_charge_power", "max_discharge_power"}
+            limits = self.profile.limits if self.profile else {}
+            if "cell_v_min" in limits or "cell_v_max" in limits:
+                keys |= {"cell_voltage_min", "cell_voltage_max"}
+            if "t_charge_min_c" in limits or "t_max_c" in limits:
+                keys.add("temperature")
         return keys
 
     def wanted_keys(self) -> set[str]:
@@ -273,9 +279,10 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             limits = replace(limits, soc_min_pct=min(soc_min_pct, limits.soc_max_pct))
         now = now or dt_util.utcnow()
         if self._setpoint_at is not None:
-            previous, dt_s = self._setpoint_w, (now - self._setpoint_at).total_seconds()
-        else:  # nothing written yet: ramp from what the battery does now, over one poll
-            previous, dt_s = (self.data or {}).get("power"), self._scan_interval
+            since = (now - self._setpoint_at).total_seconds()
+            previous, dt_s = self._setpoint_w, min(since, CONTROL_INTERVAL_S)
+        else:  # nothing written yet: ramp from what the battery does now, over one step
+            previous, dt_s = (self.data or {}).get("power"), CONTROL_INTERVAL_S
         return limit(
             value,
             limits,
@@ -326,6 +333,21 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self._setpoint_at = now
         return result
 
+    @property
+    def commanded(self) -> bool:
+        """Whether a non-zero setpoint of ours may be in force on this battery."""
+        return self._setpoint_w is not None and self._setpoint_w != 0.0
+
+    async def async_release(self) -> None:
+        """Write 0 W (always inside every limit), even if control was switched off meanwhile.
+
+        Used when ems stops commanding the battery (passive mode, unload, stop, a failed step),
+        so that no command of ours stays in force.
+        """
+        await self._async_write_raw("setpoint", 0.0, refresh=False, check_control=False)
+        self._setpoint_w = 0.0
+        self._setpoint_at = dt_util.utcnow()
+
     def forget_setpoint(self) -> None:
         """The device lost its command (outage): ramp again from 0 W."""
         self._setpoint_w = None
@@ -358,10 +380,15 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 translation_placeholders={"name": self.subentry.title},
             )
 
-    async def _async_write_raw(self, key: str, value: Any, *, refresh: bool = True) -> None:
-        self._check_control()
+    async def _async_write_raw(
+        self, key: str, value: Any, *, refresh: bool = True, check_control: bool = True
+    ) -> None:
+        if check_control:
+            self._check_control()
         try:
             if self.modbus is not None:
+                if key not in self.modbus.profile or not self.modbus.profile[key].writable:
+                    raise ConversionError(f"{key} is not a writable point of this device")
                 await self.modbus.write(key, value)
             else:
                 assert self.entities is not None

@@ -119,15 +119,17 @@ def _watts(key: str, setting: str, low: float, high: float) -> EmsSettingNumberD
     )
 
 
-def _percent(key: str, setting: str, *, config: bool = False) -> EmsSettingNumberDescription:
+def _percent(
+    key: str, setting: str, *, low: float = 0, high: float = 100, config: bool = False
+) -> EmsSettingNumberDescription:
     return EmsSettingNumberDescription(
         key=key,
         translation_key=key,
         setting=setting,
         native_unit_of_measurement=PERCENTAGE,
         device_class=NumberDeviceClass.BATTERY,
-        native_min_value=0,
-        native_max_value=100,
+        native_min_value=low,
+        native_max_value=high,
         native_step=1,
         mode=NumberMode.SLIDER,
         entity_category=EntityCategory.CONFIG if config else None,
@@ -143,8 +145,9 @@ SETTING_NUMBERS: tuple[EmsSettingNumberDescription, ...] = (
     _percent("reserve_soc", "reserve_soc_pct"),
     _watts("manual_setpoint", "manual_setpoint_w", -100000, 100000),
     _watts("external_setpoint", "external_setpoint_w", -100000, 100000),
-    _percent("soc_min", "soc_min_pct", config=True),
-    _percent("soc_max", "soc_max_pct", config=True),
+    # The SOC window never reaches the very ends: 5 % is a hard floor, 50 % a sane ceiling floor.
+    _percent("soc_min", "soc_min_pct", low=5, high=50, config=True),
+    _percent("soc_max", "soc_max_pct", low=50, high=100, config=True),
 )
 
 

@@ -184,6 +184,8 @@ class EmsControllerSensor(EmsControllerEntity, SensorEntity):
     """What the site controller is doing."""
 
     entity_description: EmsControllerSensorEntityDescription
+    # Change every few seconds: worth showing, not worth a recorder row each time.
+    _unrecorded_attributes = frozenset({"effective_mode", "requested_w", "batteries"})
 
     @property
     def native_value(self) -> float | str | None:
