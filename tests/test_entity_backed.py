@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import STATE_UNAVAILABLE
@@ -119,3 +120,19 @@ async def test_source_unavailable(hass: HomeAssistant, site: MockConfigEntry) ->
     await hass.async_block_till_done()
     assert hass.states.get("sensor.vendor_battery_power").state == STATE_UNAVAILABLE
     assert hass.states.get("sensor.home_house_load").state == STATE_UNAVAILABLE
+
+
+async def test_a_silent_meter_gives_the_safe_value(
+    hass: HomeAssistant, site: MockConfigEntry
+) -> None:
+    """A source sensor that stops reporting (without going unavailable) is not trusted."""
+    controller = site.runtime_data.controller
+    now = dt_util.utcnow()
+    await controller.async_tick(now + timedelta(seconds=10))
+    assert float(hass.states.get("input_number.vendor_setpoint").state) != 0  # discharging
+    later = now + timedelta(minutes=5)
+    with patch("custom_components.ems.controller.dt_util.utcnow", return_value=later):
+        await controller.async_tick(later)
+    await hass.async_block_till_done()
+    assert float(hass.states.get("input_number.vendor_setpoint").state) == 0
+    assert controller.state == "error"

@@ -33,6 +33,7 @@ DEADBAND_W = 10.0
 WRITE_DELTA_W = 10.0
 WRITE_EVERY_S = 30.0
 EXTERNAL_TIMEOUT_S = 120.0  # external setpoint not refreshed for this long → 0 W
+METER_STALE_S = 120.0  # an entity-backed meter silent for longer is treated as missing
 EFFICIENCY = 0.95  # per direction, for the plan's battery model when the device gives none
 
 
@@ -239,6 +240,11 @@ class SiteController:
         meters = self.meters
         if not meters or any(not m.last_update_success or not m.data for m in meters):
             return None
+        now = dt_util.utcnow()
+        for meter in meters:  # another integration's sensor that stopped reporting is frozen
+            age = meter.entities.power_age_s(now) if meter.entities else None
+            if age is not None and age > METER_STALE_S:
+                return None
         values = [m.data.get("power") for m in meters]
         if any(v is None for v in values):
             return None

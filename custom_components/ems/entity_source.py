@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from homeassistant.const import (
@@ -78,6 +79,11 @@ class EntitySource:
         if self.kind == "battery" and self.config.get(CONF_CAPACITY_WH):
             values["capacity"] = self.config[CONF_CAPACITY_WH]
         return values
+
+    def power_age_s(self, now: datetime) -> float | None:
+        """Seconds since the power entity last reported a value (None if it does not exist)."""
+        state = self.hass.states.get(self.entity_ids["power"])
+        return None if state is None else (now - state.last_reported).total_seconds()
 
     def _value(self, key: str, entity_id: str) -> float | None:
         state = self.hass.states.get(entity_id)
