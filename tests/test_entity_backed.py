@@ -22,7 +22,7 @@ async def site(hass: HomeAssistant) -> MockConfigEntry:
     assert await async_setup_component(
         hass,
         "input_number",
-        {"input_number": {"vendor_setpoint": {"min": -3000, "max": 3000, "step": 10}}},
+        {"input_number": {"vendor_setpoint": {"min": -3000, "max": 2000, "step": 10}}},
     )
     # A vendor that reports battery power in kW and + for discharging.
     hass.states.async_set(
@@ -111,6 +111,16 @@ async def test_setpoint_goes_to_the_vendor_entity(
     await hass.async_block_till_done()
     assert float(hass.states.get("input_number.vendor_setpoint").state) == -2500
     assert hass.states.get("sensor.home_limit_reason").state == "power"
+    # Discharging: the vendor entity takes at most +2000 (its own range, sign inverted).
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.home_manual_battery_setpoint", "value": -5000},
+        True,
+    )
+    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=30))
+    await hass.async_block_till_done()
+    assert float(hass.states.get("input_number.vendor_setpoint").state) == 2000
 
 
 async def test_source_unavailable(hass: HomeAssistant, site: MockConfigEntry) -> None:

@@ -233,6 +233,10 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 charge = min(charge, max(0.0, point.max))
             if point.min is not None:
                 discharge = min(discharge, max(0.0, -point.min))
+        if self.entities is not None and (span := self.entities.setpoint_range_w()):
+            # The vendor's setpoint entity refuses values outside its range: stay inside it.
+            charge = min(charge, max(0.0, span[1]))
+            discharge = min(discharge, max(0.0, -span[0]))
         extra = dict(self.profile.limits) if self.profile else {}
         # No temperature bounds unless the profile has them (entity-backed batteries have none).
         extra.setdefault("t_charge_min_c", None)

@@ -80,6 +80,23 @@ class EntitySource:
             values["capacity"] = self.config[CONF_CAPACITY_WH]
         return values
 
+    def setpoint_range_w(self) -> tuple[float, float] | None:
+        """The setpoint entity's own range in ems terms (W, + charging), if it has one."""
+        entity_id = self.entity_ids.get("setpoint")
+        state = self.hass.states.get(entity_id) if entity_id else None
+        if state is None:
+            return None
+        low, high = state.attributes.get("min"), state.attributes.get("max")
+        if low is None or high is None:
+            return None
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT)
+        if unit in PowerConverter.VALID_UNITS:
+            low = PowerConverter.convert(float(low), unit, UnitOfPower.WATT)
+            high = PowerConverter.convert(float(high), unit, UnitOfPower.WATT)
+        if self.config.get(CONF_INVERT_POWER):
+            low, high = -float(high), -float(low)
+        return float(low), float(high)
+
     def power_age_s(self, now: datetime) -> float | None:
         """Seconds since the power entity last reported a value (None if it does not exist)."""
         state = self.hass.states.get(self.entity_ids["power"])
