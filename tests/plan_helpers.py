@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import EVENT_CALL_SERVICE
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -137,6 +140,22 @@ def driven_calls(hass: HomeAssistant) -> list[tuple[str, str, dict[str, Any]]]:
 
     hass.bus.async_listen(EVENT_CALL_SERVICE, record)
     return calls
+
+
+def flaky(manager: Any, method: str, times: int, when: Callable[..., bool] = lambda *_: True):
+    """Patch a plan manager's ``_async_switch`` or ``_async_select`` so that its first ``times``
+    calls matching ``when(entity_id, value)`` fail as an offline device does; the others go through.
+    """
+    original = getattr(manager, method)
+    left = [times]
+
+    async def call(*args: Any) -> None:
+        if left[0] > 0 and when(*args):
+            left[0] -= 1
+            raise HomeAssistantError("device offline")
+        await original(*args)
+
+    return patch.object(manager, method, call)
 
 
 async def setup_site(

@@ -90,6 +90,28 @@ def test_next_time_of_day() -> None:
     assert next_time_of_day(time(21), now, PARIS) == datetime(2025, 1, 16, 21, tzinfo=PARIS)
 
 
+def test_next_time_of_day_on_the_dst_nights() -> None:
+    """Compared in UTC: on the fall-back night 02:00-03:00 comes twice, in spring not at all."""
+
+    def utc(at: time, now: datetime) -> datetime:
+        # Compared in UTC: == between zones is always False for a time shown twice (PEP 495).
+        return next_time_of_day(at, now, PARIS).astimezone(UTC)
+
+    # 2025-10-26, Paris: 03:00 summer time becomes 02:00 winter time (01:00 UTC).
+    first = datetime(2025, 10, 26, 0, 10, tzinfo=UTC)  # 02:10 summer time
+    second = datetime(2025, 10, 26, 1, 10, tzinfo=UTC)  # 02:10 winter time
+    assert utc(time(2, 20), first) == datetime(2025, 10, 26, 0, 20, tzinfo=UTC)
+    assert utc(time(2, 20), second) == datetime(2025, 10, 26, 1, 20, tzinfo=UTC)
+    assert utc(time(2, 5), second) == datetime(2025, 10, 27, 1, 5, tzinfo=UTC)
+    for now in (first, second):
+        for at in (time(2, 5), time(2, 20), time(2, 59), time(3), time(1, 30)):
+            assert next_time_of_day(at, now, PARIS) > now, (now, at)
+    # 2025-03-30: 02:30 does not exist; it is taken as 03:30 summer time.
+    spring = datetime(2025, 3, 30, 0, 0, tzinfo=UTC)  # 01:00 winter time
+    assert utc(time(2, 30), spring) == datetime(2025, 3, 30, 1, 30, tzinfo=UTC)
+    assert utc(time(7), spring) == datetime(2025, 3, 30, 5, tzinfo=UTC)
+
+
 def test_resample_profile_keeps_energy() -> None:
     minute = [100.0] * 10 + [2000.0] * 30 + [50.0] * 7  # 47 min
     resampled = resample_profile(minute, 1, 15)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentryData
@@ -18,6 +20,7 @@ from plan_helpers import (
     WATER_HEATER,
     at,
     driven_calls,
+    flaky,
     make_plan,
     run,
     setup_site,
@@ -27,6 +30,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from custom_components.ems.const import DOMAIN
 
 STEPS = 96
+STORE_KEY = f"{DOMAIN}.plan.site_entry_id"
 
 
 async def _set_plan(hass: HomeAssistant, plan: dict[str, Any]) -> None:
@@ -273,3 +277,246 @@ async def test_a_failing_switch_does_not_stop_the_others(
     await _set_plan(hass, plan)
     assert _state(hass, "input_boolean.water_heater") == "on"
     assert "ems could not drive Car" in caplog.text
+
+
+async def test_a_failed_release_is_retried(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A switch that does not answer at the end of a run is turned off at the next minute."""
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [WATER_HEATER])
+    manager = entry.runtime_data.plan
+    power = run(STEPS, 0, 2, 3000)
+    await _set_plan(
+        hass, make_plan(NOW, appliances={"water_heater_uid": {"power_w": power, "start": None}})
+    )
+    assert _state(hass, "input_boolean.water_heater") == "on"
+    with flaky(manager, "_async_switch", 1, lambda _entity, on: not on):
+        await _tick(hass, freezer, at(NOW, 2))  # end of the run: the switch does not answer
+        assert _state(hass, "input_boolean.water_heater") == "on"
+        await _tick(hass, freezer, at(NOW, 2) + timedelta(minutes=1))
+    assert _state(hass, "input_boolean.water_heater") == "off"
+
+
+async def test_a_failed_pilot_wire_release_is_retried(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [HEATER])
+    manager = entry.runtime_data.plan
+    await _set_plan(
+        hass, make_plan(NOW, appliances={"heater_uid": {"power_w": [600.0] * STEPS, "start": None}})
+    )
+    assert _state(hass, "input_select.living_room_pilot_wire") == "eco"
+    with flaky(manager, "_async_select", 1, lambda _entity, option: option == "comfort"):
+        await _tick(hass, freezer, NOW + timedelta(minutes=61))  # stale: handed back, fails
+        assert _state(hass, "input_select.living_room_pilot_wire") == "eco"
+        await _tick(hass, freezer, NOW + timedelta(minutes=62))
+    assert _state(hass, "input_select.living_room_pilot_wire") == "comfort"
+
+
+async def test_a_failed_cycle_start_is_retried_within_its_step(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [DISHWASHER])
+    manager = entry.runtime_data.plan
+    await hass.services.async_call(
+        DOMAIN,
+        "set_appliance_request",
+        {"appliance": "dishwasher_uid", "finish_by": "07:00"},
+        blocking=True,
+    )
+    start = at(NOW, 1)
+    await _set_plan(
+        hass,
+        make_plan(
+            NOW,
+            appliances={
+                "dishwasher_uid": {"power_w": run(STEPS, 1, 5, 2000), "start": start.isoformat()}
+            },
+        ),
+    )
+    with flaky(manager, "_async_switch", 1):
+        await _tick(hass, freezer, start)  # the plug does not answer: the start is not lost
+        assert _state(hass, "input_boolean.dishwasher") == "off"
+        assert manager.request("dishwasher_uid").enabled
+        assert manager.request("dishwasher_uid").last_start is None
+        await _tick(hass, freezer, start + timedelta(minutes=1))
+    assert _state(hass, "input_boolean.dishwasher") == "on"
+    assert manager.request("dishwasher_uid").last_start == start
+    assert not manager.request("dishwasher_uid").enabled
+
+
+async def test_loads_are_released_when_their_appliance_is_removed(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, hass_storage: dict[str, Any]
+) -> None:
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [WATER_HEATER, HEATER])
+    await _set_plan(
+        hass,
+        make_plan(
+            NOW,
+            appliances={
+                "water_heater_uid": {"power_w": run(STEPS, 0, 8, 3000), "start": None},
+                "heater_uid": {"power_w": [600.0] * STEPS, "start": None},
+            },
+        ),
+    )
+    assert _state(hass, "input_boolean.water_heater") == "on"
+    assert _state(hass, "input_select.living_room_pilot_wire") == "eco"
+    water_heater, heater = list(entry.subentries)
+
+    hass.config_entries.async_remove_subentry(entry, water_heater)
+    await hass.async_block_till_done()
+    assert _state(hass, "input_boolean.water_heater") == "off"
+    assert _state(hass, "input_select.living_room_pilot_wire") == "eco"  # still planned
+
+    hass.config_entries.async_remove_subentry(entry, heater)
+    await hass.async_block_till_done()
+    assert _state(hass, "input_select.living_room_pilot_wire") == "comfort"
+    assert hass_storage[STORE_KEY]["data"]["driven"] == []
+
+
+async def test_the_old_switch_is_released_when_the_appliance_changes_switch(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [WATER_HEATER])
+    await _set_plan(
+        hass,
+        make_plan(
+            NOW,
+            appliances={"water_heater_uid": {"power_w": run(STEPS, 0, 8, 3000), "start": None}},
+        ),
+    )
+    assert _state(hass, "input_boolean.water_heater") == "on"
+    subentry = next(iter(entry.subentries.values()))
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data={**subentry.data, "switch_entity": "input_boolean.heat_pump"}
+    )
+    await hass.async_block_till_done()
+    assert _state(hass, "input_boolean.water_heater") == "off"
+    # The plan still wants it on: its new switch is driven from the next minute.
+    await _tick(hass, freezer, NOW + timedelta(minutes=1))
+    assert _state(hass, "input_boolean.heat_pump") == "on"
+
+
+async def test_loads_are_released_when_the_site_is_removed(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, hass_storage: dict[str, Any]
+) -> None:
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [WATER_HEATER, HEATER])
+    await _set_plan(
+        hass,
+        make_plan(
+            NOW,
+            appliances={
+                "water_heater_uid": {"power_w": run(STEPS, 0, 8, 3000), "start": None},
+                "heater_uid": {"power_w": [600.0] * STEPS, "start": None},
+            },
+        ),
+    )
+    assert _state(hass, "input_boolean.water_heater") == "on"
+    assert _state(hass, "input_select.living_room_pilot_wire") == "eco"
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert _state(hass, "input_boolean.water_heater") == "off"
+    assert _state(hass, "input_select.living_room_pilot_wire") == "comfort"
+    assert STORE_KEY not in hass_storage
+
+
+async def test_a_driven_list_of_an_older_version_is_read(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, hass_storage: dict[str, Any]
+) -> None:
+    """Stored by an older version (uids only): the entity is taken from the appliance."""
+    freezer.move_to(NOW)
+    hass_storage[STORE_KEY] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": STORE_KEY,
+        "data": {"plan": None, "driven": ["water_heater_uid", "gone_uid"]},
+    }
+    await setup_site(hass, [WATER_HEATER])
+    assert hass_storage[STORE_KEY]["data"]["driven"] == [
+        {"uid": "water_heater_uid", "entity_id": "input_boolean.water_heater", "option": None}
+    ]
+
+
+async def test_no_execution_after_unload(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A minute tick already on its way when the site unloads does nothing."""
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [WATER_HEATER])
+    manager = entry.runtime_data.plan
+    await _set_plan(
+        hass,
+        make_plan(
+            NOW,
+            appliances={"water_heater_uid": {"power_w": run(STEPS, 0, 2, 3000), "start": None}},
+        ),
+    )
+    assert _state(hass, "input_boolean.water_heater") == "on"
+    calls = driven_calls(hass)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    freezer.move_to(at(NOW, 3))
+    await manager._async_tick(at(NOW, 3))
+    await manager._async_execute(at(NOW, 3))
+    await hass.async_block_till_done()
+    assert calls == []
+
+
+async def test_a_minute_tick_is_skipped_while_the_plan_is_executed(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A slow switch: the minute tick does not queue behind the execution in progress."""
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [WATER_HEATER])
+    manager = entry.runtime_data.plan
+    gate = asyncio.Event()
+    switched: list[tuple[str, bool]] = []
+
+    async def slow_switch(entity_id: str, on: bool) -> None:
+        switched.append((entity_id, on))
+        await gate.wait()  # the switch answers late, and its state does not change
+
+    plan = make_plan(
+        NOW, appliances={"water_heater_uid": {"power_w": run(STEPS, 0, 8, 3000), "start": None}}
+    )
+    with patch.object(manager, "_async_switch", slow_switch):
+        await hass.services.async_call(DOMAIN, "set_plan", {"plan": plan}, blocking=True)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert switched == [("input_boolean.water_heater", True)]
+        moment = NOW + timedelta(minutes=1)
+        freezer.move_to(moment)
+        async_fire_time_changed(hass, moment)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        gate.set()
+        await hass.async_block_till_done()
+    assert len(switched) == 1
+
+
+async def test_a_plan_that_has_not_started_is_stale(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Until its first step, a plan is not followed, and says why."""
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [])
+    manager = entry.runtime_data.plan
+    start = at(NOW, 2)
+    await _set_plan(hass, make_plan(start, battery_w=[1000.0] * STEPS))
+    assert manager.slot(NOW) is None
+    assert manager.stale_reason(NOW) == "not_started"
+    assert manager.is_stale(NOW)
+    assert manager.battery_setpoint_w(NOW) is None
+    stale = hass.states.get("binary_sensor.home_plan_stale")
+    assert stale.state == "on"
+    assert stale.attributes["reason"] == "not_started"
+
+    await _tick(hass, freezer, start)
+    assert manager.stale_reason(start) is None
+    assert manager.battery_setpoint_w(start) == 1000
+    assert hass.states.get("binary_sensor.home_plan_stale").state == "off"

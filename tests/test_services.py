@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
@@ -13,7 +14,11 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 from plan_helpers import ALL_APPLIANCES, DISHWASHER, EV, NOW, WATER_HEATER, make_plan, setup_site
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
 
 from custom_components.ems.const import DOMAIN
 from custom_components.ems.contract import validate_plan, validate_scenario
@@ -232,6 +237,52 @@ async def test_set_appliance_request_targets_and_errors(
     assert manager.finish_by("water_heater_uid", later).isoformat() == "2025-01-16T06:00:00+01:00"
 
 
+async def test_an_appliance_subentry_the_site_does_not_know(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """An entity of an appliance subentry the plan manager has not (yet) read is not found."""
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [DISHWASHER])
+    entry.runtime_data.plan.appliances.pop("dishwasher_uid")  # e.g. added while it reloads
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "set_appliance_request",
+            {"entity_id": "switch.dishwasher_let_ems_schedule_it", "enabled": True},
+            blocking=True,
+        )
+    assert err.value.translation_key == "appliance_not_found"
+
+
+async def test_an_energy_override_without_finish_by_expires(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """No deadline to expire with: the energy asked for holds for one plan horizon (24 h)."""
+    freezer.move_to(NOW)
+    no_deadline = ConfigSubentryData(
+        data={k: v for k, v in WATER_HEATER["data"].items() if k != "finish_by"},
+        subentry_type="appliance",
+        title="Water heater",
+        unique_id=WATER_HEATER["unique_id"],
+    )
+    entry = await setup_site(hass, [no_deadline])
+    manager = entry.runtime_data.plan
+    await hass.services.async_call(
+        DOMAIN,
+        "set_appliance_request",
+        {"appliance": "water_heater_uid", "energy_wh": 2000},
+        blocking=True,
+    )
+    assert manager.request("water_heater_uid").expires == NOW + timedelta(hours=24)
+    assert manager.energy_wh("water_heater_uid", NOW + timedelta(hours=23)) == 2000
+    later = NOW + timedelta(hours=24, seconds=30)
+    freezer.move_to(later)
+    async_fire_time_changed(hass, later)
+    await hass.async_block_till_done()
+    assert manager.request("water_heater_uid").energy_wh is None
+    assert manager.energy_wh("water_heater_uid", later) == 6000
+
+
 async def test_appliance_entities(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to(NOW)
     entry = await setup_site(hass, [DISHWASHER, WATER_HEATER])
@@ -339,6 +390,11 @@ async def test_get_problem_battery_from_the_controller(hass: HomeAssistant, sim)
     )
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    # A battery ems may not command is part of the house, not of the plan.
+    assert (await _problem(hass))["scenario"]["battery"] is None
+    battery_id = next(s for s, sub in entry.subentries.items() if sub.subentry_type == "battery")
+    hass.config_entries.async_update_entry(entry, options={"control": [battery_id]})
     await hass.async_block_till_done()
     response = await _problem(hass)
     battery = response["scenario"]["battery"]

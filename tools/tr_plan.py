@@ -239,6 +239,7 @@ STALE_REASONS = {
     "no_plan": ("No plan", "Aucun plan"),
     "ended": ("Plan over", "Plan terminé"),
     "too_old": ("Too old", "Trop ancien"),
+    "not_started": ("Not started yet", "Pas encore commencé"),
 }
 EXCEPTIONS = {
     "invalid_plan": (

@@ -169,7 +169,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
-    """Drop the repair issues of a removed site."""
+    """Drop the repair issues of a removed site; hand back the loads ems drove, forget its plan."""
     for subentry_id in entry.subentries:
         for prefix in ("device_unreachable", "invalid_profile"):
             ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{subentry_id}")

@@ -101,12 +101,27 @@ def parse_time_of_day(value: Any) -> time | None:
 
 
 def next_time_of_day(at: time, now: datetime, tz: tzinfo) -> datetime:
-    """The first moment after ``now`` when the local clock shows ``at``."""
-    local = now.astimezone(tz)
-    candidate = datetime.combine(local.date(), at, tzinfo=tz)
-    if candidate <= local:
-        candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=tz)
-    return candidate
+    """The first moment after ``now`` when the local clock shows ``at`` (in ``tz``).
+
+    Compared in UTC: aware datetimes sharing a zone compare by wall clock (wrong across DST).
+    On the fall-back night a time shown twice is due at its next occurrence (either one); a time
+    skipped in spring is taken with the offset before the change (02:30 is 03:30 summer time).
+    """
+    now_utc = now.astimezone(UTC)
+    day = now_utc.astimezone(tz).date()
+    moments: list[datetime] = []
+    for date in (day, day + timedelta(days=1)):
+        naive = datetime.combine(date, at)
+        occurrences = [
+            moment
+            for fold in (0, 1)
+            if (moment := naive.replace(tzinfo=tz, fold=fold).astimezone(UTC))
+            .astimezone(tz)
+            .replace(tzinfo=None)
+            == naive
+        ]
+        moments.extend(occurrences or [naive.replace(tzinfo=tz).astimezone(UTC)])
+    return min(m for m in moments if m > now_utc).astimezone(tz)
 
 
 def in_windows(moment: datetime, windows: list[Window], tz: tzinfo) -> bool:
@@ -286,7 +301,8 @@ class ApplianceRequest:
     """What the household asked: may ems schedule it, done by when, how much energy.
 
     ``finish_by`` and ``energy_wh`` override the configured defaults until ``expires`` (the
-    deadline they were given for); then the defaults apply again.
+    deadline they were given for, or one plan horizon for an energy with no deadline at all);
+    then the defaults apply again.
     """
 
     enabled: bool

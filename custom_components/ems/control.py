@@ -139,7 +139,8 @@ def split_setpoint(total_w: float, batteries: list[tuple[float, float]]) -> list
         return [0.0] * count
     sign = 1.0 if total_w > 0 else -1.0
     caps = [max(0.0, c) if _finite(c) else 0.0 for _, c in batteries]
-    weights = [max(0.0, e) if _finite(e) else 0.0 for e, _ in batteries]
+    # Below a milliwatt-hour an "available energy" is rounding noise (and denormals misbehave).
+    weights = [e if _finite(e) and e > 1e-3 else 0.0 for e, _ in batteries]
     if not any(w > 0 and c > 0 for w, c in zip(weights, caps, strict=True)):
         weights = caps  # no energy information: share by power
     shares = [0.0] * count

@@ -259,17 +259,15 @@ class SiteController:
             self._clear_plan_issue()
             return self.mode, None, None
         plan = self.entry.runtime_data.plan
-        setpoint = None
-        if plan is not None and not plan.is_stale(now):
-            setpoint = plan.battery_setpoint_w(now)
-        if setpoint is None and plan is not None and not plan.is_stale(now):
+        setpoint = plan.battery_setpoint_w(now) if plan is not None else None
+        if setpoint is not None:
+            self._clear_plan_issue()
+            return Mode.AUTO, None, float(setpoint)
+        if plan is not None and plan.stale_reason(now) == "not_started":
             self._clear_plan_issue()  # a fresh plan that starts later: wait for it
             return Mode.SELF_CONSUMPTION, "plan_pending", None
-        if setpoint is None:
-            self._raise_plan_issue()
-            return Mode.SELF_CONSUMPTION, "plan_stale", None
-        self._clear_plan_issue()
-        return Mode.AUTO, None, float(setpoint)
+        self._raise_plan_issue()
+        return Mode.SELF_CONSUMPTION, "plan_stale", None
 
     def _raise_plan_issue(self) -> None:
         ir.async_create_issue(

@@ -4,6 +4,11 @@ The battery part of a plan is executed by the site controller (mode ``auto``), w
 ``PlanManager.battery_setpoint_w(now)`` every cycle and falls back when ``is_stale(now)``.
 Appliances are executed here: at a planned start their switch turns on (and off at the end of
 a run for energy-type loads); pilot-wire heaters follow comfort / eco slot by slot.
+
+What ems took over is stored with the entity it drove ("driven"), and handed back (switch off,
+pilot wire to comfort) once the plan no longer wants it, the appliance is removed or moved to
+another entity, or the site is removed. Bookkeeping changes only once the call succeeded, so a
+device that did not answer is tried again at the next minute.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 import copy
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 import logging
 import math
@@ -26,7 +31,14 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .appliance import ApplianceConfig, ApplianceRequest, appliances_of
-from .const import DOMAIN, EVENT_RUN_REQUESTED, PLAN_MAX_AGE_S, PLAN_STORE_VERSION
+from .const import (
+    DOMAIN,
+    EVENT_RUN_REQUESTED,
+    PLAN_HORIZON_STEPS,
+    PLAN_MAX_AGE_S,
+    PLAN_STEP_MINUTES,
+    PLAN_STORE_VERSION,
+)
 from .contract import ContractError, parse_time, validate_plan, validate_scenario
 from .controller import Mode
 
@@ -36,6 +48,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 PLAN_MAX_AGE = timedelta(seconds=PLAN_MAX_AGE_S)
+# How long an energy asked for holds when no deadline bounds it: one plan horizon.
+OVERRIDE_MAX_AGE = timedelta(minutes=PLAN_STEP_MINUTES * PLAN_HORIZON_STEPS)
 BATTERY_BLOCK_W = 50.0  # battery power below this is "idle" in the calendar
 _UNSET: Any = object()
 
@@ -68,6 +82,50 @@ class PlanRun:
     average_w: float
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Driven:
+    """A load ems took over, and how to hand it back."""
+
+    uid: str  # appliance uid
+    entity_id: str
+    option: str | None  # the select option that releases it (pilot wire: comfort); None: off
+
+    @classmethod
+    def of(cls, appliance: ApplianceConfig) -> Driven | None:
+        """How ems drives an appliance now; None for a cycle (started, never taken back)."""
+        if appliance.kind == "cycle":
+            return None
+        option = appliance.comfort_option if appliance.kind == "pilot_wire_heater" else None
+        return cls(uid=appliance.uid, entity_id=appliance.switch_entity, option=option)
+
+    @classmethod
+    def from_stored(cls, raw: Any) -> Driven | None:
+        """The Store's form; None if it is not one (a bare uid of an older version)."""
+        if not isinstance(raw, dict):
+            return None
+        uid, entity_id, option = raw.get("uid"), raw.get("entity_id"), raw.get("option")
+        if not isinstance(uid, str) or not isinstance(entity_id, str):
+            return None
+        return cls(uid=uid, entity_id=entity_id, option=option if isinstance(option, str) else None)
+
+
+async def _async_switch(hass: HomeAssistant, entity_id: str, on: bool) -> None:
+    domain = entity_id.split(".", 1)[0]
+    await hass.services.async_call(
+        domain, "turn_on" if on else "turn_off", {ATTR_ENTITY_ID: entity_id}, blocking=True
+    )
+
+
+async def _async_select(hass: HomeAssistant, entity_id: str, option: str) -> None:
+    state = hass.states.get(entity_id)
+    if state is not None and state.state == option:
+        return
+    domain = entity_id.split(".", 1)[0]
+    await hass.services.async_call(
+        domain, "select_option", {ATTR_ENTITY_ID: entity_id, ATTR_OPTION: option}, blocking=True
+    )
+
+
 class PlanManager:
     """The current plan of a site, the households' appliance requests, and their execution."""
 
@@ -89,10 +147,14 @@ class PlanManager:
         self._requests: dict[str, ApplianceRequest] = {
             uid: ApplianceRequest.default(a) for uid, a in self.appliances.items()
         }
-        self._driven: set[str] = set()  # appliances ems switched on (or to eco) and must release
+        # Appliances ems switched on (or to eco) and must release, by uid.
+        self._driven: dict[str, Driven] = {}
+        # Loads driven for an appliance since removed or moved to another entity: to release.
+        self._orphans: list[Driven] = []
         self._listeners: list[Callable[[], None]] = []
         self._lock = asyncio.Lock()
         self._unsub_tick: CALLBACK_TYPE | None = None
+        self._stopped = False
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -105,7 +167,13 @@ class PlanManager:
                     self._requests[uid] = ApplianceRequest.from_dict(raw)
                 except (TypeError, ValueError) as err:
                     _LOGGER.warning("Stored request of %s dropped: %s", uid, err)
-        self._driven = {uid for uid in data.get("driven") or [] if uid in self.appliances}
+                    continue
+                request = self._requests[uid]
+                if request.energy_wh is not None and request.expires is None:
+                    # Stored by an older version without an expiry: give it one from now.
+                    request.expires = dt_util.utcnow() + OVERRIDE_MAX_AGE
+        if self._load_driven(data.get("driven") or []):
+            await self._async_save()
         if requested := data.get("run_requested_at"):
             self.run_requested_at = dt_util.parse_datetime(requested)
         if (raw_plan := data.get("plan")) is None:
@@ -120,14 +188,45 @@ class PlanManager:
             return
         self._apply(plan, scenario, received, (raw_plan, raw_scenario))
 
+    def _load_driven(self, stored: list[Any]) -> bool:
+        """Take back what ems drove before a restart; True if the Store's form must be rewritten.
+
+        A load stored for an appliance that is gone, or now drives another entity, is kept to
+        be released (at start, then every minute until its entity answers).
+        """
+        rewrite = False
+        for raw in stored:
+            if isinstance(raw, str):  # an older version stored the uid only
+                rewrite = True
+                appliance = self.appliances.get(raw)
+                driven = None if appliance is None else Driven.of(appliance)
+                if driven is None:
+                    _LOGGER.warning("%s: cannot tell what %s drove; not released", self, raw)
+                    continue
+            elif (driven := Driven.from_stored(raw)) is None:
+                _LOGGER.warning("%s: stored driven load %r dropped", self, raw)
+                rewrite = True
+                continue
+            appliance = self.appliances.get(driven.uid)
+            if appliance is None or appliance.switch_entity != driven.entity_id:
+                self._orphans.append(driven)
+            elif (current := Driven.of(appliance)) is not None:  # a cycle now: left running
+                self._driven.setdefault(driven.uid, current)  # released as configured now
+        return rewrite
+
     @callback
     def async_start(self) -> None:
-        """Execute and refresh every minute, on the minute."""
-        self._unsub_tick = async_track_utc_time_change(self.hass, self._async_tick, second=0)
+        """Execute and refresh every minute, on the minute; release what is no longer ours."""
+        self._unsub_tick = async_track_utc_time_change(self.hass, self._async_on_minute, second=0)
+        if self._orphans:
+            self.entry.async_create_task(
+                self.hass, self._async_release_orphans_now(), "ems release of removed loads"
+            )
 
     @callback
     def async_stop(self) -> None:
-        """Stop the minute timer."""
+        """Stop the minute timer; a tick or an execution already on its way does nothing."""
+        self._stopped = True
         if self._unsub_tick is not None:
             self._unsub_tick()
             self._unsub_tick = None
@@ -146,7 +245,10 @@ class PlanManager:
             if self.run_requested_at is None
             else self.run_requested_at.isoformat(),
             "requests": {uid: request.as_dict() for uid, request in self._requests.items()},
-            "driven": sorted(self._driven),
+            "driven": [
+                asdict(driven)
+                for driven in [*(self._driven[uid] for uid in sorted(self._driven)), *self._orphans]
+            ],
         }
 
     async def _async_save(self) -> None:
@@ -241,17 +343,23 @@ class PlanManager:
         return self._start + self._step * self.plan["horizon_steps"]
 
     def stale_reason(self, now: datetime) -> str | None:
-        """Why the plan may not be followed (no_plan, ended, too_old), None when it may."""
+        """Why the plan may not be followed, None when it may.
+
+        no_plan, ended (past its last step), too_old (received more than ``PLAN_MAX_AGE``
+        ago), or not_started (its first step is still ahead: there is no slot to follow).
+        """
         if self.plan is None or self.received_at is None:
             return "no_plan"
         if now >= self._start + self._step * self.plan["horizon_steps"]:
             return "ended"
         if now - self.received_at > PLAN_MAX_AGE:
             return "too_old"
+        if now < self._start:
+            return "not_started"
         return None
 
     def is_stale(self, now: datetime) -> bool:
-        """No plan, past the plan's last step, or received more than ``PLAN_MAX_AGE`` ago."""
+        """Whether the plan may not be followed now (``stale_reason`` says why)."""
         return self.stale_reason(now) is not None
 
     def slot(self, now: datetime) -> int | None:
@@ -262,7 +370,7 @@ class PlanManager:
         return index if 0 <= index < self.plan["horizon_steps"] else None
 
     def battery_setpoint_w(self, now: datetime) -> float | None:
-        """Planned battery power (+ charge / − discharge, W) now; None if none or stale."""
+        """Planned battery power (+ charge / − discharge, W) now; None exactly when stale."""
         if self.is_stale(now) or (index := self.slot(now)) is None:
             return None
         return float(self.plan["battery_w"][index])  # type: ignore[index]
@@ -376,7 +484,13 @@ class PlanManager:
         energy_wh: float | None = None,
         now: datetime | None = None,
     ) -> None:
-        """Change what the household asks of an appliance (all checked before any change)."""
+        """Change what the household asks of an appliance (all checked before any change).
+
+        The finish-by and energy given hold until the deadline in force (the one given, else
+        the next default finish-by time); an energy with no deadline at all (no finish-by
+        configured) holds for one plan horizon (``OVERRIDE_MAX_AGE``, 24 h). Then the
+        configured defaults apply again.
+        """
         now = now or dt_util.utcnow()
         self.check_request(uid, finish_by=finish_by, energy_wh=energy_wh, now=now)
         appliance = self.appliances[uid]
@@ -385,7 +499,8 @@ class PlanManager:
             request.finish_by = request.expires = finish_by
         if energy_wh is not None:
             request.energy_wh = energy_wh
-            request.expires = request.finish_by_at(appliance, now, dt_util.get_default_time_zone())
+            tz = dt_util.get_default_time_zone()
+            request.expires = request.finish_by_at(appliance, now, tz) or now + OVERRIDE_MAX_AGE
         if enabled is not None:
             request.enabled = enabled
         # The household changed its mind: ask the optimizer for a new plan.
@@ -415,23 +530,42 @@ class PlanManager:
 
     # --- execution ----------------------------------------------------------------------------
 
+    @callback
+    def _async_on_minute(self, now: datetime) -> None:
+        """Run the tick as a task of the entry: unloading waits for the one in flight."""
+        if self._stopped or self._lock.locked():
+            return
+        self.entry.async_create_task(self.hass, self._async_tick(now), "ems plan tick")
+
     async def _async_tick(self, _now: datetime) -> None:
+        # Unloaded (a tick already on its way), or a slow device still holds the execution:
+        # skip this beat rather than queue ticks behind it.
+        if self._stopped or self._lock.locked():
+            return
         now = dt_util.utcnow()
         expired = [request.expire(now) for request in self._requests.values()]
         if any(expired):
             await self._async_save()
         await self._async_execute(now)
-        self._notify()
+        if not self._stopped:
+            self._notify()
 
     async def _async_execute(self, now: datetime) -> None:
         """Drive every appliance to what the plan wants now (and release them if stale)."""
+        if self._stopped:
+            return
         async with self._lock:
-            before = set(self._driven)
+            if self._stopped:  # unloaded while waiting for the lock
+                return
+            before = (dict(self._driven), list(self._orphans))
+            await self._async_release_orphans()
             # Passive mode: ems hands back what it drives (as for a stale plan), then stays idle.
             controller = self.entry.runtime_data.controller
             passive = controller is not None and controller.mode is Mode.PASSIVE
             slot = None if passive or self.is_stale(now) else self.slot(now)
             for uid, appliance in self.appliances.items():
+                if self._stopped:  # unloaded during a slow call: drive nothing more
+                    break
                 result = None
                 if slot is not None and self._requests[uid].enabled:
                     result = self.plan["appliances"].get(uid)  # type: ignore[index]
@@ -439,8 +573,39 @@ class PlanManager:
                     await self._async_drive(appliance, result, slot, now)
                 except HomeAssistantError as err:
                     _LOGGER.warning("ems could not drive %s: %s", appliance.name, err)
-            if self._driven != before:
+            if (self._driven, self._orphans) != before:
                 await self._async_save()
+
+    async def _async_release_orphans_now(self) -> None:
+        """At start: release the loads of removed or changed appliances without waiting."""
+        if self._stopped:
+            return
+        async with self._lock:
+            if self._stopped:
+                return
+            before = list(self._orphans)
+            await self._async_release_orphans()
+            if self._orphans != before:
+                await self._async_save()
+
+    async def _async_release_orphans(self) -> None:
+        """Hand back the loads ems drove for appliances since removed or moved (lock held)."""
+        for driven in list(self._orphans):
+            if self.hass.states.get(driven.entity_id) is None:
+                continue  # not (yet) there, e.g. its integration is starting: next minute
+            _LOGGER.info("%s: releasing %s, no longer driven by ems", self, driven.entity_id)
+            try:
+                await self._async_release(driven)
+            except HomeAssistantError as err:
+                _LOGGER.warning("ems could not release %s: %s", driven.entity_id, err)
+                continue
+            self._orphans.remove(driven)
+
+    async def _async_release(self, driven: Driven) -> None:
+        if driven.option is None:
+            await self._async_switch(driven.entity_id, False)
+        else:
+            await self._async_select(driven.entity_id, driven.option)
 
     async def _async_drive(
         self,
@@ -450,34 +615,40 @@ class PlanManager:
         now: datetime,
     ) -> None:
         uid, entity_id = appliance.uid, appliance.switch_entity
-        if appliance.kind == "cycle":
+        if (driven := Driven.of(appliance)) is None:  # a cycle
             if result is not None:
                 await self._async_start_cycle(appliance, result, now)
             return
+        # Taking over is noted before the call (a call that fails half-way is still released);
+        # handing back only after it, so that a device that did not answer is tried again.
         if appliance.kind == "pilot_wire_heater":
             if result is not None:
                 comfort = result["power_w"][slot] >= appliance.comfort_threshold_w
                 option = appliance.comfort_option if comfort else appliance.eco_option
-                self._driven.add(uid)
+                self._driven[uid] = driven
                 await self._async_select(entity_id, option)
             elif uid in self._driven:  # released: a pilot wire without orders means comfort
-                self._driven.discard(uid)
-                await self._async_select(entity_id, appliance.comfort_option)
+                await self._async_release(self._driven[uid])
+                del self._driven[uid]
             return
         # Energy-type loads: on during planned steps, off at the end of the run.
         if result is not None and result["power_w"][slot] >= appliance.run_threshold_w:
-            self._driven.add(uid)
+            self._driven[uid] = driven
             state = self.hass.states.get(entity_id)
             if state is None or state.state != STATE_ON:
                 await self._async_switch(entity_id, True)
         elif uid in self._driven:
-            self._driven.discard(uid)
-            await self._async_switch(entity_id, False)
+            await self._async_release(self._driven[uid])
+            del self._driven[uid]
 
     async def _async_start_cycle(
         self, appliance: ApplianceConfig, result: dict[str, Any], now: datetime
     ) -> None:
-        """Start a cycle during its planned start step, once; its request is then done."""
+        """Start a cycle during its planned start step, once; its request is then done.
+
+        Done only once the switch turned on: a start that failed is tried again at the next
+        minute, as long as it is still within the start step.
+        """
         if result.get("start"):
             start = parse_time(result["start"])
         elif runs := self.appliance_runs(appliance.uid):
@@ -488,27 +659,18 @@ class PlanManager:
         if not start <= now < start + self._step or request.last_start == start:
             return
         _LOGGER.info("Starting %s as planned for %s", appliance.name, start.isoformat())
+        await self._async_switch(appliance.switch_entity, True)
         request.last_start = start
         request.enabled = False  # the household arms it again for the next load
         request.finish_by = request.energy_wh = request.expires = None
         await self._async_save()
         self._notify()
-        await self._async_switch(appliance.switch_entity, True)
 
     async def _async_switch(self, entity_id: str, on: bool) -> None:
-        domain = entity_id.split(".", 1)[0]
-        await self.hass.services.async_call(
-            domain, "turn_on" if on else "turn_off", {ATTR_ENTITY_ID: entity_id}, blocking=True
-        )
+        await _async_switch(self.hass, entity_id, on)
 
     async def _async_select(self, entity_id: str, option: str) -> None:
-        state = self.hass.states.get(entity_id)
-        if state is not None and state.state == option:
-            return
-        domain = entity_id.split(".", 1)[0]
-        await self.hass.services.async_call(
-            domain, "select_option", {ATTR_ENTITY_ID: entity_id, ATTR_OPTION: option}, blocking=True
-        )
+        await _async_select(self.hass, entity_id, option)
 
     # --- diagnostics --------------------------------------------------------------------------
 
@@ -542,11 +704,26 @@ class PlanManager:
                 for uid, appliance in self.appliances.items()
             },
             "driven": sorted(self._driven),
+            "to_release": [driven.entity_id for driven in self._orphans],
         }
 
 
 async def async_remove_plan_store(hass: HomeAssistant, entry_id: str) -> None:
-    """Forget the plan and requests stored for a removed site."""
-    await Store[dict[str, Any]](
-        hass, PLAN_STORE_VERSION, f"{DOMAIN}.plan.{entry_id}"
-    ).async_remove()
+    """Release the loads ems still drives for a removed site, then forget its plan and requests.
+
+    The site is already unloaded: what it drove is read from its Store. A load that does not
+    answer is logged and left as it is (there is no site left to try again).
+    """
+    store = Store[dict[str, Any]](hass, PLAN_STORE_VERSION, f"{DOMAIN}.plan.{entry_id}")
+    data = await store.async_load() or {}
+    for raw in data.get("driven") or []:
+        if (driven := Driven.from_stored(raw)) is None:
+            continue
+        try:
+            if driven.option is None:
+                await _async_switch(hass, driven.entity_id, False)
+            else:
+                await _async_select(hass, driven.entity_id, driven.option)
+        except HomeAssistantError as err:
+            _LOGGER.warning("ems could not release %s: %s", driven.entity_id, err)
+    await store.async_remove()

@@ -284,7 +284,7 @@ PLAN_STALE = BinarySensorEntityDescription(
 
 
 class EmsPlanStaleSensor(EmsPlanEntity, BinarySensorEntity):
-    """On when the plan may not be followed (none, over, or too old); always available."""
+    """On when the plan may not be followed (none, over, too old, not yet started); always there."""
 
     @property
     def is_on(self) -> bool:
@@ -293,7 +293,7 @@ class EmsPlanStaleSensor(EmsPlanEntity, BinarySensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
-        """Why: no_plan, ended or too_old."""
+        """Why: no_plan, ended, too_old or not_started."""
         return {"reason": self.manager.stale_reason(_now())}
 
 

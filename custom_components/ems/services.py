@@ -170,8 +170,11 @@ def _appliances(hass: HomeAssistant, call: ServiceCall) -> list[tuple[PlanManage
         if subentry is None or subentry.subentry_type != SUBENTRY_APPLIANCE:
             raise missing(entity_id)
         uid = next(
-            u for u, a in manager.appliances.items() if a.subentry_id == subentry.subentry_id
+            (u for u, a in manager.appliances.items() if a.subentry_id == subentry.subentry_id),
+            None,
         )
+        if uid is None:  # a subentry the site has not read (yet): e.g. added while it reloads
+            raise missing(entity_id)
         add(manager, uid)
     dev_reg = dr.async_get(hass)
     for device_id in call.data.get(ATTR_DEVICE_ID, []):
