@@ -65,8 +65,8 @@ class EmsDeviceEntity(CoordinatorEntity[EmsDeviceCoordinator]):
         return None if data is None else data.get(self.entity_description.key)
 
 
-class EmsSiteEntity(Entity):
-    """An entity of the site device, updated whenever any device updates."""
+class EmsSiteBaseEntity(Entity):
+    """An entity of the site device; subclasses say what it follows."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -78,23 +78,17 @@ class EmsSiteEntity(Entity):
         self._attr_unique_id = f"{entry.entry_id}_{description.key}"
         self._attr_device_info = site_device_info(entry)
 
+
+class EmsSiteEntity(EmsSiteBaseEntity):
+    """A site entity updated whenever any device updates."""
+
     async def async_added_to_hass(self) -> None:
         """Follow every device of the site."""
         self.async_on_remove(self.entry.runtime_data.site.add_listener(self.async_write_ha_state))
 
 
-class EmsControllerEntity(Entity):
-    """An entity of the site device showing or tuning the site controller."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
-
-    def __init__(self, entry: EmsConfigEntry, description: EntityDescription) -> None:
-        """Bind to the site's controller."""
-        self.entry = entry
-        self.entity_description = description
-        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
-        self._attr_device_info = site_device_info(entry)
+class EmsControllerEntity(EmsSiteBaseEntity):
+    """A site entity showing or tuning the site controller."""
 
     @property
     def controller(self) -> SiteController:

@@ -39,7 +39,7 @@ from .appliance import ApplianceConfig
 from .const import DOMAIN
 from .contract import STATUSES
 from .coordinator import EmsConfigEntry
-from .entity import site_device_info
+from .entity import EmsSiteBaseEntity
 from .plan import PlanManager
 
 APPLIANCE_MODELS = {
@@ -55,18 +55,13 @@ def _now() -> datetime:
     return dt_util.utcnow()
 
 
-class EmsPlanEntity(Entity):
+class EmsPlanEntity(EmsSiteBaseEntity):
     """An entity that follows the site's plan manager (plan, requests, minute ticks)."""
-
-    _attr_has_entity_name = True
-    _attr_should_poll = False
 
     def __init__(self, manager: PlanManager, description: EntityDescription) -> None:
         """A site entity; appliance entities override the identity."""
+        super().__init__(manager.entry, description)
         self.manager = manager
-        self.entity_description = description
-        self._attr_unique_id = f"{manager.entry.entry_id}_{description.key}"
-        self._attr_device_info = site_device_info(manager.entry)
 
     async def async_added_to_hass(self) -> None:
         """Follow the plan manager."""

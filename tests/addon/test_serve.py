@@ -8,10 +8,12 @@ import json
 import logging
 import os
 from pathlib import Path
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -509,16 +511,30 @@ def test_the_loop_runs_as_a_process_and_stops_on_sigterm(site: FakeHA, tmp_path:
     env.pop("SUPERVISOR_TOKEN", None)
     with subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) as process:
         assert process.stderr is not None
-        lines = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = process.stderr.readline()
-            lines.append(line)
-            if "plan pushed (start)" in line or not line:
+        lines: queue.Queue[str] = queue.Queue()
+        # Read in a thread: a blocking readline must never hang the suite if the line never comes.
+        reader = threading.Thread(
+            target=lambda: [lines.put(line) for line in iter(process.stderr.readline, "")],
+            daemon=True,
+        )
+        reader.start()
+        seen: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("plan pushed (start)" in s for s in seen):
+            try:
+                seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
                 break
         process.send_signal(signal.SIGTERM)
-        rest = process.communicate(timeout=15)[1]
-    output = "".join(lines) + rest
+        try:
+            process.wait(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        reader.join(timeout=5)
+    while not lines.empty():
+        seen.append(lines.get())
+    output = "".join(seen)
     assert process.returncode == 0, output
     assert "plan pushed (start)" in output
     assert "stopping" in output
