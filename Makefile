@@ -1,7 +1,9 @@
 # ems: install, test, demo.
 #
-#   make demo    simulator + a real Home Assistant with ems configured (prints URL and login)
-#   make test    ruff + the whole pytest suite
+#   make demo         simulator + a real Home Assistant with ems configured and the optimizer
+#                     add-on running (prints URL and login; Ctrl-C stops everything)
+#   make test         ruff + the whole pytest suite
+#   make screenshots  the dashboard in headless Chromium, into docs/screenshots/
 #
 # Every target sets up .venv first (Python 3.13, found as below). The install is stamped:
 # it reruns only when a requirements file changes.
@@ -27,16 +29,18 @@ ADDON_PYPROJECT := $(wildcard addon/pyproject.toml)
 
 STAMP_INPUTS := requirements.txt requirements-test.txt $(ADDON_PYPROJECT)
 
-.PHONY: help setup test lint format demo bench-modbus bench-optimizer clean distclean
+.PHONY: help setup browser test lint format demo screenshots bench-modbus bench-optimizer clean distclean
 
 help:
-	@echo "make demo          simulator + Home Assistant with ems configured (Ctrl-C stops)"
+	@echo "make demo          simulator + Home Assistant with ems + optimizer add-on (Ctrl-C stops)"
+	@echo "make screenshots   dashboard screenshots in headless Chromium -> docs/screenshots/"
 	@echo "make test          ruff check + the whole pytest suite"
 	@echo "make lint          ruff check + ruff format --check"
 	@echo "make format        ruff format + ruff check --fix"
 	@echo "make bench-modbus  Modbus poll-cost benchmark"
 	@echo "make bench-optimizer  MILP build+solve times and costs on benchmarks/scenarios"
-	@echo "make setup         create/update .venv (Python 3.13) only"
+	@echo "make setup         create/update .venv (Python 3.13), and make Chromium available"
+	@echo "make browser       install Debian's chromium if missing (as root, with apt-get)"
 	@echo "make clean         remove caches and .demo/  (distclean also removes .venv)"
 
 # Python 3.13: a working python3.13 on PATH, else pyenv's 3.13.0, else any pyenv 3.13.x.
@@ -76,7 +80,29 @@ $(STAMP): $(STAMP_INPUTS) | $(PY)
 	fi
 	@touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The browser test and `make screenshots` drive the system's Chromium with Playwright
+# (Playwright's own browser download is never used). Missing: installed with apt-get when run
+# as root, else a note says why the browser test will be skipped. $EMS_CHROMIUM names another.
+CHROMIUM_FOUND = $(or $(EMS_CHROMIUM),$(shell command -v chromium || command -v chromium-browser))
+
+browser:
+	@if [ -n "$(CHROMIUM_FOUND)" ]; then \
+	  :; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "note: no chromium, and not root to install it: the browser test will be skipped." >&2; \
+	  echo "  Install Debian's chromium package (sudo apt-get install chromium) or set EMS_CHROMIUM." >&2; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: no chromium and no apt-get to install it: the browser test will be skipped." >&2; \
+	  echo "  Install a Chromium and set EMS_CHROMIUM to its path." >&2; \
+	else \
+	  echo "Installing Debian's chromium (headless browser for the browser test and screenshots)"; \
+	  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends chromium fonts-liberation; }; then \
+	    echo "note: apt-get could not install chromium: the browser test will be skipped." >&2; \
+	  fi; \
+	fi
 
 test: setup
 	$(RUFF) check .
@@ -94,6 +120,10 @@ format: setup
 
 demo: setup
 	$(PY) scripts/demo.py
+
+# Starts its own demo (temporary dir), lets a few minutes of history build up, logs in.
+screenshots: setup
+	$(PY) scripts/screenshots.py --out docs/screenshots
 
 bench-modbus: setup
 	$(PY) -m custom_components.ems.bench

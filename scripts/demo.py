@@ -1,28 +1,43 @@
-"""Run the ems demo: the site simulator plus a real Home Assistant with ems configured.
+"""Run the ems demo: the site simulator, a real Home Assistant with ems, and the optimizer add-on.
 
 ``make demo`` runs this file with the project's virtualenv. It
 
-1. starts the Modbus site simulator (``python -m simulator``) on a free loopback port;
+1. starts the Modbus site simulator (``python -m simulator``) on a free loopback port. Its clock
+   follows the wall clock's time of day on a clear summer day of the data, so the PV curve and
+   the plan agree with Home Assistant's clock; ``--speed N`` runs it N times faster;
 2. writes a fresh Home Assistant config dir (``.demo/config``, wiped on every run) with an
-   explicit component list, links ``custom_components/ems`` into it and starts ``hass``;
-3. onboards Home Assistant over REST (user ``demo`` / ``demo-ems-2025``);
-4. configures ems over REST config flows: the site, one subentry per simulated device,
-   then the site options (scan interval, which devices may be written to);
-5. prints the URL and the login, echoes Home Assistant's errors, and runs until Ctrl-C or
-   SIGTERM, then stops everything it started.
+   explicit component list, the appliances' relays as ``input_boolean`` helpers (the simulator
+   has none), and the repository's dashboard ``dashboards/ems.yaml`` as a YAML-mode dashboard;
+   links ``custom_components/ems`` into it and starts ``hass``;
+3. onboards Home Assistant over REST (user ``demo`` / ``demo-ems-2025``) and creates a
+   long-lived token (websocket ``auth/long_lived_access_token``, saved in ``.demo/token``);
+4. configures ems over REST config flows: the site, one subentry per simulated device, three
+   appliances (washing machine = ``cycle``, water heater, EV), then the site options (scan
+   interval, writes enabled for the battery and the relay board, tariffs); arms the washing
+   machine, sets the site mode to ``auto`` and saves the Energy dashboard's preferences
+   (websocket ``energy/save_prefs``);
+5. starts the optimizer add-on as a plain process, ``ems-optimizer serve --ha-url URL`` with
+   the token in ``$EMS_HA_TOKEN`` (kept off the process list), its runs in ``.demo/runs``;
+6. prints the URL and the login, echoes errors (and each plan the add-on pushes), and runs
+   until Ctrl-C or SIGTERM, then stops everything it started.
 
-``--check`` does steps 1-4, also logs in as a person would and loads the frontend's page,
-waits until numeric ems sensor states arrive, prints the two lines and exits (used by tests
-and CI). Every process it starts is stopped on any exit.
+``--check`` does steps 1-5, also logs in as a person would and loads the frontend's page,
+waits until numeric ems sensor states and the add-on's first plan arrive, checks that every
+entity the dashboard shows exists and that the energy preferences are saved, prints the two
+lines and exits (used by tests and CI). Every process it starts is stopped on any exit.
+
+The end-to-end tests and ``scripts/screenshots.py`` import this module: ``start`` sets
+everything up and returns a ``Demo``, ``check`` verifies it, ``stop_all`` stops the processes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 import contextlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 import json
 import os
 from pathlib import Path
@@ -45,6 +60,9 @@ USERNAME = "demo"
 PASSWORD = "demo-ems-2025"  # a demo login, printed on purpose
 PREFERRED_HA_PORT = 8123
 STOP_TIMEOUT_S = 30.0
+
+DASHBOARD_FILE = ROOT / "dashboards" / "ems.yaml"
+DASHBOARD_URL = "ems-dashboard"  # a YAML dashboard's url path needs a hyphen
 
 # Components loaded instead of default_config (which pulls packages this venv lacks).
 COMPONENTS = (
@@ -88,6 +106,10 @@ ONBOARDING_EXTRAS = ("met", "google_translate", "radio_browser", "shopping_list"
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? (\w+) ")
 
+# The simulator's data day: a clear summer day (2024-06-13, UTC). The demo starts the simulated
+# clock at the wall clock's UTC time of day on it, so day and night match Home Assistant's.
+SIM_DAY = datetime(2024, 6, 13, tzinfo=UTC)
+
 
 class DemoError(Exception):
     """A step of the demo failed; the message names the step."""
@@ -105,29 +127,152 @@ class Device:
     control: bool = False  # enable writes in the site options
 
 
+# The simulator's SunSpec hybrid (unit 5) is not part of its grid meter's balance, so counted as
+# a site PV it would inflate the site's PV and house load by its output: the demo leaves it out.
 DEVICES = (
     Device("battery", "modbus_tcp", "Battery", 1, "generic_bess", control=True),
     Device("pv", "modbus_tcp", "PV inverter", 2, "generic_pv_inverter"),
     Device("meter", "modbus_tcp", "Grid meter", 3, "generic_meter_3ph"),
     Device("relay_board", "modbus_tcp", "Relay board", 4, "relay_board_4ch", control=True),
-    Device("pv", "sunspec", "Hybrid inverter (SunSpec)", 5),
 )
+
+
+@dataclass(frozen=True)
+class Appliance:
+    """A flexible appliance added as an ``appliance`` subentry, switched by a demo helper."""
+
+    kind: str  # menu option of the appliance flow: cycle, water_heater, ev, ...
+    name: str
+    relay: str  # object id of its input_boolean (the demo's stand-in for a relay)
+    relay_name: str
+    icon: str
+    fields: dict[str, Any]
+
+
+CYCLE_HOURS = 2  # the washing machine's profile: 8 steps of 15 min
+APPLIANCES = (
+    Appliance(
+        "cycle",
+        "Washing machine",
+        "washing_machine",
+        "Washing machine plug",
+        "mdi:washing-machine",
+        {
+            "profile_w": "2000, 2000, 300, 300, 300, 150, 700, 700",
+            "profile_step_minutes": 15,
+            "finish_by": "07:00:00",
+        },
+    ),
+    Appliance(
+        "water_heater",
+        "Water heater",
+        "water_heater",
+        "Water heater relay",
+        "mdi:water-boiler",
+        {
+            "power_w": 2400,
+            "energy_wh": 4000,
+            "windows": "22:00-06:00, 12:00-16:00",
+            "finish_by": "07:00:00",
+        },
+    ),
+    Appliance(
+        "ev",
+        "Electric car",
+        "ev_charger",
+        "EV charging point",
+        "mdi:ev-station",
+        {
+            "max_power_w": 7400,
+            "min_power_w": 1400,
+            "energy_wh": 10000,
+            "finish_by": "07:30:00",
+            "allow_partial": True,
+        },
+    ),
+)
+
 SITE = {"name": "Demo site", "import_limit_w": 9000, "export_limit_w": 6000}
 SCAN_INTERVAL_S = 5
+# French regulated tariff with off-peak hours (€/kWh), surplus sold at a feed-in price.
+TARIFFS = {
+    "objective": "cost",
+    "peak_price": 0.2516,
+    "offpeak_price": 0.1828,
+    "offpeak_hours": "22:00-06:00",
+    "export_price": 0.04,
+}
+MODE = "auto"
+# The demo user's profile: 24-hour clock, the server's time zone, weeks from Monday.
+USER_LOCALE = {
+    "language": "en-GB",
+    "number_format": "language",
+    "time_format": "24",
+    "date_format": "language",
+    "time_zone": "server",
+    "first_weekday": "monday",
+}
+
+# Entity ids the demo, its dashboard and the tests rely on (from the names above).
+E = {
+    "mode": "select.demo_site_mode",
+    "manual_setpoint": "number.demo_site_manual_battery_setpoint",
+    "pv_power": "sensor.demo_site_pv_power",
+    "battery_power": "sensor.demo_site_battery_power",
+    "grid_power": "sensor.demo_site_grid_power",
+    "house_load": "sensor.demo_site_house_load",
+    "soc": "sensor.demo_site_battery_state_of_charge",
+    "site_state": "sensor.demo_site_controller_state",
+    "limit_reason": "sensor.demo_site_limit_reason",
+    "setpoint": "sensor.demo_site_battery_setpoint",
+    "plan_status": "sensor.demo_site_plan_status",
+    "plan_age": "sensor.demo_site_plan_age",
+    "plan_stale": "binary_sensor.demo_site_plan_stale",
+    "plan_battery": "sensor.demo_site_planned_battery_power",
+    "calendar": "calendar.demo_site_plan",
+    "battery_soc": "sensor.battery_state_of_charge",
+    "battery_charge_limit": "number.battery_charge_power_limit",  # only with control enabled
+    "washing_schedule": "switch.washing_machine_let_ems_schedule_it",
+    "battery_device_power": "sensor.battery_power",
+    "battery_connection": "binary_sensor.battery_connection",
+    "pv_inverter_power": "sensor.pv_inverter_power",
+    "grid_import": "sensor.grid_meter_energy_imported",
+    "grid_export": "sensor.grid_meter_energy_exported",
+    "pv_energy": "sensor.pv_inverter_energy_produced",
+    "battery_in": "sensor.battery_energy_charged",
+    "battery_out": "sensor.battery_energy_discharged",
+}
+PLAN_STATUSES = ("optimal", "feasible", "relaxed", "infeasible")
+ENTITY_ID = re.compile(
+    r"\b(?:sensor|binary_sensor|select|number|switch|calendar|datetime|input_boolean)"
+    r"\.[a-z0-9_]+\b"
+)
 
 
 # --------------------------------------------------------------------------------------------
 # Processes
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    """The C library's prctl, bound here so that the forked child imports and loads nothing."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # noqa: PLC0415
+
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
 def _child_setup() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Ask Linux to SIGTERM the child if this runner dies without cleaning up."""
-    if sys.platform.startswith("linux"):
-        import ctypes  # noqa: PLC0415
-
-        pr_set_pdeathsig = 1
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -153,8 +298,17 @@ class Proc:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_child_setup,  # noqa: PLW1509  (no threads run yet)
+                preexec_fn=_child_setup,  # noqa: PLW1509  (one pre-bound C call)
             )
+
+    @property
+    def pid(self) -> int | None:
+        """The process id (once started)."""
+        return None if self.popen is None else self.popen.pid
+
+    def alive(self) -> bool:
+        """Whether the process runs."""
+        return self.popen is not None and self.popen.poll() is None
 
     def ensure_alive(self, step: str) -> None:
         """Raise DemoError with the log's tail if the process has exited."""
@@ -225,33 +379,25 @@ def wait_for_port(proc: Proc, port: int, timeout: float, step: str) -> None:
 
 
 class LogEcho(threading.Thread):
-    """Echo ERROR/CRITICAL records (with their tracebacks) of Home Assistant's log.
+    """Echo the records of a log file that ``show(level, text)`` selects, with a prefix."""
 
-    Records about the integrations that onboarding starts on its own (ONBOARDING_EXTRAS)
-    are left out: they fail for want of network or packages, which says nothing about ems.
-    """
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(daemon=True, name="hass-log-echo")
+    def __init__(self, path: Path, prefix: str, show: Callable[[str, str], bool]) -> None:
+        super().__init__(daemon=True, name=f"{prefix}-log-echo")
         self.path = path
+        self.prefix = prefix
+        self.show = show
         self.stopped = threading.Event()
-        self.noise = re.compile(
-            "|".join(rf"\b{re.escape(domain)}\b" for domain in ONBOARDING_EXTRAS)
-            + r"|\bmetno\b|\bradios\b|\bgtts\b"
-            + r"|libturbojpeg"  # camera snapshots: the system library is not installed
-        )
 
     def _flush(self, record: list[str]) -> None:
         if not record:
             return
         match = LOG_LINE.match(record[0])
-        text = "".join(record)
-        if match and match.group(1) in ("ERROR", "CRITICAL") and not self.noise.search(text):
-            print("".join(f"hass | {line}" for line in record), end="", flush=True)
+        if match and self.show(match.group(1), "".join(record)):
+            print("".join(f"{self.prefix} | {line}" for line in record), end="", flush=True)
         record.clear()
 
     def run(self) -> None:
-        """Follow the log file and print error records as they complete."""
+        """Follow the log file and print the selected records as they complete."""
         while not self.path.exists() and not self.stopped.wait(0.5):
             pass
         record: list[str] = []
@@ -268,8 +414,27 @@ class LogEcho(threading.Thread):
                     record.append(line if line.endswith("\n") else line + "\n")
 
 
+# Records about the integrations that onboarding starts on its own (ONBOARDING_EXTRAS) are left
+# out: they fail for want of network or packages, which says nothing about ems.
+_HASS_NOISE = re.compile(
+    "|".join(rf"\b{re.escape(domain)}\b" for domain in ONBOARDING_EXTRAS)
+    + r"|\bmetno\b|\bradios\b|\bgtts\b"
+    + r"|libturbojpeg"  # camera snapshots: the system library is not installed
+)
+
+
+def hass_errors(level: str, text: str) -> bool:
+    """Home Assistant's ERROR/CRITICAL records, less the onboarding extras' noise."""
+    return level in ("ERROR", "CRITICAL") and not _HASS_NOISE.search(text)
+
+
+def addon_news(level: str, text: str) -> bool:
+    """The add-on's errors and its one line per pushed plan."""
+    return level in ("ERROR", "CRITICAL") or "plan pushed" in text
+
+
 # --------------------------------------------------------------------------------------------
-# Home Assistant REST
+# Home Assistant REST and websocket
 
 
 class Api:
@@ -310,6 +475,19 @@ class Api:
         """GET a path."""
         return self.call("GET", path, step, **kw)
 
+    def state(self, entity_id: str, step: str = "read a state") -> dict[str, Any] | None:
+        """An entity's state object, None if it does not exist."""
+        found = self.call("GET", f"/api/states/{entity_id}", step, ok=(200, 404))
+        return found if isinstance(found, dict) and "state" in found else None
+
+    def states(self, step: str = "read the states") -> dict[str, dict[str, Any]]:
+        """Every state object, by entity id."""
+        return {s["entity_id"]: s for s in self.get("/api/states", step)}
+
+    def service(self, domain: str, service: str, data: dict[str, Any], step: str) -> Any:
+        """Call an action (blocking until it is done)."""
+        return self.post(f"/api/services/{domain}/{service}", step, data)
+
 
 def ws_commands(base: str, token: str, commands: list[dict[str, Any]], step: str) -> list[Any]:
     """Run websocket API commands in order and return their results."""
@@ -340,12 +518,38 @@ def ws_commands(base: str, token: str, commands: list[dict[str, Any]], step: str
         raise DemoError(f"{step}: websocket error: {err!r}") from err
 
 
+def wait_until(
+    probe: Callable[[], Any], timeout: float, step: str, procs: list[Proc], every: float = 1.0
+) -> Any:
+    """Call ``probe`` until it returns something truthy.
+
+    DemoError (with its last answer) after the timeout, or when one of the processes exits.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        for proc in procs:
+            proc.ensure_alive(step)
+        if result := probe():
+            return result
+        last = result
+        if time.monotonic() > deadline:
+            raise DemoError(f"{step}: still waiting after {timeout:.0f} s (last: {last!r})")
+        time.sleep(every)
+
+
+def _yaml_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid YAML scalar
+
+
 def write_config(config_dir: Path, port: int) -> None:
-    """Write a fresh Home Assistant config dir with ems linked into it."""
+    """Write a fresh Home Assistant config dir with ems, the relays and the dashboard."""
     if config_dir.exists():
         shutil.rmtree(config_dir)
     (config_dir / "custom_components").mkdir(parents=True)
     (config_dir / "custom_components" / "ems").symlink_to(ROOT / "custom_components" / "ems")
+    (config_dir / "dashboards").symlink_to(DASHBOARD_FILE.parent)  # edits show on reload
+    washing = next(a for a in APPLIANCES if a.kind == "cycle")
     lines = [
         "# Written by scripts/demo.py on every run: edits are lost.",
         "homeassistant:",
@@ -362,7 +566,43 @@ def write_config(config_dir: Path, port: int) -> None:
         f"  server_port: {port}",
         "logger:",
         "  default: warning",
-        *(f"{name}:" for name in COMPONENTS if name not in ("http", "logger")),
+        "lovelace:",
+        "  mode: storage",
+        "  dashboards:",
+        f"    {DASHBOARD_URL}:",
+        "      mode: yaml",
+        "      title: Energy (ems)",
+        "      icon: mdi:home-lightning-bolt",
+        "      show_in_sidebar: true",
+        f"      filename: dashboards/{DASHBOARD_FILE.name}",
+        "# The appliances' relays: the simulator has none, so helpers stand in for them.",
+        "input_boolean:",
+        *(
+            line
+            for a in APPLIANCES
+            for line in (
+                f"  {a.relay}:",
+                f"    name: {_yaml_str(a.relay_name)}",
+                f"    icon: {a.icon}",
+            )
+        ),
+        "# A washing machine stops by itself at the end of its cycle.",
+        "automation:",
+        "  - id: demo_washing_machine_cycle_end",
+        "    alias: Demo - washing machine cycle ends",
+        "    triggers:",
+        "      - trigger: state",
+        f"        entity_id: input_boolean.{washing.relay}",
+        "        to: 'on'",
+        f"        for: '{CYCLE_HOURS:02d}:00:00'",
+        "    actions:",
+        "      - action: input_boolean.turn_off",
+        f"        target: {{entity_id: input_boolean.{washing.relay}}}",
+        *(
+            f"{name}:"
+            for name in COMPONENTS
+            if name not in ("http", "logger", "automation", "input_boolean")
+        ),
         "",
     ]
     (config_dir / "configuration.yaml").write_text("\n".join(lines))
@@ -498,15 +738,25 @@ def add_site(api: Api) -> str:
     return str(result["result"]["entry_id"])
 
 
-def add_device(api: Api, entry_id: str, device: Device, sim_port: int) -> None:
-    """Add one simulated device as a subentry of the site."""
-    label = f"device {device.name!r} ({device.subentry_type}/{device.step})"
+def _add_subentry(
+    api: Api, entry_id: str, kind: tuple[str, str], data: dict[str, Any], label: str
+) -> None:
+    """Run a subentry flow: ``kind`` = (subentry type, menu option), then one form."""
+    subentry_type, option = kind
     step = f"{label}: start subentry flow"
     base = "/api/config/config_entries/subentries/flow"
-    result = api.post(base, step, {"handler": [entry_id, device.subentry_type]})
-    expect(result, step, "menu", "user", (device.step,))
-    step = f"{label}: choose menu option {device.step!r}"
-    result = api.post(f"{base}/{result['flow_id']}", step, {"next_step_id": device.step})
+    result = api.post(base, step, {"handler": [entry_id, subentry_type]})
+    expect(result, step, "menu", "user", (option,))
+    step = f"{label}: choose menu option {option!r}"
+    result = api.post(f"{base}/{result['flow_id']}", step, {"next_step_id": option})
+    expect(result, step, "form", option, tuple(data))
+    step = f"{label}: submit form {option!r}"
+    result = api.post(f"{base}/{result['flow_id']}", step, data)
+    expect(result, step, "create_entry")
+
+
+def add_device(api: Api, entry_id: str, device: Device, sim_port: int) -> None:
+    """Add one simulated device as a subentry of the site."""
     data: dict[str, Any] = {
         "name": device.name,
         "host": HOST,
@@ -515,35 +765,42 @@ def add_device(api: Api, entry_id: str, device: Device, sim_port: int) -> None:
     }
     if device.profile:
         data["profile"] = device.profile
-    expect(result, step, "form", device.step, tuple(data))
-    step = f"{label}: submit form {device.step!r}"
-    result = api.post(f"{base}/{result['flow_id']}", step, data)
-    expect(result, step, "create_entry")
+    label = f"device {device.name!r} ({device.subentry_type}/{device.step})"
+    _add_subentry(api, entry_id, (device.subentry_type, device.step), data, label)
+
+
+def add_appliance(api: Api, entry_id: str, appliance: Appliance) -> None:
+    """Add one appliance as a subentry of the site, switched by its helper."""
+    data = {
+        "name": appliance.name,
+        "switch_entity": f"input_boolean.{appliance.relay}",
+        **appliance.fields,
+    }
+    label = f"appliance {appliance.name!r} ({appliance.kind})"
+    _add_subentry(api, entry_id, ("appliance", appliance.kind), data, label)
 
 
 def subentry_ids(base: str, token: str, entry_id: str) -> dict[str, str]:
-    """Map each demo device's name to its subentry id."""
+    """Map each subentry's title (demo devices and appliances) to its subentry id."""
     step = "site: list subentries"
     (subentries,) = ws_commands(
         base, token, [{"type": "config_entries/subentries/list", "entry_id": entry_id}], step
     )
     ids: dict[str, str] = {}
-    for device in DEVICES:
-        by_title = [s for s in subentries if s.get("title") == device.name]
-        by_type = [s for s in subentries if s.get("subentry_type") == device.subentry_type]
-        match = by_title or (by_type if len(by_type) == 1 else [])
+    for name in [d.name for d in DEVICES] + [a.name for a in APPLIANCES]:
+        match = [s for s in subentries if s.get("title") == name]
         if len(match) != 1:
-            raise DemoError(f"{step}: cannot find the subentry of {device.name!r} in {subentries}")
-        ids[device.name] = match[0]["subentry_id"]
+            raise DemoError(f"{step}: cannot find the subentry of {name!r} in {subentries}")
+        ids[name] = match[0]["subentry_id"]
     return ids
 
 
 def set_options(api: Api, entry_id: str, control: list[str]) -> None:
-    """Set the site options: scan interval and the devices whose writes are enabled."""
+    """Set the site options: scan interval, devices whose writes are enabled, tariffs."""
     step = "site options: start options flow"
     base = "/api/config/config_entries/options/flow"
     result = api.post(base, step, {"handler": entry_id})
-    data = {"scan_interval": SCAN_INTERVAL_S, "control": control}
+    data = {"scan_interval": SCAN_INTERVAL_S, "control": control, **TARIFFS}
     expect(result, step, "form", "init", tuple(data))
     step = "site options: submit form 'init'"
     expect(api.post(f"{base}/{result['flow_id']}", step, data), step, "create_entry")
@@ -557,95 +814,236 @@ def entry_state(api: Api, entry_id: str, step: str) -> str:
     raise DemoError(f"{step}: the site entry {entry_id} has disappeared")
 
 
-def wait_for_sensors(api: Api, entry_id: str, timeout: float, hass: Proc) -> tuple[int, int]:
-    """Wait until ems sensors report numbers; return (numeric, total) sensor counts."""
-    step = "check: numeric ems sensor states"
-    template = "{{ integration_entities('ems') | select('match', 'sensor\\.') | list | tojson }}"
-    deadline = time.monotonic() + timeout
-    numeric, total = 0, 0
-    while time.monotonic() < deadline:
-        hass.ensure_alive(step)
-        rendered = api.post("/api/template", step, {"template": template})
-        sensors = set(json.loads(rendered) if isinstance(rendered, str) else rendered)
-        values = [s["state"] for s in api.get("/api/states", step) if s["entity_id"] in sensors]
-        numeric = sum(1 for value in values if _is_number(value))
-        total = len(sensors)
-        if numeric:
-            return numeric, total
-        time.sleep(1)
-    raise DemoError(
-        f"{step}: no numeric state among {total} ems sensors after {timeout:.0f} s "
-        f"(site entry state: {entry_state(api, entry_id, step)})"
+def arm_washing_machine(api: Api, subentry_id: str) -> str:
+    """Ask ems to schedule the washing machine, done within 20 hours; return the deadline.
+
+    Any 20 hours hold at least 4 off-peak hours (22:00-06:00), so the cycle has a cheap slot.
+    """
+    finish_by = (datetime.now(UTC) + timedelta(hours=20)).replace(minute=0, second=0)
+    finish = finish_by.isoformat(timespec="seconds")
+    api.service(
+        "ems",
+        "set_appliance_request",
+        {"appliance": subentry_id, "finish_by": finish, "enabled": True},
+        "appliances: arm the washing machine (ems.set_appliance_request)",
     )
+    return finish
 
 
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
+def set_mode(api: Api, mode: str, procs: list[Proc], timeout: float = 30) -> None:
+    """Set the site mode and wait until the select shows it."""
+    step = f"site: set mode {mode!r}"
+    api.service("select", "select_option", {"entity_id": E["mode"], "option": mode}, step)
+
+    def shown() -> bool:
+        state = api.state(E["mode"], step)
+        return state is not None and state["state"] == mode
+
+    wait_until(shown, timeout, step, procs, every=0.5)
+
+
+def energy_prefs() -> dict[str, Any]:
+    """The Energy dashboard: grid import/export, PV and battery energy of the ems devices."""
+    return {
+        "energy_sources": [
+            {
+                "type": "grid",
+                "flow_from": [
+                    {
+                        "stat_energy_from": E["grid_import"],
+                        "stat_cost": None,
+                        "entity_energy_price": None,
+                        "number_energy_price": TARIFFS["peak_price"],
+                    }
+                ],
+                "flow_to": [
+                    {
+                        "stat_energy_to": E["grid_export"],
+                        "stat_compensation": None,
+                        "entity_energy_price": None,
+                        "number_energy_price": TARIFFS["export_price"],
+                    }
+                ],
+                "cost_adjustment_day": 0,
+            },
+            {
+                "type": "solar",
+                "stat_energy_from": E["pv_energy"],
+                "config_entry_solar_forecast": None,
+            },
+            {
+                "type": "battery",
+                "stat_energy_from": E["battery_out"],
+                "stat_energy_to": E["battery_in"],
+            },
+        ],
+        "device_consumption": [],
+    }
 
 
 # --------------------------------------------------------------------------------------------
-# Main
+# The demo
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--check",
-        "--no-wait",
-        action="store_true",
-        help="set everything up, verify that ems sensor states arrive, then stop and exit",
+@dataclass
+class Demo:
+    """A running demo: where it is, how to reach it, and what it started."""
+
+    work: Path
+    base: str
+    api: Api  # authenticated with the long-lived token
+    token: str  # the long-lived token (also in work/token)
+    entry_id: str
+    subentries: dict[str, str]  # title → subentry id (devices and appliances)
+    sim_port: int
+    procs: list[Proc]
+    echoes: list[LogEcho] = field(default_factory=list)
+
+    @property
+    def dashboard_url(self) -> str:
+        """The ems dashboard's URL."""
+        return f"{self.base}/{DASHBOARD_URL}/site"
+
+    def proc(self, name: str) -> Proc | None:
+        """The started process of that name (simulator, hass, optimizer), if any."""
+        return next((p for p in self.procs if p.name == name), None)
+
+    def ws(self, commands: list[dict[str, Any]], step: str) -> list[Any]:
+        """Run websocket commands with the long-lived token."""
+        return ws_commands(self.base, self.token, commands, step)
+
+
+def sim_start_time(now: datetime | None = None) -> datetime:
+    """The simulated start: the wall clock's UTC time of day on the data's summer day."""
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    return SIM_DAY + timedelta(hours=now.hour, minutes=now.minute, seconds=now.second)
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
+def start_simulator(args: argparse.Namespace, work: Path, procs: list[Proc]) -> int:
+    """Start the simulator process; return its port."""
+    port = free_port()
+    start = args.sim_start or sim_start_time()
+    sim = Proc(
+        "simulator",
+        [
+            str(BIN / "python"),
+            "-m",
+            "simulator",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--speed",
+            f"{args.speed:g}",
+            "--start",
+            start.isoformat(),
+        ],
+        work / "simulator.log",
+        ROOT,
+        _clean_env(),
     )
-    parser.add_argument("--dir", type=Path, default=ROOT / ".demo", help="work dir (wiped)")
-    parser.add_argument("--port", type=int, default=0, help="Home Assistant port (default: free)")
-    parser.add_argument("--speed", type=float, default=30, help="simulator time factor")
-    parser.add_argument("--timeout", type=float, default=180, help="seconds allowed per phase")
-    parser.add_argument(
-        "--skip-ems",
-        action="store_true",
-        help="only start and onboard Home Assistant (no simulator, no ems configuration)",
+    procs.append(sim)
+    print(
+        f"demo: starting the simulator on {HOST}:{port}, {args.speed:g}× real time from "
+        f"{start.isoformat()} in its data (log: {sim.log})",
+        flush=True,
     )
-    return parser.parse_args(argv)
+    sim.start()
+    wait_for_port(sim, port, args.timeout, "starting the simulator")
+    return port
 
 
-def _raise_interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+def start_addon(demo: Demo, extra: list[str] | None = None) -> Proc:
+    """Start the optimizer add-on's loop as a plain process (standalone mode)."""
+    runs = demo.work / "runs"
+    env = {**_clean_env(), "EMS_HA_TOKEN": demo.token}  # not on the command line (ps)
+    addon = Proc(
+        "optimizer",
+        [
+            str(BIN / "ems-optimizer"),
+            "serve",
+            "--ha-url",
+            demo.base,
+            "--runs-dir",
+            str(runs),
+            "--poll-seconds",
+            "15",
+            *(extra or []),
+        ],
+        demo.work / "optimizer.log",
+        demo.work,
+        env,
+    )
+    demo.procs.append(addon)
+    print(
+        f"demo: starting the optimizer add-on: ems-optimizer serve --ha-url {demo.base} "
+        f"--token $(cat {demo.work / 'token'}) --runs-dir {runs} (log: {addon.log})",
+        flush=True,
+    )
+    addon.start()
+    echo = LogEcho(addon.log, "optimizer", addon_news)
+    echo.start()
+    demo.echoes.append(echo)
+    return addon
 
 
-def run(args: argparse.Namespace, procs: list[Proc]) -> None:
-    """Start and configure everything; in interactive mode, wait until interrupted."""
+def configure_ems(demo: Demo, timeout: float) -> None:
+    """Site, devices, appliances, options; then arm the washing machine, mode, energy prefs."""
+    api, procs = demo.api, demo.procs
+    print("demo: configuring ems (site, devices, appliances, options)", flush=True)
+    demo.entry_id = entry_id = add_site(api)
+    for device in DEVICES:
+        add_device(api, entry_id, device, demo.sim_port)
+    for appliance in APPLIANCES:
+        add_appliance(api, entry_id, appliance)
+    demo.subentries = subentry_ids(demo.base, demo.token, entry_id)
+    set_options(api, entry_id, [demo.subentries[d.name] for d in DEVICES if d.control])
+
+    step = "site: reloaded with the options"
+
+    def ready(*markers: str) -> bool:
+        if entry_state(api, entry_id, step) != "loaded":
+            return False
+        states = [api.state(marker, step) for marker in markers]
+        return all(s is not None and s["state"] not in ("unavailable", "unknown") for s in states)
+
+    # Each subentry and the options reload the entry, but a change made while a reload runs is
+    # not seen by it (the entry's update listener is gone until its setup ends). Once the
+    # options are in force (the battery's limit numbers exist only with control enabled), one
+    # more reload (queued after any running one) makes sure the entry has everything.
+    wait_until(lambda: ready(E["battery_charge_limit"]), timeout, step, procs)
+    api.post(f"/api/config/config_entries/entry/{entry_id}/reload", step)
+    markers = (E["battery_charge_limit"], E["washing_schedule"], E["mode"])
+    wait_until(lambda: ready(*markers), timeout, step, procs)
+    washing = next(a for a in APPLIANCES if a.kind == "cycle")
+    finish = arm_washing_machine(api, demo.subentries[washing.name])
+    print(f"demo: {washing.name.lower()} armed, to finish by {finish}", flush=True)
+    set_mode(api, MODE, procs)
+    demo.ws(
+        [
+            {"type": "energy/save_prefs", **energy_prefs()},
+            {"type": "frontend/set_user_data", "key": "language", "value": USER_LOCALE},
+        ],
+        "energy and profile: save preferences",
+    )
+    print(f"demo: mode {MODE!r}; Energy dashboard configured", flush=True)
+
+
+def start(args: argparse.Namespace, procs: list[Proc], *, sim_port: int | None = None) -> Demo:
+    """Start and configure everything; return the running demo.
+
+    ``sim_port``: use a simulator that already listens there (the e2e tests run one in-process
+    to inject faults) instead of starting one. Every process started is appended to ``procs``
+    as soon as it starts, so that the caller can stop them whatever happens.
+    """
     work = args.dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-
-    sim_port = 0
-    if not args.skip_ems:
-        sim_port = free_port()
-        sim = Proc(
-            "simulator",
-            [
-                str(BIN / "python"),
-                "-m",
-                "simulator",
-                "--host",
-                HOST,
-                "--port",
-                str(sim_port),
-                "--speed",
-                f"{args.speed:g}",
-            ],
-            work / "simulator.log",
-            ROOT,
-            env,
-        )
-        procs.append(sim)
-        print(f"demo: starting the simulator on {HOST}:{sim_port} (log: {sim.log})", flush=True)
-        sim.start()
-        wait_for_port(sim, sim_port, args.timeout, "starting the simulator")
+    if not args.skip_ems and sim_port is None:
+        sim_port = start_simulator(args, work, procs)
 
     port = args.port or free_port(PREFERRED_HA_PORT)
     config_dir = work / "config"
@@ -655,12 +1053,12 @@ def run(args: argparse.Namespace, procs: list[Proc]) -> None:
         [str(BIN / "hass"), "-c", str(config_dir), "--skip-pip", "--log-no-color"],
         work / "hass.console.log",
         work,
-        env,
+        _clean_env(),
     )
     procs.append(hass)
     print(f"demo: starting Home Assistant on {HOST}:{port} (config: {config_dir})", flush=True)
     hass.start()
-    echo = LogEcho(config_dir / "home-assistant.log")
+    echo = LogEcho(config_dir / "home-assistant.log", "hass", hass_errors)
     echo.start()
 
     base = f"http://{HOST}:{port}"
@@ -676,27 +1074,216 @@ def run(args: argparse.Namespace, procs: list[Proc]) -> None:
     token_file = work / "token"
     token_file.write_text(str(long_lived) + "\n")
     token_file.chmod(0o600)
-
-    if args.check:
-        verify_login(base)
-
+    api.set_token(str(long_lived))
+    demo = Demo(work, base, api, str(long_lived), "", {}, sim_port or 0, procs, [echo])
     if not args.skip_ems:
-        print("demo: configuring ems (site, devices, options)", flush=True)
-        entry_id = add_site(api)
-        for device in DEVICES:
-            add_device(api, entry_id, device, sim_port)
-        ids = subentry_ids(base, token, entry_id)
-        set_options(api, entry_id, [ids[d.name] for d in DEVICES if d.control])
-        if args.check:
-            numeric, total = wait_for_sensors(api, entry_id, args.timeout, hass)
-            print(f"demo: check passed: {numeric} of {total} ems sensors are numeric", flush=True)
+        configure_ems(demo, args.timeout)
+        if not args.no_addon:
+            start_addon(demo)
+    return demo
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def wait_for_sensors(demo: Demo, timeout: float) -> tuple[int, int]:
+    """Wait until ems sensors report numbers; return (numeric, total) sensor counts."""
+    step = "check: numeric ems sensor states"
+    template = "{{ integration_entities('ems') | select('match', 'sensor\\.') | list | tojson }}"
+    counts = (0, 0)
+
+    def numeric() -> tuple[int, int] | None:
+        nonlocal counts
+        rendered = demo.api.post("/api/template", step, {"template": template})
+        sensors = set(json.loads(rendered) if isinstance(rendered, str) else rendered)
+        states = demo.api.states(step)
+        values = [states[s]["state"] for s in sensors if s in states]
+        counts = (sum(1 for value in values if _is_number(value)), len(sensors))
+        return counts if counts[0] else None
+
+    try:
+        return wait_until(numeric, timeout, step, demo.procs)
+    except DemoError as err:
+        state = entry_state(demo.api, demo.entry_id, step)
+        raise DemoError(f"{err}; {counts[1]} ems sensors, site entry state {state!r}") from None
+
+
+def wait_for_plan(demo: Demo, timeout: float, after: datetime | None = None) -> dict[str, Any]:
+    """Wait until ems holds a current plan (received after ``after``); return its status state."""
+    step = "check: a plan from the optimizer add-on"
+
+    def plan() -> dict[str, Any] | None:
+        status = demo.api.state(E["plan_status"], step)
+        stale = demo.api.state(E["plan_stale"], step)
+        if status is None or status["state"] not in PLAN_STATUSES:
+            return None
+        if stale is None or stale["state"] != "off":
+            return None
+        if after is not None:
+            age = demo.api.state(E["plan_age"], step)
+            if age is None or not _is_number(age["state"]):
+                return None
+            received = datetime.now(UTC) - timedelta(minutes=float(age["state"]))
+            if received < after - timedelta(seconds=10):  # the age is rounded to 0.1 min
+                return None
+        return status
+
+    return wait_until(plan, timeout, step, demo.procs, every=2)
+
+
+def dashboard_entities(config: Any) -> set[str]:
+    """Entity ids a dashboard config mentions (cards, rows, templates)."""
+    return set(ENTITY_ID.findall(json.dumps(config)))
+
+
+def check_dashboard(demo: Demo) -> int:
+    """Home Assistant serves the ems dashboard and every entity it shows exists."""
+    step = "check: the ems dashboard"
+    (config,) = demo.ws([{"type": "lovelace/config", "url_path": DASHBOARD_URL}], step)
+    if not isinstance(config, dict) or not config.get("views"):
+        raise DemoError(f"{step}: no views in the dashboard's config: {config!r}")
+    states = demo.api.states(step)
+    if missing := sorted(dashboard_entities(config) - states.keys()):
+        raise DemoError(f"{step}: {DASHBOARD_FILE} shows entities that do not exist: {missing}")
+    return len(dashboard_entities(config))
+
+
+def check_energy(demo: Demo) -> None:
+    """The Energy dashboard's preferences list the grid, PV and battery sources."""
+    step = "check: energy preferences"
+    (prefs,) = demo.ws([{"type": "energy/get_prefs"}], step)
+    kinds = sorted(source["type"] for source in prefs.get("energy_sources", []))
+    if kinds != ["battery", "grid", "solar"]:
+        raise DemoError(f"{step}: expected battery, grid and solar sources, got {kinds}")
+
+
+def check(demo: Demo, timeout: float, *, plan: bool = True) -> str:
+    """Log in, wait for values and the first plan, check dashboard and energy; a summary."""
+    verify_login(demo.base)
+    numeric, total = wait_for_sensors(demo, timeout)
+    status = wait_for_plan(demo, timeout) if plan else {"state": "not awaited (no add-on)"}
+    shown = check_dashboard(demo)
+    check_energy(demo)
+    step = "check: mode"
+
+    def mode_runs() -> dict[str, Any] | None:
+        mode = demo.api.state(E["mode"], step) or {}
+        if mode.get("state") != MODE:
+            raise DemoError(f"{step}: expected {MODE!r}, got {mode!r}")
+        # With a plan, auto runs as auto from the controller's next tick (every 5 s).
+        effective = mode["attributes"].get("effective_mode")
+        return mode if not plan or effective == MODE else None
+
+    mode = wait_until(mode_runs, 30, step, demo.procs)
+    return (
+        f"{numeric} of {total} ems sensors are numeric; plan {status['state']}; "
+        f"mode {mode['state']} (runs as {mode['attributes'].get('effective_mode')}); "
+        f"dashboard shows {shown} entities"
+    )
+
+
+def stop_all(procs: list[Proc], echoes: list[LogEcho] | None = None) -> None:
+    """Stop the processes, last started first (Ctrl-C and SIGTERM are ignored meanwhile)."""
+    with _signals_ignored():
+        for proc in reversed(procs):
+            proc.stop()
+    for echo in echoes or []:
+        echo.stopped.set()
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C and SIGTERM while the children are being stopped (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+
+
+def _iso(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check",
+        "--no-wait",
+        action="store_true",
+        help="set everything up, verify values, plan, dashboard and energy, then stop and exit",
+    )
+    parser.add_argument("--dir", type=Path, default=ROOT / ".demo", help="work dir (wiped)")
+    parser.add_argument("--port", type=int, default=0, help="Home Assistant port (default: free)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="time acceleration of the simulator: simulated seconds per real second "
+        "(default 1: its clock follows Home Assistant's)",
+    )
+    parser.add_argument(
+        "--sim-start",
+        type=_iso,
+        default=None,
+        help="simulated start time in the data (default: now's UTC time of day on 2024-06-13)",
+    )
+    parser.add_argument("--timeout", type=float, default=180, help="seconds allowed per phase")
+    parser.add_argument("--no-addon", action="store_true", help="do not start the optimizer add-on")
+    parser.add_argument(
+        "--skip-ems",
+        action="store_true",
+        help="only start and onboard Home Assistant (no simulator, no ems configuration)",
+    )
+    return parser.parse_args(argv)
+
+
+def raise_interrupt(signum: int, _frame: object) -> None:
+    """Signal handler: stop as on Ctrl-C (SIGTERM)."""
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace, procs: list[Proc], echoes: list[LogEcho]) -> None:
+    """Start and configure everything; in interactive mode, wait until interrupted."""
+    demo = start(args, procs)
+    echoes.extend(demo.echoes)
+    if args.check:
+        if args.skip_ems:
+            verify_login(demo.base)
+        else:
+            summary = check(demo, args.timeout, plan=not args.no_addon)
+            print(f"demo: check passed: {summary}", flush=True)
 
     bold, reset = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
-    print(f"\n{bold}Home Assistant: {base}{reset}\n{bold}login: {USERNAME} / {PASSWORD}{reset}\n")
-    print(f"demo: long-lived API token in {token_file}", flush=True)
+    print(
+        f"\n{bold}Home Assistant: {demo.base}{reset}\n{bold}login: {USERNAME} / {PASSWORD}{reset}\n"
+    )
+    if not args.skip_ems:
+        print(f"demo: ems dashboard: {demo.dashboard_url}", flush=True)
+    print(f"demo: long-lived API token in {demo.work / 'token'}", flush=True)
     if args.check:
         return
-    print("demo: running; Ctrl-C stops Home Assistant and the simulator", flush=True)
+    names = ", ".join(p.name for p in procs)
+    print(f"demo: running; Ctrl-C stops everything it started ({names})", flush=True)
     while True:
         for proc in procs:
             proc.ensure_alive("running")
@@ -707,10 +1294,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo; return the process exit code."""
     args = parse_args(argv)
     procs: list[Proc] = []
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    echoes: list[LogEcho] = []
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored (e.g. with `&`).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     code = 0
     try:
-        run(args, procs)
+        run(args, procs, echoes)
     except KeyboardInterrupt:
         print("\ndemo: stopping", flush=True)
     except DemoError as err:
@@ -719,23 +1309,12 @@ def main(argv: list[str] | None = None) -> int:
             if proc.name == "hass":
                 log = args.dir.resolve() / "config" / "home-assistant.log"
                 print(f"--- last lines of {log} ---\n{tail(log)}", file=sys.stderr)
+            elif proc.name == "optimizer":
+                print(f"--- last lines of {proc.log} ---\n{tail(proc.log)}", file=sys.stderr)
         code = 1
     finally:
-        with _signals_ignored():
-            for proc in reversed(procs):
-                proc.stop()
+        stop_all(procs, echoes)
     return code
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """Ignore Ctrl-C and SIGTERM while the children are being stopped."""
-    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -249,6 +249,14 @@ async def test_set_plan_over_rest_answers_400(hass: HomeAssistant, hass_client) 
     assert problem.status == 200
     body = await problem.json()
     assert body["service_response"]["scenario"]["start"] == start.isoformat()
+    # Any refused request is a 400 with the reason, not a server error.
+    unknown = await client.post(
+        "/api/services/ems/set_appliance_request",
+        json={"entity_id": "switch.nothing_here", "energy_wh": 1000},
+    )
+    assert unknown.status == 400
+    other = await client.post("/api/services/ems/request_run", json={"config_entry_id": "nope"})
+    assert other.status == 400
 
 
 async def test_plan_and_requests_survive_a_restart(

@@ -101,6 +101,9 @@ async def _async_device_profile(hass: HomeAssistant, subentry: ConfigSubentry) -
 
 async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     """Set up a site: one coordinator per device subentry, links shared between devices."""
+    # First thing: a subentry or option changed while this setup runs must still reload it
+    # (the reload waits for the setup to finish).
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
     runtime = EmsRuntimeData(site=SiteAggregator())
     scan_interval = float(entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL))
     for subentry_id, subentry in entry.subentries.items():
@@ -152,7 +155,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     runtime.controller.async_start()
     runtime.plan.async_start()
     entry.async_on_unload(runtime.plan.async_stop)
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
 
 

@@ -10,7 +10,6 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
@@ -72,31 +71,19 @@ def _site(hass: HomeAssistant, call: ServiceCall) -> EmsConfigEntry:
     if entry_id := call.data.get(ATTR_CONFIG_ENTRY_ID):
         entry = hass.config_entries.async_get_entry(entry_id)
         if entry is None or entry.domain != DOMAIN:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="site_not_found",
-                translation_placeholders={"entry_id": entry_id},
-            )
+            raise PlanRejectedError("site_not_found", entry_id=entry_id)
         if entry.state is not ConfigEntryState.LOADED:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="site_not_loaded",
-                translation_placeholders={"name": entry.title},
-            )
+            raise PlanRejectedError("site_not_loaded", name=entry.title)
         return entry
     if not (entries := hass.config_entries.async_loaded_entries(DOMAIN)):
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_site")
+        raise PlanRejectedError("no_site")
     return entries[0]
 
 
 def _plan(entry: EmsConfigEntry) -> PlanManager:
     plan = entry.runtime_data.plan
     if plan is None:  # set up before the platforms: only while the entry is starting
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="site_not_loaded",
-            translation_placeholders={"name": entry.title},
-        )
+        raise PlanRejectedError("site_not_loaded", name=entry.title)
     return plan
 
 
@@ -151,12 +138,8 @@ def _appliances(hass: HomeAssistant, call: ServiceCall) -> list[tuple[PlanManage
         if (manager, uid) not in found:
             found.append((manager, uid))
 
-    def missing(target: str) -> ServiceValidationError:
-        return ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="appliance_not_found",
-            translation_placeholders={"target": target},
-        )
+    def missing(target: str) -> PlanRejectedError:
+        return PlanRejectedError("appliance_not_found", target=target)
 
     ent_reg = er.async_get(hass)
     for entity_id in call.data.get(ATTR_ENTITY_ID, []):

@@ -1,1 +1,1 @@
-"""End-to-end tests: real processes (hass, simulator)."""
+"""End-to-end tests: real processes (hass, the optimizer add-on), the simulator, a browser."""

@@ -1,4 +1,8 @@
-"""The `make demo` runner, end to end: simulator + hass + ems configured over REST."""
+"""`make demo` end to end: scripts/demo.py as a person runs it, then Ctrl-C.
+
+It starts the simulator, Home Assistant and the optimizer add-on, configures everything, prints
+the URL and the login and runs until Ctrl-C, which must stop every process it started.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +12,89 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .harness import ROOT, demo
+
 DEMO = ROOT / "scripts" / "demo.py"
-LIMIT_S = 420
-URL_LINE = re.compile(r"Home Assistant: http://127\.0\.0\.1:\d+")
+START_LIMIT_S = 180
+URL_LINE = re.compile(r"Home Assistant: (http://127\.0\.0\.1:\d+)")
+RUNNING = "demo: running; Ctrl-C stops everything it started (simulator, hass, optimizer)"
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: pid → command line."""
+    found: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found[int(stat.parent.name)] = cmdline.strip()
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(LIMIT_S + 120)
-def test_demo_check(tmp_path: Path) -> None:
-    """`demo.py --check` sets everything up, sees ems sensor values, prints URL and login."""
-    proc = subprocess.Popen(
-        [sys.executable, str(DEMO), "--check", "--dir", str(tmp_path / "demo"), "--timeout", "180"],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+@pytest.mark.timeout(START_LIMIT_S + 180)
+def test_demo_runs_until_ctrl_c(tmp_path: Path) -> None:
+    """The demo prints URL and login, gets values and a plan, and Ctrl-C stops it all."""
+    output = tmp_path / "demo.out"
+    with output.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(DEMO), "--dir", str(tmp_path / "demo"), "--timeout", "120"],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     try:
-        out, _ = proc.communicate(timeout=LIMIT_S)
-    except subprocess.TimeoutExpired:
-        proc.terminate()  # the runner stops hass and the simulator on SIGTERM
+        deadline = time.monotonic() + START_LIMIT_S
+        while RUNNING not in (text := output.read_text()):
+            assert proc.poll() is None, f"demo.py exited with {proc.returncode}:\n{text}"
+            assert time.monotonic() < deadline, f"demo.py not running after {START_LIMIT_S} s"
+            time.sleep(0.5)
+        lines = text.splitlines()
+        assert "login: demo / demo-ems-2025" in lines, text
+        match = next(m for line in lines if (m := URL_LINE.fullmatch(line)))
+
+        # The same checks as `demo.py --check`, against the running demo.
+        token = (tmp_path / "demo" / "token").read_text().strip()
+        api = demo.Api(match.group(1))
+        api.set_token(token)
+        running = demo.Demo(tmp_path / "demo", api.base, api, token, "", {}, 0, [])
+        summary = demo.check(running, 120)
+        assert "plan " in summary, summary
+
+        children = _children(proc.pid)
+        names = " ".join(children.values())
+        assert "hass" in names, children
+        assert "simulator" in names, children
+        assert "ems-optimizer serve" in names, children
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
         try:
-            out, _ = proc.communicate(timeout=60)
+            code = proc.wait(90)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
-        pytest.fail(f"demo.py --check still running after {LIMIT_S} s:\n{out}")
-
-    assert proc.returncode == 0, out
-    lines = out.splitlines()
-    assert any(URL_LINE.fullmatch(line) for line in lines), out
-    assert "login: demo / demo-ems-2025" in lines, out
-    assert "check passed" in out, out
+            proc.wait()
+            pytest.fail(f"demo.py still running 90 s after Ctrl-C:\n{output.read_text()}")
+    text = output.read_text()
+    assert code == 0, text
+    assert "demo: stopping" in text, text
+    left = {pid: cmd for pid, cmd in children.items() if _alive(pid)}
+    assert not left, f"still running after Ctrl-C: {left}"
