@@ -202,6 +202,8 @@ TARIFFS = {
     "offpeak_hours": "22:00-06:00",
     "export_price": 0.04,
 }
+# The simulator's PV is a 6 kW inverter: a clear-sky PV forecast until the recorder has history.
+PV_PEAK_W = 6000
 MODE = "auto"
 # The demo user's profile: 24-hour clock, the server's time zone, weeks from Monday.
 USER_LOCALE = {
@@ -800,7 +802,12 @@ def set_options(api: Api, entry_id: str, control: list[str]) -> None:
     step = "site options: start options flow"
     base = "/api/config/config_entries/options/flow"
     result = api.post(base, step, {"handler": entry_id})
-    data = {"scan_interval": SCAN_INTERVAL_S, "control": control, **TARIFFS}
+    data = {
+        "scan_interval": SCAN_INTERVAL_S,
+        "control": control,
+        **TARIFFS,
+        "pv_peak_w": PV_PEAK_W,
+    }
     expect(result, step, "form", "init", tuple(data))
     step = "site options: submit form 'init'"
     expect(api.post(f"{base}/{result['flow_id']}", step, data), step, "create_entry")

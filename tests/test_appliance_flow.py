@@ -305,6 +305,7 @@ async def test_tariff_options(hass: HomeAssistant) -> None:
         "offpeak_hours": "bad",
         "export_price": 0.05,
         "weather_entity": "weather.home",
+        "pv_peak_w": 6000,
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], values)
     assert result["type"] is FlowResultType.FORM
@@ -322,4 +323,19 @@ async def test_tariff_options(hass: HomeAssistant) -> None:
         "offpeak_hours": "22:00-06:00, 12:00-14:00",
         "export_price": 0.05,
         "weather_entity": "weather.home",
+        "pv_peak_w": 6000,
     }
+
+
+async def test_pv_peak_option_is_optional(hass: HomeAssistant) -> None:
+    """Left empty, the PV peak power is not stored (get_problem falls back to the devices)."""
+    entry = MockConfigEntry(domain=DOMAIN, title="Home", unique_id="home", data={})
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    keys = {str(k) for k in result["data_schema"].schema}
+    assert "pv_peak_w" in keys
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 10, "control": []}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert "pv_peak_w" not in entry.options

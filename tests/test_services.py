@@ -57,6 +57,9 @@ async def test_get_problem_scenario(hass: HomeAssistant, freezer: FrozenDateTime
         "pv_power_entity": None,
         "weather_entity": "weather.home",
         "timezone": "Europe/Paris",
+        "latitude": hass.config.latitude,
+        "longitude": hass.config.longitude,
+        "pv_peak_w": None,  # no option and no PV device reporting a rated power
     }
     scenario = response["scenario"]
     assert "load_w" not in scenario
@@ -96,6 +99,37 @@ async def test_get_problem_scenario(hass: HomeAssistant, freezer: FrozenDateTime
 
     # What the add-on will do: add the forecasts, and it is a valid scenario of contract v1.
     validate_scenario(_with_forecasts(scenario))
+
+
+async def test_get_problem_carries_the_site_location_and_pv_peak(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """lat/lon from HA's configuration, pv_peak_w from the site option (for a clear-sky PV)."""
+    freezer.move_to(NOW)
+    await hass.config.async_update(latitude=48.85, longitude=2.35)
+    await setup_site(hass, options={**OPTIONS, "pv_peak_w": 6000.0})
+    sources = (await _problem(hass))["sources"]
+    assert sources["latitude"] == 48.85
+    assert sources["longitude"] == 2.35
+    assert sources["pv_peak_w"] == 6000.0
+
+
+def test_pv_peak_w_from_the_option_else_the_pv_devices() -> None:
+    from types import SimpleNamespace
+
+    from custom_components.ems.problem import pv_peak_w
+
+    def dev(kind: str, **data: Any) -> SimpleNamespace:
+        return SimpleNamespace(kind=kind, data=data)
+
+    pv3, pv5 = dev("pv", max_power=3000), dev("pv", rated_power=5000.0)
+    battery = dev("battery", max_discharge_power=5000)
+    assert pv_peak_w({"pv_peak_w": 6000}, {"a": pv3}) == 6000  # the option wins
+    assert pv_peak_w({}, {"a": pv3, "b": pv5, "c": battery}) == 8000
+    assert pv_peak_w({"pv_peak_w": 0}, {"a": pv3}) == 3000  # 0 is "not set"
+    assert pv_peak_w({}, {"a": pv3, "b": dev("pv", power=1200)}) is None  # one unknown
+    assert pv_peak_w({}, {"c": battery}) is None  # no PV device
+    assert pv_peak_w({}, {"a": dev("pv")}) is None  # not polled yet (data empty)
 
 
 async def test_get_problem_lists_requested_appliances(
@@ -403,6 +437,7 @@ async def test_get_problem_battery_from_the_controller(hass: HomeAssistant, sim)
     assert 0 <= battery["soc_initial_pct"] <= 100
     assert response["sources"]["load_power_entity"] == "sensor.home_house_load"
     assert response["sources"]["pv_power_entity"] == "sensor.home_pv_power"
+    assert response["sources"]["pv_peak_w"] is None  # the generic inverter has no rated power
     validate_scenario(_with_forecasts(response["scenario"]))
     now = dt_util.now()
     start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)

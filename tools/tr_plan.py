@@ -193,6 +193,7 @@ TARIFF_FIELDS = {
     "export_price": ("Export price", "Prix de revente du kWh"),
     "price_entity": ("Price sensor", "Capteur de prix"),
     "weather_entity": ("Weather", "Météo"),
+    "pv_peak_w": ("PV peak power (W)", "Puissance crête PV (W)"),
 }
 TARIFF_DESCRIPTIONS = {
     "peak_price": (
@@ -212,6 +213,13 @@ TARIFF_DESCRIPTIONS = {
     "weather_entity": (
         "Optional: the add-on reads its forecast for PV and heating.",
         "Facultatif : le module complémentaire lit ses prévisions pour le PV et le chauffage.",
+    ),
+    "pv_peak_w": (
+        "Optional: while there is no PV history yet (fresh install), the add-on forecasts a "
+        "clear-sky PV production from this peak power instead of 0 W.",
+        "Facultatif : tant qu'il n'y a pas encore d'historique PV (nouvelle installation), le "
+        "module complémentaire prévoit une production PV par ciel clair à partir de cette "
+        "puissance crête au lieu de 0 W.",
     ),
 }
 OBJECTIVES = {

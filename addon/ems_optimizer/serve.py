@@ -26,6 +26,7 @@ import pandas as pd
 
 from .contract import ContractError, validate_plan, validate_scenario
 from .forecast import ForecastConfig, forecast
+from .forecast.solar import clear_sky_pv_w, usable_location
 from .ha_client import HAClient, HAError, HARequestError, HAUnauthorized, HAUnavailable
 from .ha_data import (
     HistoryCache,
@@ -50,6 +51,8 @@ ONCE_ATTEMPTS = 4
 # HA records a power sensor only when it changes: a reading holds until the next one, for up
 # to a day (a PV sensor stays at 0 W all night).
 HISTORY_MAX_HOLD = pd.Timedelta(hours=24)
+# Less PV history than this (known hours) is too short to forecast from: a fresh install.
+PV_MIN_HISTORY_HOURS = 24.0
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_SETTINGS, EXIT_UNAUTHORIZED = 0, 1, 2, 3
 
@@ -107,6 +110,15 @@ def _zone(name: Any) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def _peak(sources: Mapping[str, Any]) -> float | None:
+    """The site's PV peak power (W) from get_problem's sources, None when unknown."""
+    try:
+        peak = float(sources.get("pv_peak_w"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return peak if math.isfinite(peak) and peak > 0 else None
 
 
 def _short(err: BaseException) -> str:
@@ -329,6 +341,7 @@ class Service:
         frame = history_frame(columns)
         load_w: list[float] | None = None
         pv_w: list[float] | None = None
+        failed = False
         try:
             result = forecast(
                 frame,
@@ -340,6 +353,7 @@ class Service:
                 config=ForecastConfig(max_hold=HISTORY_MAX_HOLD),
             )
         except Exception as err:  # any failure: plan on the fallback instead
+            failed = True
             inputs.warnings.append(_source_warning(f"forecast failed ({_short(err)})"))
             LOGGER.warning("forecast failed: %s", _short(err), exc_info=True)
         else:
@@ -349,7 +363,31 @@ class Service:
                 load_w = [round(float(v), 1) for v in result.load.power_w]
             if pv_entity and result.pv.method != "none":
                 pv_w = [round(float(v), 1) for v in result.pv.power_w]
-            elif pv_entity:
+                quality = result.pv.quality
+                known_h = (quality.steps - quality.steps_missing) * step / 60
+                if known_h < PV_MIN_HISTORY_HOURS:
+                    clear = self._clear_sky_pv(sources, scenario)
+                    if clear is not None:
+                        pv_w = clear
+                        inputs.info["pv_fallback"] = "clear_sky"
+                        inputs.warnings.append(
+                            _source_warning(
+                                f"history of {pv_entity} too short ({known_h:.1f} h): "
+                                f"PV forecast from a clear-sky estimate "
+                                f"({_peak(sources):.0f} W peak)"
+                            )
+                        )
+        if pv_entity and pv_w is None:
+            pv_w = self._clear_sky_pv(sources, scenario)
+            if pv_w is not None:
+                inputs.info["pv_fallback"] = "clear_sky"
+                inputs.warnings.append(
+                    _source_warning(
+                        f"no usable history of {pv_entity}: PV forecast from a clear-sky "
+                        f"estimate ({_peak(sources):.0f} W peak)"
+                    )
+                )
+            elif not failed:  # a failed forecast has its own warning
                 inputs.warnings.append(
                     _source_warning(f"no usable history of {pv_entity}: PV forecast 0 W")
                 )
@@ -361,6 +399,26 @@ class Service:
         inputs.info["load_w"] = load_w
         inputs.info["pv_w"] = pv_w or [0.0] * steps
         return inputs
+
+    def _clear_sky_pv(
+        self, sources: Mapping[str, Any], scenario: Mapping[str, Any]
+    ) -> list[float] | None:
+        """A clear-sky PV forecast from the site's peak power and place, None without them."""
+        peak = _peak(sources)
+        config = self.ha_config or {}
+        place = usable_location(sources.get("latitude"), sources.get("longitude"))
+        place = place or usable_location(config.get("latitude"), config.get("longitude"))
+        if peak is None or place is None:
+            return None
+        start = datetime.fromisoformat(str(scenario["start"]))
+        return clear_sky_pv_w(
+            start,
+            scenario["horizon_steps"],
+            scenario["step_minutes"],
+            peak_w=peak,
+            latitude=place[0],
+            longitude=place[1],
+        )
 
     def _history(self, inputs: Inputs, entities: list[str], now: datetime) -> None:
         if not entities:

@@ -101,3 +101,5 @@ SERVICE_GET_PROBLEM: Final = "get_problem"
 SERVICE_SET_PLAN: Final = "set_plan"
 SERVICE_REQUEST_RUN: Final = "request_run"
 SERVICE_SET_APPLIANCE_REQUEST: Final = "set_appliance_request"
+# Site option: PV peak power, for the add-on's clear-sky PV estimate without history
+CONF_PV_PEAK_W: Final = "pv_peak_w"  # W

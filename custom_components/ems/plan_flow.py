@@ -39,6 +39,7 @@ from .const import (
     CONF_PRICE_ENTITY,
     CONF_PROFILE_STEP_MIN,
     CONF_PROFILE_W,
+    CONF_PV_PEAK_W,
     CONF_SWITCH_ENTITY,
     CONF_T_MAX,
     CONF_T_MIN,
@@ -86,6 +87,7 @@ _TARIFF_KEYS = (
     CONF_EXPORT_PRICE,
     CONF_PRICE_ENTITY,
     CONF_WEATHER_ENTITY,
+    CONF_PV_PEAK_W,
 )
 
 
@@ -113,6 +115,7 @@ def tariff_fields(values: Mapping[str, Any]) -> dict[vol.Marker, Any]:
         opt(CONF_WEATHER_ENTITY): selector.EntitySelector(
             selector.EntitySelectorConfig(domain="weather")
         ),
+        opt(CONF_PV_PEAK_W): _number("W", 0, 1_000_000, 10),
     }
 
 

@@ -23,6 +23,7 @@ from .const import (
     CONF_OFFPEAK_PRICE,
     CONF_PEAK_PRICE,
     CONF_PRICE_ENTITY,
+    CONF_PV_PEAK_W,
     CONF_WEATHER_ENTITY,
     DEFAULT_IMPORT_PRICE,
     DOMAIN,
@@ -127,6 +128,34 @@ def _outdoor_temperature(hass: HomeAssistant, entity_id: str | None) -> float | 
     return _celsius(state, state_number(state))
 
 
+# Keys a PV device's data may carry its rated (nameplate) AC power under, in W.
+_PV_RATED_KEYS = ("max_power", "rated_power", "max_power_w", "rated_power_w", "w_max")
+
+
+def pv_peak_w(options: Mapping[str, Any], devices: Mapping[str, Any]) -> float | None:
+    """The site's PV peak power (W): the option, else the PV devices' rated powers summed.
+
+    None when the option is not set and a PV device does not report a rated power (a partial
+    sum would understate the site), or when there is no PV device.
+    """
+    option = _number(options.get(CONF_PV_PEAK_W))
+    if option is not None and option > 0:
+        return option
+    total, found = 0.0, False
+    for device in devices.values():
+        if getattr(device, "kind", None) != "pv":
+            continue
+        data = getattr(device, "data", None) or {}
+        rated = next(
+            (v for k in _PV_RATED_KEYS if (v := _number(data.get(k))) is not None and v > 0),
+            None,
+        )
+        if rated is None:
+            return None
+        total, found = total + rated, True
+    return total if found else None
+
+
 def build_problem(hass: HomeAssistant, entry: EmsConfigEntry, now: datetime) -> dict[str, Any]:
     """The response of ``ems.get_problem`` for one site."""
     runtime = entry.runtime_data
@@ -205,6 +234,9 @@ def build_problem(hass: HomeAssistant, entry: EmsConfigEntry, now: datetime) -> 
             "pv_power_entity": site_sensor("site_pv_power", "pv"),
             "weather_entity": weather,
             "timezone": hass.config.time_zone,
+            "latitude": _number(hass.config.latitude),
+            "longitude": _number(hass.config.longitude),
+            "pv_peak_w": pv_peak_w(options, runtime.devices),
         },
         "appliances": names,
         "run_requested_at": None if requested is None else requested.isoformat(),
