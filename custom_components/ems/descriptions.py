@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from homeassistant.const import EntityCategory
+from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
+from homeassistant.const import EntityCategory, UnitOfPower
 
 from .coordinator import EmsDeviceCoordinator
 from .entity_source import source_keys
 from .profile import Platform, Point, Table
+
+# The fields every power sensor of the site (totals, controller, plan) shares.
+POWER_SENSOR_FIELDS = {
+    "native_unit_of_measurement": UnitOfPower.WATT,
+    "device_class": SensorDeviceClass.POWER,
+    "state_class": SensorStateClass.MEASUREMENT,
+    "suggested_display_precision": 0,
+}
 
 # What entity-backed devices show, described like profile points (values arrive in these units).
 ENTITY_BACKED_POINTS: dict[str, Point] = {

@@ -29,7 +29,7 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
-from homeassistant.const import PERCENTAGE, Platform, UnitOfEnergy, UnitOfPower, UnitOfTime
+from homeassistant.const import PERCENTAGE, Platform, UnitOfEnergy, UnitOfTime
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -39,6 +39,7 @@ from .appliance import ApplianceConfig
 from .const import DOMAIN
 from .contract import STATUSES
 from .coordinator import EmsConfigEntry
+from .descriptions import POWER_SENSOR_FIELDS
 from .entity import EmsSiteBaseEntity
 from .plan import PlanManager
 
@@ -118,10 +119,7 @@ def _power(
     return PlanSeriesDescription(
         key=key,
         translation_key=key,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
+        **POWER_SENSOR_FIELDS,
         series_fn=series_fn,
     )
 

@@ -12,13 +12,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, UnitOfPower
+from homeassistant.const import PERCENTAGE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .controller import SiteController, SiteState
 from .coordinator import EmsConfigEntry
-from .descriptions import device_points, entity_category
+from .descriptions import POWER_SENSOR_FIELDS, device_points, entity_category
 from .entity import EmsControllerEntity, EmsDeviceEntity, EmsSiteEntity
 from .limiter import LimitReason
 from .plan_entities import async_add_plan_entities
@@ -54,10 +54,7 @@ def _power(
     return EmsSiteSensorEntityDescription(
         key=key,
         translation_key=key,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
+        **POWER_SENSOR_FIELDS,
         value_fn=value_fn,
     )
 
@@ -170,10 +167,7 @@ CONTROLLER_SENSORS: tuple[EmsControllerSensorEntityDescription, ...] = (
     EmsControllerSensorEntityDescription(
         key="site_setpoint",
         translation_key="site_setpoint",
-        native_unit_of_measurement=UnitOfPower.WATT,
-        device_class=SensorDeviceClass.POWER,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
+        **POWER_SENSOR_FIELDS,
         value_fn=lambda c: c.last.setpoint_w if c.last else None,
         attributes_fn=_battery_attributes,
     ),
