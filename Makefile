@@ -20,21 +20,16 @@ PYTEST := $(VENV)/bin/pytest
 UV_VERSION := 0.6.10
 STAMP := $(VENV)/.installed
 
-# ---------------------------------------------------------------------------------------------
-# ADD-ON PACKAGE SPOT: when addon/ becomes an installable package (addon/pyproject.toml), it is
-# installed into .venv as an editable package and its pyproject joins the stamp's inputs.
-# Nothing happens until that file exists.
-ADDON_PYPROJECT := $(wildcard addon/pyproject.toml)
-# ---------------------------------------------------------------------------------------------
+# The core (core/, package ems_core) and the add-on (addon/, package ems_optimizer) are
+# installed into .venv as editable packages, in one resolution (the add-on requires the core).
+STAMP_INPUTS := requirements.txt requirements-test.txt core/pyproject.toml addon/pyproject.toml
 
-STAMP_INPUTS := requirements.txt requirements-test.txt $(ADDON_PYPROJECT)
-
-.PHONY: help setup browser test lint format demo screenshots bench-modbus bench-optimizer clean distclean
+.PHONY: vendor help setup browser test lint format demo screenshots bench-modbus bench-optimizer clean distclean
 
 help:
 	@echo "make demo          simulator + Home Assistant with ems + optimizer add-on (Ctrl-C stops)"
 	@echo "make screenshots   dashboard screenshots in headless Chromium -> docs/screenshots/"
-	@echo "make test          ruff check + the whole pytest suite"
+	@echo "make test          ruff, vendored-core check, import contracts, the whole pytest suite"
 	@echo "make lint          ruff check + ruff format --check"
 	@echo "make format        ruff format + ruff check --fix"
 	@echo "make bench-modbus  Modbus poll-cost benchmark"
@@ -75,9 +70,7 @@ $(STAMP): $(STAMP_INPUTS) | $(PY)
 	  $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); \
 	fi
 	$(UV) pip install --python $(PY) -r requirements-test.txt
-	@if [ -n "$(ADDON_PYPROJECT)" ]; then \
-	  $(UV) pip install --python $(PY) -e ./addon; \
-	fi
+	$(UV) pip install --python $(PY) -e './core[modbus]' -e ./addon
 	@touch $@
 
 setup: $(STAMP) browser
@@ -106,9 +99,15 @@ browser:
 
 test: setup
 	$(RUFF) check .
+	$(PY) tools/vendor_core.py --check
+	$(VENV)/bin/lint-imports
 	@rc=0; $(PYTEST) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest: no tests were collected"; exit 0; fi; \
 	exit $$rc
+
+# Rewrite the core's vendored copies (integration, add-on image) from core/.
+vendor: setup
+	$(PY) tools/vendor_core.py
 
 lint: setup
 	$(RUFF) check .
@@ -126,7 +125,7 @@ screenshots: setup
 	$(PY) scripts/screenshots.py --out docs/screenshots
 
 bench-modbus: setup
-	$(PY) -m custom_components.ems.bench
+	$(PY) benchmarks/modbus_poll.py
 
 bench-optimizer: setup
 	$(VENV)/bin/ems-optimizer bench benchmarks/scenarios

@@ -1,7 +1,7 @@
 """A Modbus TCP site simulator: BESS, PV inverter, grid meter, relay board and a SunSpec device.
 
-The register maps come from the integration's YAML profiles (``custom_components/ems/profiles``)
-through :mod:`simulator.profiles`, so the simulator serves exactly what the integration reads.
+The register maps come from the integration's YAML profiles (``core/ems_core/profiles``)
+through :mod:`ems_core.profile`, so the simulator serves exactly what the integration reads.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import logging
 import os
 from pathlib import Path
 
-from .profiles import REPO_ROOT
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _LOGGER = logging.getLogger(__name__)
 

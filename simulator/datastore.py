@@ -18,7 +18,7 @@ from pymodbus.datastore import ModbusSequentialDataBlock
 from pymodbus.datastore.context import ModbusBaseSlaveContext
 from pymodbus.pdu import ExceptionResponse
 
-from .profiles import DataType, Point, Profile, Table, decode, encode
+from ems_core.profile import DataType, Point, Profile, Table, decode, encode
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .profiles import DataType, Point, Profile, Table, builtin_profiles
+from ems_core.profile import DataType, Point, Profile, Table, builtin_profiles
+
 from .site import SUNSPEC_BASE, SUNSPEC_UNIT, UNIT_PROFILES
 
 README = Path(__file__).parent / "README.md"
@@ -69,7 +70,7 @@ def generate() -> str:
     """All register tables, one section per unit id."""
     profiles = builtin_profiles()
     parts = [
-        "Generated from `custom_components/ems/profiles/*.yaml`: values are "
+        "Generated from `core/ems_core/profiles/*.yaml`: values are "
         "`raw × scale`; 32-bit values use two registers, high word first unless noted. "
         "Registers between mapped points of one table read as 0; anything outside answers "
         "exception 2 (illegal address). Writes are accepted only on RW points, and a value "

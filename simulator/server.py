@@ -17,9 +17,10 @@ from pymodbus.pdu import ExceptionResponse, ModbusPDU
 from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
+from ems_core.profile import Table
+
 from .datastore import DEVICE_FAILURE, FUNCTION_TABLE, ExceptionReply
 from .models import Battery, PvInverter
-from .profiles import Table
 from .site import SUNSPEC_UNIT, Site
 
 _LOGGER = logging.getLogger(__name__)

@@ -12,10 +12,11 @@ from typing import Any
 
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext
 
+from ems_core.profile import Point, Table, builtin_profiles
+
 from .data import HouseData, load_house_data
 from .datastore import ILLEGAL_ADDRESS, ExceptionReply, Unit, UnitContext
 from .models import Battery, GridMeter, PvInverter, RelayBoard
-from .profiles import Point, Table, builtin_profiles
 
 try:
     from .sunspec import SunSpecDevice

@@ -1,10 +1,10 @@
 """A simulated SunSpec hybrid device: 5 kW PV inverter and 5 kWh battery behind one SunSpec map.
 
-The register image is laid out from ``custom_components/ems/sunspec_models.yaml`` (read here
+The register image is laid out from ``ems_core/sunspec_models.yaml`` (read here
 directly, no Home Assistant import) with the real SunSpec model lengths, so standard SunSpec
 clients can walk it: "SunS" at ``base``, then models 1 (common), 103 (three-phase inverter),
 124 (basic storage), 802 (battery) and the end marker 0xFFFF. Values are encoded through the
-integration's ``profile.py`` (via :mod:`simulator.profiles`); points the device does not
+core's ``ems_core.profile``; points the device does not
 implement hold the SunSpec not-implemented markers.
 
 Model 103 reports the PV output (W = pv_fraction x 5 kW); the battery is metered by 124/802
@@ -23,11 +23,9 @@ from typing import Any
 
 import yaml
 
-from .profiles import DataType, Point, decode, encode
+from ems_core.profile import DataType, Point, decode, encode
+from ems_core.sunspec import MODELS_FILE
 
-MODELS_FILE = (
-    Path(__file__).resolve().parent.parent / "custom_components" / "ems" / "sunspec_models.yaml"
-)
 MODEL_IDS = (1, 103, 124, 802)
 END_ID = 0xFFFF
 

@@ -21,7 +21,7 @@ from custom_components.ems.appliance import (
     resample_profile,
     windows_between,
 )
-from custom_components.ems.contract import validate_scenario
+from custom_components.ems.core.contract import validate_scenario
 from custom_components.ems.problem import floor_to_step, import_prices
 
 PARIS = ZoneInfo("Europe/Paris")

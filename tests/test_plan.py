@@ -24,13 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 STORE_KEY = f"{DOMAIN}.plan.site_entry_id"
 
 
-def test_contract_is_the_add_on_validator_byte_for_byte() -> None:
-    """HACS installs the integration alone: its copy must stay the add-on's validator."""
-    vendored = ROOT / "custom_components" / "ems" / "contract.py"
-    original = ROOT / "addon" / "ems_optimizer" / "contract.py"
-    assert vendored.read_bytes() == original.read_bytes()
-
-
 async def _set_plan(hass: HomeAssistant, plan: Any, **extra: Any) -> None:
     await hass.services.async_call(DOMAIN, "set_plan", {"plan": plan, **extra}, blocking=True)
     await hass.async_block_till_done()

@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.ems.const import DOMAIN
-from custom_components.ems.contract import validate_plan, validate_scenario
+from custom_components.ems.core.contract import validate_plan, validate_scenario
 
 OPTIONS = {
     "peak_price": 0.27,

@@ -21,9 +21,9 @@ import pytest
 import sunspec2
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 
-from custom_components.ems import sunspec
-from custom_components.ems.profile import Profile, Table, decode_all, encode, plan_reads
-from custom_components.ems.sunspec import (
+from custom_components.ems.core import sunspec
+from custom_components.ems.core.profile import Profile, Table, decode_all, encode, plan_reads
+from custom_components.ems.core.sunspec import (
     MODELS,
     ModelRef,
     SunSpecDevice as Discovered,
@@ -33,7 +33,7 @@ from custom_components.ems.sunspec import (
     profile_from_subentry,
     sunspec_subentry_data,
 )
-from custom_components.ems.transport import DeviceError, ModbusTransport, TcpParams
+from custom_components.ems.core.transport import DeviceError, ModbusTransport, TcpParams
 from simulator.sunspec import SunSpecDevice
 
 UNIT = 5  # the simulated SunSpec device

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from custom_components.ems.profile import Platform, builtin_profiles
+from custom_components.ems.core.profile import Platform, builtin_profiles
 
 ROOT = Path(__file__).resolve().parent.parent / "custom_components" / "ems"
 

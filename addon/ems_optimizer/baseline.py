@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .contract import Scenario, boundary_at_or_before, first_step_at_or_after
+from ems_core.contract import Scenario, boundary_at_or_before, first_step_at_or_after
 
 
 def _early_power(scenario: Scenario, appliance: dict[str, Any]) -> list[float]:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 import statistics
 from typing import Any
 
+from ems_core.contract import validate_scenario
+
 from .baseline import baseline_cost
 from .checker import check_plan
-from .contract import validate_scenario
 from .planner import PlanOptions, plan
 
 REFERENCE_S = 180.0  # time budget of a gap-0 reference solve

@@ -11,7 +11,7 @@ from datetime import timedelta
 import math
 from typing import Any
 
-from .contract import (
+from ems_core.contract import (
     ContractError,
     Plan,
     Scenario,

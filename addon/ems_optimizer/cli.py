@@ -10,10 +10,11 @@ from pathlib import Path
 import sys
 from typing import Any
 
+from ems_core.contract import ContractError, validate_plan
+
 from . import serve_cli
 from .bench import format_table, run_one
 from .checker import check_plan
-from .contract import ContractError, validate_plan
 from .planner import PlanOptions, plan
 from .replay import PLAN_FILE, PREVIOUS_FILE, SCENARIO_FILE, compare_plans, describe, summary
 
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         pass  # the forecasting commands are not installed
     else:
         forecast_cli.register(subparsers)
+        importlib.import_module("ems_optimizer.learn.cli").register(subparsers)
     return parser
 
 

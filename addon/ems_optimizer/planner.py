@@ -15,7 +15,15 @@ import math
 import time
 from typing import Any
 
-from .contract import Plan, Scenario, format_time, parse_time, validate_plan, validate_scenario
+from ems_core.contract import (
+    Plan,
+    Scenario,
+    format_time,
+    parse_time,
+    validate_plan,
+    validate_scenario,
+)
+
 from .model import battery as battery_model
 from .model.appliances import BUILDERS
 from .model.appliances.base import PlanWarning, Prepared, Result

@@ -20,7 +20,7 @@ import json
 import math
 from typing import Any
 
-from .contract import OBJECTIVES, STEP_MINUTES, format_time, parse_time
+from ems_core.contract import OBJECTIVES, STEP_MINUTES, format_time, parse_time
 
 # Energies are compared in buckets of this size: an EV's remaining energy falls while it
 # charges, which must not re-plan every poll.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .contract import Plan
+from ems_core.contract import Plan
 
 SCENARIO_FILE = "scenario.json"
 PLAN_FILE = "plan.json"

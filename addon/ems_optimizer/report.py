@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from .contract import Plan, Scenario, format_time, parse_time
+from ems_core.contract import Plan, Scenario, format_time, parse_time
 
 
 def build_curves(

@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from .contract import ContractError, validate_plan, validate_scenario
+from ems_core.contract import ContractError, validate_plan, validate_scenario
+
 from .forecast import ForecastConfig, forecast
 from .forecast.solar import clear_sky_pv_w, usable_location
 from .ha_client import HAClient, HAError, HARequestError, HAUnauthorized, HAUnavailable

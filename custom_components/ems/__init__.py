@@ -38,15 +38,15 @@ from .const import (
 )
 from .controller import SiteController
 from .coordinator import EmsConfigEntry, EmsDeviceCoordinator, EmsRuntimeData
-from .device import ModbusDevice
+from .core.device import ModbusDevice
+from .core.profile import Profile, ProfileError, builtin_profiles
+from .core.sunspec import profile_from_subentry
+from .core.transport import ModbusTransport, SerialParams, TcpParams
 from .entity import site_device_info
 from .entity_source import EntitySource
 from .plan import PlanManager, async_remove_plan_store
-from .profile import Profile, ProfileError, builtin_profiles
 from .services import async_setup_services
 from .site import SiteAggregator
-from .sunspec import profile_from_subentry
-from .transport import ModbusTransport, SerialParams, TcpParams
 
 PLATFORMS = [
     Platform.BINARY_SENSOR,

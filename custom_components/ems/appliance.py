@@ -45,7 +45,7 @@ from .const import (
     ENERGY_KINDS,
     SUBENTRY_APPLIANCE,
 )
-from .contract import format_time
+from .core.contract import format_time
 
 type Window = tuple[time, time]
 

@@ -12,10 +12,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import EmsConfigEntry, EmsDeviceCoordinator
+from .core.profile import Platform
 from .descriptions import device_points, entity_category
 from .entity import EmsDeviceEntity
 from .plan_entities import async_add_plan_entities
-from .profile import Platform
 
 PARALLEL_UPDATES = 0
 

@@ -40,7 +40,6 @@ from .const import (
     CONF_POWER_ENTITY,
     CONF_PROFILE,
     CONF_SCAN_INTERVAL,
-    CONF_SERIAL,
     CONF_SERIAL_PORT,
     CONF_SETPOINT_ENTITY,
     CONF_SOC_ENTITY,
@@ -58,11 +57,17 @@ from .const import (
     SUNSPEC_BASES,
 )
 from .coordinator import device_uid
-from .device import ModbusDevice
+from .core.device import ModbusDevice
+from .core.profile import Platform, Profile
+from .core.sunspec import (
+    CONF_SERIAL,
+    SunSpecError,
+    async_discover,
+    build_profile,
+    sunspec_subentry_data,
+)
+from .core.transport import DeviceError, ModbusTransport, TransportError
 from .plan_flow import ApplianceSubentryFlow, tariff_fields, tariff_options
-from .profile import Platform, Profile
-from .sunspec import SunSpecError, async_discover, build_profile, sunspec_subentry_data
-from .transport import DeviceError, ModbusTransport, TransportError
 
 _LOGGER = logging.getLogger(__name__)
 

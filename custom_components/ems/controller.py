@@ -17,8 +17,8 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_EXPORT_LIMIT_W, CONF_IMPORT_LIMIT_W, CONTROL_INTERVAL_S, DOMAIN
-from .control import PIController, peak_shaving_setpoint, self_consumption_step, split_setpoint
-from .limiter import LimitReason, charge_cap, discharge_cap
+from .core.control import PIController, peak_shaving_setpoint, self_consumption_step, split_setpoint
+from .core.limiter import LimitReason, charge_cap, discharge_cap
 
 if TYPE_CHECKING:
     from .coordinator import EmsConfigEntry, EmsDeviceCoordinator

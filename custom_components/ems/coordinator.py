@@ -22,7 +22,6 @@ from .const import (
     CONF_MAX_CHARGE_W,
     CONF_MAX_DISCHARGE_W,
     CONF_PORT,
-    CONF_SERIAL,
     CONF_SERIAL_PORT,
     CONF_UID,
     CONF_UNIT_ID,
@@ -30,8 +29,8 @@ from .const import (
     DOMAIN,
     OUTAGE_REPAIR_AFTER_S,
 )
-from .device import ModbusDevice
-from .limiter import (
+from .core.device import ModbusDevice
+from .core.limiter import (
     BatteryLimits,
     BatteryState,
     LimitReason,
@@ -40,8 +39,9 @@ from .limiter import (
     discharge_cap,
     limit,
 )
-from .profile import ConversionError, Platform, Profile
-from .transport import DeviceError, ModbusTransport, TransportError
+from .core.profile import ConversionError, Platform, Profile
+from .core.sunspec import CONF_SERIAL
+from .core.transport import DeviceError, ModbusTransport, TransportError
 
 if TYPE_CHECKING:
     from .controller import SiteController

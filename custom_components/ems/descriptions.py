@@ -8,8 +8,8 @@ from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import EntityCategory, UnitOfPower
 
 from .coordinator import EmsDeviceCoordinator
+from .core.profile import Platform, Point, Table
 from .entity_source import source_keys
-from .profile import Platform, Point, Table
 
 # The fields every power sensor of the site (totals, controller, plan) shares.
 POWER_SENSOR_FIELDS = {

@@ -25,8 +25,8 @@ from .const import (
     CONF_SETPOINT_ENTITY,
     CONF_SOC_ENTITY,
 )
-from .profile import ConversionError
-from .transport import TransportError
+from .core.profile import ConversionError
+from .core.transport import TransportError
 
 # (config key, ems key, how to convert) per device kind; the first one is required.
 _SOURCES: dict[str, tuple[tuple[str, str, str], ...]] = {

@@ -18,10 +18,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
 from .coordinator import EmsConfigEntry
+from .core.profile import Platform
 from .descriptions import device_points, entity_category
 from .entity import EmsControllerEntity, EmsDeviceEntity
 from .plan_entities import async_add_plan_entities
-from .profile import Platform
 
 PARALLEL_UPDATES = 1
 

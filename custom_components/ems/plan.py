@@ -39,8 +39,8 @@ from .const import (
     PLAN_STEP_MINUTES,
     PLAN_STORE_VERSION,
 )
-from .contract import ContractError, parse_time, validate_plan, validate_scenario
 from .controller import Mode
+from .core.contract import ContractError, parse_time, validate_plan, validate_scenario
 
 if TYPE_CHECKING:
     from .coordinator import EmsConfigEntry

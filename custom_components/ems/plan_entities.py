@@ -37,8 +37,8 @@ from homeassistant.util import dt as dt_util
 
 from .appliance import ApplianceConfig
 from .const import DOMAIN
-from .contract import STATUSES
 from .coordinator import EmsConfigEntry
+from .core.contract import STATUSES
 from .descriptions import POWER_SENSOR_FIELDS
 from .entity import EmsSiteBaseEntity
 from .plan import PlanManager

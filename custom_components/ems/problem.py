@@ -30,7 +30,7 @@ from .const import (
     PLAN_HORIZON_STEPS,
     PLAN_STEP_MINUTES,
 )
-from .contract import CONTRACT_VERSION, format_time
+from .core.contract import CONTRACT_VERSION, format_time
 
 if TYPE_CHECKING:
     from .coordinator import EmsConfigEntry

@@ -18,11 +18,11 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .controller import SiteController, SiteState
 from .coordinator import EmsConfigEntry
+from .core.limiter import LimitReason
+from .core.profile import Platform, Point
 from .descriptions import POWER_SENSOR_FIELDS, device_points, entity_category
 from .entity import EmsControllerEntity, EmsDeviceEntity, EmsSiteEntity
-from .limiter import LimitReason
 from .plan_entities import async_add_plan_entities
-from .profile import Platform, Point
 from .site import SiteValues
 
 PARALLEL_UPDATES = 0

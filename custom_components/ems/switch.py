@@ -10,10 +10,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
 from .coordinator import EmsConfigEntry
+from .core.profile import Platform
 from .descriptions import device_points, entity_category
 from .entity import EmsControllerEntity, EmsDeviceEntity
 from .plan_entities import async_add_plan_entities
-from .profile import Platform
 
 PARALLEL_UPDATES = 1
 

@@ -120,6 +120,7 @@ def test_image_pins_are_the_repository_pins() -> None:
     image, repository = pins(ADDON / "requirements.txt"), pins(ROOT / "requirements.txt")
     project = tomllib.loads((ADDON / "pyproject.toml").read_text("utf-8"))["project"]
     needed = {re.split(r"[<>=]", dep)[0].lower() for dep in project["dependencies"]}
+    needed.discard("ems-core")  # installed from the vendored copy, vendor/ems-core
     assert needed <= set(image)
     for name in needed:
         assert image[name] == repository[name], name

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings, strategies as st
 from optimizer_helpers import at
 
+from ems_core.contract import validate_plan, validate_scenario
 from ems_optimizer.checker import check_plan
-from ems_optimizer.contract import validate_plan, validate_scenario
 from ems_optimizer.model.site import SolverSettings
 from ems_optimizer.planner import PlanOptions, plan
 

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import requests
 
-from ems_optimizer.contract import ContractError, validate_plan, validate_scenario
+from ems_core.contract import ContractError, validate_plan, validate_scenario
 
 TOKEN = "test-token"
 DATA = Path(__file__).parent / "data"

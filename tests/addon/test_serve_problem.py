@@ -9,7 +9,7 @@ from optimizer_helpers import battery, scenario
 import pytest
 from test_serve_fakeha import problem
 
-from ems_optimizer.contract import validate_scenario
+from ems_core.contract import validate_scenario
 from ems_optimizer.planner import plan
 from ems_optimizer.problem import (
     adapt_scenario,

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from custom_components.ems.transport import ModbusTransport, TcpParams
+from ems_core.transport import ModbusTransport, TcpParams
 from simulator import Simulator, start_simulator
 
 

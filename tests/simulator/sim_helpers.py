@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from custom_components.ems.profile import Profile, builtin_profiles, decode, encode
-from custom_components.ems.transport import ModbusTransport
+from ems_core.profile import Profile, builtin_profiles, decode, encode
+from ems_core.transport import ModbusTransport
 from simulator import UNIT_PROFILES
 
 PROFILES: dict[str, Profile] = builtin_profiles()

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 import pytest
 from sim_helpers import read_point, write_point
 
-from custom_components.ems.transport import DeviceError, ModbusTransport
+from ems_core.transport import DeviceError, ModbusTransport
 from simulator import Simulator, Site
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import subprocess
 import sys
 
+from ems_core.profile import builtin_profiles
 from simulator.doc import README, generate, generated_section
-from simulator.profiles import builtin_profiles
 
 REPO = Path(__file__).resolve().parents[2]
 

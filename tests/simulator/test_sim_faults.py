@@ -8,8 +8,8 @@ from pymodbus.client import AsyncModbusTcpClient
 import pytest
 from sim_helpers import profile_of, read_point, write_point
 
-from custom_components.ems.profile import decode_all, plan_reads
-from custom_components.ems.transport import (
+from ems_core.profile import decode_all, plan_reads
+from ems_core.transport import (
     DeviceError,
     ModbusTransport,
     TcpParams,

@@ -8,7 +8,7 @@ from pymodbus.client import AsyncModbusTcpClient
 import pytest
 from sim_helpers import profile_of, read_point, write_point
 
-from custom_components.ems.transport import ModbusTransport
+from ems_core.transport import ModbusTransport
 from simulator import DEFAULT_START, Simulator, Site
 from simulator.data import BUNDLED_FILE, find_data_file, load_house_data
 
@@ -170,7 +170,7 @@ async def test_pv_and_meter_over_modbus(sim: Simulator, transport: ModbusTranspo
 
 async def test_every_planned_read_of_the_integration_works(sim: Simulator) -> None:
     """The integration's own read plan (plan_reads) succeeds on every unit."""
-    from custom_components.ems.profile import decode_all, plan_reads
+    from ems_core.profile import decode_all, plan_reads
 
     client = AsyncModbusTcpClient("127.0.0.1", port=sim.port, timeout=1, retries=0)
     await client.connect()

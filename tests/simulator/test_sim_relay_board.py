@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sim_helpers import read_point, write_point
 
-from custom_components.ems.transport import ModbusTransport
+from ems_core.transport import ModbusTransport
 from simulator import Simulator, Site
 
 

@@ -14,7 +14,7 @@ from pymodbus.client import AsyncModbusTcpClient
 import pytest
 from sim_helpers import read_point
 
-from custom_components.ems.transport import DeviceError, ModbusTransport, TcpParams
+from ems_core.transport import DeviceError, ModbusTransport, TcpParams
 from simulator import Simulator, start_simulator
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pulp
 
-from ems_optimizer.contract import parse_time
+from ems_core.contract import parse_time
 
 OBJECTIVE_SCALE = 1000.0  # model units (m€) per euro
 

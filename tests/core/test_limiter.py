@@ -7,7 +7,7 @@ import math
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
-from custom_components.ems.limiter import (
+from ems_core.limiter import (
     BatteryLimits,
     BatteryState,
     LimitReason,

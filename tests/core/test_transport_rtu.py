@@ -17,9 +17,9 @@ from pymodbus import FramerType
 from pymodbus.server import ModbusSerialServer
 import pytest
 
-from custom_components.ems.device import ModbusDevice
-from custom_components.ems.profile import builtin_profiles
-from custom_components.ems.transport import ModbusTransport, SerialParams, TransportError
+from ems_core.device import ModbusDevice
+from ems_core.profile import builtin_profiles
+from ems_core.transport import ModbusTransport, SerialParams, TransportError
 from simulator import Site
 
 

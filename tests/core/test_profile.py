@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 import pytest
 import yaml
 
-from custom_components.ems.profile import (
+from ems_core.profile import (
     PROFILES_DIR,
     ConversionError,
     DataType,
@@ -68,7 +68,7 @@ def test_invalid_profile_names_the_field(mutate, message: str) -> None:
 
 
 def test_invalid_yaml_file(tmp_path: Path) -> None:
-    from custom_components.ems.profile import load_profile_file
+    from ems_core.profile import load_profile_file
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: [unclosed\n")

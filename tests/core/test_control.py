@@ -8,13 +8,13 @@ import math
 from hypothesis import given, strategies as st
 import pytest
 
-from custom_components.ems.control import (
+from ems_core.control import (
     PIController,
     peak_shaving_setpoint,
     self_consumption_step,
     split_setpoint,
 )
-from custom_components.ems.limiter import (
+from ems_core.limiter import (
     BatteryLimits,
     BatteryState,
     charge_cap,

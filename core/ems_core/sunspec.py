@@ -24,7 +24,6 @@ from typing import Any, NamedTuple
 import voluptuous as vol
 import yaml
 
-from .const import CONF_SERIAL, CONF_SUNSPEC_BASE
 from .profile import (
     REQUIRED_KEYS,
     DataType,
@@ -38,6 +37,10 @@ from .profile import (
 from .transport import DeviceError, ModbusTransport
 
 _LOGGER = logging.getLogger(__name__)
+
+# Keys of a stored discovery result (the integration stores them as subentry data).
+CONF_SUNSPEC_BASE = "sunspec_base"
+CONF_SERIAL = "serial"
 
 MODELS_FILE = Path(__file__).parent / "sunspec_models.yaml"
 DEFAULT_BASES = (40000, 0, 50000)

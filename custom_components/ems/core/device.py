@@ -1,0 +1,106 @@
+"""A Modbus device: one transport, one unit id, one profile; planned reads and checked writes.
+
+No Home Assistant import: the config flow, the coordinators and the benchmark command share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+import logging
+from typing import Any
+
+from .profile import Block, Profile, check_write, decode_all, encode, plan_reads
+from .transport import DeviceError, ModbusTransport
+
+_LOGGER = logging.getLogger(__name__)
+
+# Exception codes that mean "this register is not here": illegal function, address, value.
+# Others (device failure, busy, gateway errors) are passing troubles of the whole device.
+_REFUSED = (1, 2, 3)
+_RETRY_REFUSED_EVERY = 360  # polls (an hour at 10 s): firmware updates can add registers
+
+
+class ModbusDevice:
+    """Reads and writes one device through a shared transport."""
+
+    def __init__(self, transport: ModbusTransport, unit: int, profile: Profile) -> None:
+        """Bind a profile to a unit id on a transport."""
+        self.transport = transport
+        self.unit = unit
+        self.profile = profile
+        self.bad_keys: set[str] = set()  # points whose registers the device refuses
+        self._plans: dict[frozenset[str], list[Block]] = {}
+        self._polls = 0
+
+    def reads_for(self, keys: Iterable[str]) -> list[Block]:
+        """The block reads that serve these keys (cached per key set)."""
+        wanted = frozenset(k for k in keys if k in self.profile) - self.bad_keys
+        if (plan := self._plans.get(wanted)) is None:
+            plan = self._plans[wanted] = plan_reads(self.profile, wanted)
+        return plan
+
+    async def read(self, keys: Iterable[str]) -> dict[str, Any]:
+        """Read and decode these points; refused ones are narrowed down and come back None."""
+        wanted = {k for k in keys if k in self.profile}
+        self._polls += 1
+        if self._polls % _RETRY_REFUSED_EVERY == 0 and self.bad_keys:
+            self.bad_keys.clear()
+            self._plans.clear()
+        pairs: list[tuple[Block, Sequence[int | bool]]] = []
+        for block in self.reads_for(wanted):
+            pairs.extend(await self._read_block(block))
+        if wanted and wanted <= self.bad_keys:
+            raise DeviceError("the device refuses every register asked for")
+        values = decode_all(self.profile, pairs)
+        for key in wanted & self.bad_keys:
+            values[key] = None
+        return values
+
+    async def _read_block(self, block: Block) -> list[tuple[Block, Sequence[int | bool]]]:
+        """Read one block; a refused one is bisected until the refused points are isolated."""
+        try:
+            words = await self.transport.read(self.unit, block.table, block.address, block.count)
+        except DeviceError as err:
+            if err.code not in _REFUSED:
+                raise
+            return await self._narrow(block)
+        return [(block, words)]
+
+    async def _narrow(self, block: Block) -> list[tuple[Block, Sequence[int | bool]]]:
+        """Split a refused block in two and read each half."""
+        if len(block.points) == 1:
+            point = block.points[0]
+            _LOGGER.warning(
+                "%s unit %s refuses %s register %s (%s): no longer polled",
+                self.transport.params.label,
+                self.unit,
+                block.table,
+                block.address,
+                point.key,
+            )
+            self.bad_keys.add(point.key)
+            self._plans.clear()
+            return []
+        half = len(block.points) // 2
+        pairs: list[tuple[Block, Sequence[int | bool]]] = []
+        for part in (block.points[:half], block.points[half:]):
+            start = min(p.address for p in part)
+            end = max(p.address + p.words - 1 for p in part)
+            pairs.extend(await self._read_block(Block(block.table, start, end - start + 1, part)))
+        return pairs
+
+    async def read_serial(self) -> str | None:
+        """Read the device's serial number, when its profile has one."""
+        if (key := self.profile.serial_key) is None:
+            return None
+        try:
+            value = (await self.read({key})).get(key)
+        except DeviceError:
+            return None  # a device without a readable serial is identified by its address
+        return str(value) if value else None
+
+    async def write(self, key: str, value: Any) -> None:
+        """Range-check a value against the profile and write it."""
+        point = self.profile[key]
+        check_write(point, value)
+        await self.transport.write(self.unit, point.table, point.address, encode(point, value))
