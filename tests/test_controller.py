@@ -17,15 +17,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 from site_helpers import setup_site
 
-from custom_components.ems.const import DOMAIN
-from custom_components.ems.controller import (
-    CONTROL_INTERVAL_S,
-    PI_KI_PER_S,
-    PI_KP,
-    Mode,
-    SiteController,
-    SiteState,
-)
+from custom_components.ems.const import CONTROL_INTERVAL_S, DOMAIN
+from custom_components.ems.controller import SiteController, SiteState
+from custom_components.ems.core.decide import PI_KI_PER_S, PI_KP, Mode
 
 TOLERANCE_W = 50.0
 
@@ -81,6 +75,13 @@ def _settling(errors: list[float]) -> int | None:
 async def _select(hass: HomeAssistant, mode: str) -> None:
     await hass.services.async_call(
         "select", "select_option", {"entity_id": "select.home_mode", "option": mode}, True
+    )
+
+
+async def _grid_charging(hass: HomeAssistant, on: bool = True) -> None:
+    service = "turn_on" if on else "turn_off"
+    await hass.services.async_call(
+        "switch", service, {"entity_id": "switch.home_charge_from_the_grid"}, blocking=True
     )
 
 
@@ -151,8 +152,14 @@ async def test_peak_shaving(hass: HomeAssistant, site, sim) -> None:
     grid = await clock.run(4)
     assert sim.site.battery.setpoint == 0
     assert grid[-1] == pytest.approx(1200, abs=TOLERANCE_W)
-    # Below the recharge threshold it recharges up to it.
+    # Below the recharge threshold it would recharge from the grid: not while that is off.
     sim.site.meter.extra_load_w = 100.0
+    grid = await clock.run(4)
+    assert sim.site.battery.setpoint == 0
+    assert hass.states.get("sensor.home_limit_reason").state == "grid_charging_off"
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.home_charge_from_the_grid"}, True
+    )
     grid = await clock.run(4)
     assert sim.site.battery.setpoint == pytest.approx(400, abs=TOLERANCE_W)
 
@@ -168,7 +175,7 @@ async def test_charge_only(hass: HomeAssistant, site, sim) -> None:
         "switch", "turn_on", {"entity_id": "switch.home_charge_from_the_grid"}, True
     )
     await _set(hass, "number.home_target_state_of_charge", 70)
-    await clock.run(2)
+    await clock.run(6)  # ramps up at the site's ramp rate (200 W/s by default)
     assert sim.site.battery.setpoint == 5000
     sim.site.battery.soc = 71.0
     sim.site.refresh()
@@ -179,11 +186,12 @@ async def test_charge_only(hass: HomeAssistant, site, sim) -> None:
 async def test_backup_reserve(hass: HomeAssistant, site, sim) -> None:
     controller = site.runtime_data.controller
     await _set(hass, "number.home_backup_reserve", 50)
+    await _grid_charging(hass)
     await _select(hass, "backup")
     clock = Clock(controller, sim)
     sim.site.battery.soc = 40.0
     sim.site.refresh()
-    await clock.run(2)
+    await clock.run(6)
     assert sim.site.battery.setpoint == 5000  # refill the reserve first
     sim.site.battery.soc = 50.0
     sim.site.refresh()
@@ -209,8 +217,9 @@ async def test_manual_external_and_passive(hass: HomeAssistant, site, sim) -> No
     assert sim.site.battery.setpoint == 0
 
     await _select(hass, "manual")
+    await _grid_charging(hass)
     await _set(hass, "number.home_manual_battery_setpoint", 2000)
-    await clock.run(2)
+    await clock.run(3)
     assert sim.site.battery.setpoint == 2000
     # Passive: one final 0 W, then ems never writes again.
     await _select(hass, "passive")
@@ -319,6 +328,7 @@ async def test_auto_follows_the_plan_through_the_limiter(hass: HomeAssistant, si
     )
     clock = Clock(controller, sim)
     clock.now = now
+    await _grid_charging(hass)
     await _select(hass, "auto")
     await clock.run(3)
     assert sim.site.battery.setpoint == 1500  # the plan's slot, slot by slot
@@ -326,7 +336,7 @@ async def test_auto_follows_the_plan_through_the_limiter(hass: HomeAssistant, si
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"plan_stale_{site.entry_id}") is None
     # Half an hour later the plan asks for more than the battery can give: the limiter holds it.
     clock.now = start + timedelta(minutes=31)
-    await clock.run(2)
+    await clock.run(7)  # stop, then ramp down at the site's ramp rate
     assert sim.site.battery.setpoint == -5000
     assert hass.states.get("sensor.home_limit_reason").state == "power"
     # Past its end (and more than an hour old) the plan is stale: self-consumption again.
@@ -368,15 +378,3 @@ async def test_self_consumption_restarts_afresh(hass: HomeAssistant, site, sim) 
     # A fresh PI from 0 W on an 800 W import: kp·e + ki·Δt·e, not the old −800 W integral on top.
     fresh = -(PI_KP * 800 + PI_KI_PER_S * CONTROL_INTERVAL_S * 800)
     assert controller.last.requested_w == pytest.approx(fresh, abs=60)
-
-
-async def test_ramp_counts_one_step_at_most(hass: HomeAssistant, site, sim) -> None:
-    battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
-    profile = battery.modbus.profile
-    battery.modbus.profile = replace(profile, limits={**profile.limits, "ramp_w_per_s": 100})
-    now = dt_util.utcnow()
-    await battery.async_write_setpoint(0.0, now=now)
-    # An hour later, a held setpoint may still only move by ramp × one control step.
-    result = battery.limit_setpoint(-5000.0, now=now + timedelta(hours=1))
-    assert result.setpoint_w == -100 * CONTROL_INTERVAL_S
-    assert result.reason == "ramp"

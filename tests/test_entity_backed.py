@@ -90,13 +90,17 @@ async def test_setpoint_goes_to_the_vendor_entity(
         "select", "select_option", {"entity_id": "select.home_mode", "option": "manual"}, True
     )
     await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.home_charge_from_the_grid"}, True
+    )
+    await hass.services.async_call(
         "number",
         "set_value",
         {"entity_id": "number.home_manual_battery_setpoint", "value": 2000},
         True,
     )
     controller = site.runtime_data.controller
-    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=10))
+    for seconds in (5, 10, 15):  # ramps at the site's ramp rate
+        await controller.async_tick(dt_util.utcnow() + timedelta(seconds=seconds))
     await hass.async_block_till_done()
     # ems + charging becomes the vendor's − charging.
     assert float(hass.states.get("input_number.vendor_setpoint").state) == -2000
@@ -107,7 +111,8 @@ async def test_setpoint_goes_to_the_vendor_entity(
         {"entity_id": "number.home_manual_battery_setpoint", "value": 5000},
         True,
     )
-    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=20))
+    for seconds in (20, 25, 30):
+        await controller.async_tick(dt_util.utcnow() + timedelta(seconds=seconds))
     await hass.async_block_till_done()
     assert float(hass.states.get("input_number.vendor_setpoint").state) == -2500
     assert hass.states.get("sensor.home_limit_reason").state == "power"
@@ -118,7 +123,8 @@ async def test_setpoint_goes_to_the_vendor_entity(
         {"entity_id": "number.home_manual_battery_setpoint", "value": -5000},
         True,
     )
-    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=30))
+    for seconds in (35, 40, 45):  # stop, then ramp the other way
+        await controller.async_tick(dt_util.utcnow() + timedelta(seconds=seconds))
     await hass.async_block_till_done()
     assert float(hass.states.get("input_number.vendor_setpoint").state) == 2000
 

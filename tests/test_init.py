@@ -132,13 +132,17 @@ async def test_manual_setpoint_moves_the_battery_through_the_limiter(
         "select", "select_option", {"entity_id": "select.home_mode", "option": "manual"}, True
     )
     await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.home_charge_from_the_grid"}, True
+    )
+    await hass.services.async_call(
         "number",
         "set_value",
         {"entity_id": "number.home_manual_battery_setpoint", "value": 3000},
         True,
     )
     controller = site.runtime_data.controller
-    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=10))
+    for seconds in (5, 10, 15):  # ramps at the site's ramp rate (1 kW per step)
+        await controller.async_tick(dt_util.utcnow() + timedelta(seconds=seconds))
     sim.site.step(600)
     await _poll(hass)
     assert sim.site.units[1].get("setpoint") == 3000
@@ -153,15 +157,16 @@ async def test_manual_setpoint_moves_the_battery_through_the_limiter(
         {"entity_id": "number.home_manual_battery_setpoint", "value": 8000},
         True,
     )
-    await controller.async_tick(dt_util.utcnow() + timedelta(seconds=20))
+    for seconds in (20, 25, 30):
+        await controller.async_tick(dt_util.utcnow() + timedelta(seconds=seconds))
     await hass.async_block_till_done()
     assert sim.site.units[1].get("setpoint") == 5000
     assert hass.states.get("sensor.home_limit_reason").state == "power"
-    # A direct write is limited the same way: nothing reaches the device past the limiter.
+    # A direct write past the battery's power limits is refused: nothing reaches the device.
     battery = next(c for c in site.runtime_data.devices.values() if c.kind == "battery")
-    result = await battery.async_write_setpoint(-9000, now=dt_util.utcnow() + timedelta(seconds=40))
-    assert (result.setpoint_w, result.reason) == (-5000, "power")
-    assert sim.site.units[1].get("setpoint") == -5000
+    with pytest.raises(ServiceValidationError):
+        await battery.async_write_setpoint(-9000, now=dt_util.utcnow() + timedelta(seconds=40))
+    assert sim.site.units[1].get("setpoint") == 5000
 
 
 async def test_relay_write_changes_voltages(

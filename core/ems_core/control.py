@@ -65,6 +65,16 @@ class PIController:
         self.output = _clamp(proportional + self.integral, self.output_min, self.output_max)
         return self.output
 
+    def snapshot(self) -> tuple[float, float, float]:
+        """The loop's state (integral, output, last proportional term), to carry between ticks."""
+        return self.integral, self.output, self._proportional
+
+    def restore(self, integral: float, output: float, proportional: float) -> None:
+        """Continue from a :meth:`snapshot` (values held inside the output range)."""
+        self.integral = _clamp(float(integral), self.output_min, self.output_max)
+        self.output = _clamp(float(output), self.output_min, self.output_max)
+        self._proportional = float(proportional) if _finite(proportional) else 0.0
+
     def track(self, applied: float) -> None:
         """Back-calculate the integral so the last output equals what was actually applied."""
         if not _finite(applied) or applied == self.output:

@@ -37,7 +37,7 @@ from .const import (
     SUBENTRY_APPLIANCE,
 )
 from .controller import SiteController
-from .coordinator import EmsConfigEntry, EmsDeviceCoordinator, EmsRuntimeData
+from .coordinator import EmsDeviceCoordinator
 from .core.device import ModbusDevice
 from .core.profile import Profile, ProfileError, builtin_profiles
 from .core.sunspec import profile_from_subentry
@@ -45,6 +45,7 @@ from .core.transport import ModbusTransport, SerialParams, TcpParams
 from .entity import site_device_info
 from .entity_source import EntitySource
 from .plan import PlanManager, async_remove_plan_store
+from .runtime import EmsConfigEntry, EmsRuntimeData
 from .services import async_setup_services
 from .site import SiteAggregator
 
@@ -104,7 +105,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     # First thing: a subentry or option changed while this setup runs must still reload it
     # (the reload waits for the setup to finish).
     entry.async_on_unload(entry.add_update_listener(_async_reload))
-    runtime = EmsRuntimeData(site=SiteAggregator())
+    site = SiteAggregator()
+    transports: dict[str, ModbusTransport] = {}
     scan_interval = float(entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL))
     for subentry_id, subentry in entry.subentries.items():
         data = subentry.data
@@ -132,18 +134,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
                 continue
             ir.async_delete_issue(hass, DOMAIN, f"invalid_profile_{subentry_id}")
             params = link_params(data)
-            transport = runtime.transports.get(params.label)
+            transport = transports.get(params.label)
             if transport is None:
-                transport = runtime.transports[params.label] = ModbusTransport(params)
+                transport = transports[params.label] = ModbusTransport(params)
                 entry.async_on_unload(transport.close)
             device = ModbusDevice(transport, int(data[CONF_UNIT_ID]), profile)
             coordinator = EmsDeviceCoordinator(
                 hass, entry, subentry, scan_interval=scan_interval, modbus=device
             )
-        runtime.devices[subentry_id] = coordinator
-    runtime.plan = PlanManager(hass, entry)
-    await runtime.plan.async_load()
-    runtime.controller = SiteController(hass, entry)
+        site.devices[subentry_id] = coordinator
+    plan = PlanManager(hass, entry)
+    await plan.async_load()
+    controller = SiteController(hass, entry, site, plan)
+    await controller.async_load()  # mode and settings, before any entity or command
+    runtime = EmsRuntimeData(site=site, plan=plan, controller=controller, transports=transports)
     entry.runtime_data = runtime
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **site_device_info(entry)
@@ -165,8 +169,7 @@ async def _async_reload(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
 
 async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     """Release the batteries, unload platforms; the links close through ``async_on_unload``."""
-    if (controller := entry.runtime_data.controller) is not None:
-        await controller.async_shutdown()
+    await entry.runtime_data.controller.async_shutdown()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 

@@ -1,53 +1,61 @@
-"""The site controller: every few seconds, mode → site setpoint → split → limiter → write."""
+"""The site controller: every few seconds it reads, calls ``decide``, writes and verifies.
+
+The decisions (modes, limits, split between batteries) are in the core's pure ``decide``; this
+module does the I/O around it: fresh readings, watching each battery (alarms, frozen values,
+writes that fail or do not read back, a battery that does not follow its command), writing
+the commands, repairs, and the settings store.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_EXPORT_LIMIT_W, CONF_IMPORT_LIMIT_W, CONTROL_INTERVAL_S, DOMAIN
-from .core.control import PIController, peak_shaving_setpoint, self_consumption_step, split_setpoint
-from .core.limiter import LimitReason, charge_cap, discharge_cap
+from .core.decide import (
+    NEEDS_METER,
+    BatteryInput,
+    ControlSettings,
+    Decision,
+    Distrust,
+    Fallback,
+    Inputs,
+    Mode,
+    PiMemory,
+    PlanStatus,
+    SiteLimits,
+    decide,
+)
+from .core.limiter import LimitReason
+from .core.watch import FollowWatch, FreezeWatch, WriteWatch, active_alarms
 
 if TYPE_CHECKING:
-    from .coordinator import EmsConfigEntry, EmsDeviceCoordinator
+    from .coordinator import EmsDeviceCoordinator
+    from .site import SiteAggregator
 
 _LOGGER = logging.getLogger(__name__)
 
-# PI gains for self-consumption, per W of grid error (measured on the simulator, see tests).
-PI_KP = 0.1
-PI_KI_PER_S = 0.15
-DEADBAND_W = 10.0
 # A setpoint is written when it moves this much, and at least this often (device watchdogs).
 WRITE_DELTA_W = 10.0
 WRITE_EVERY_S = 30.0
 EXTERNAL_TIMEOUT_S = 120.0  # external setpoint not refreshed for this long → 0 W
 METER_STALE_S = 120.0  # an entity-backed meter silent for longer is treated as missing
 EFFICIENCY = 0.95  # per direction, for the plan's battery model when the device gives none
-
-
-class Mode(StrEnum):
-    """The site modes (ARCHITECTURE.md)."""
-
-    AUTO = "auto"
-    SELF_CONSUMPTION = "self_consumption"
-    PEAK_SHAVING = "peak_shaving"
-    CHARGE_ONLY = "charge_only"
-    EXTERNAL = "external"
-    BACKUP = "backup"
-    PASSIVE = "passive"
-    MANUAL = "manual"
+STORE_VERSION = 1
+SAVE_DELAY_S = 2.0
 
 
 class SiteState(StrEnum):
@@ -59,25 +67,53 @@ class SiteState(StrEnum):
     ERROR = "error"
 
 
-# Modes whose setpoint is computed from the grid meter.
-_NEEDS_METER = {Mode.SELF_CONSUMPTION, Mode.PEAK_SHAVING, Mode.CHARGE_ONLY, Mode.BACKUP}
+class Problem(StrEnum):
+    """What is wrong with one battery (repairs, the problem binary sensor)."""
+
+    ALARM = "battery_alarm"
+    STALE = "battery_stale"
+    WRITE_FAILED = "battery_write_failed"
+    NOT_FOLLOWING = "battery_not_following"
 
 
-@dataclass(kw_only=True)
-class ControlSettings:
-    """What the user tunes from the site's numbers and switch (restored by those entities)."""
+# What the site really does: the status sensor's states.
+STATUSES = (
+    "starting",
+    "following_plan",
+    "self_consumption_no_plan",
+    "self_consumption_waiting_plan",
+    *(m.value for m in Mode if m is not Mode.AUTO),
+    "dry_run",
+    "no_battery",
+    "batteries_held",
+    "no_meter",
+    "external_timeout",
+)
+_FALLBACK_STATUS = {
+    Fallback.PLAN_STALE: "self_consumption_no_plan",
+    Fallback.PLAN_PENDING: "self_consumption_waiting_plan",
+    Fallback.NOT_COMMANDABLE: "dry_run",
+    Fallback.NO_BATTERY: "no_battery",
+    Fallback.BATTERY_UNTRUSTED: "batteries_held",
+    Fallback.NO_METER: "no_meter",
+    Fallback.EXTERNAL_TIMEOUT: "external_timeout",
+}
 
-    grid_target_w: float = 0.0
-    peak_import_threshold_w: float = 3000.0
-    peak_recharge_threshold_w: float = 1000.0
-    export_cap_w: float = 0.0  # 0 = no cap
-    target_soc_pct: float = 80.0
-    reserve_soc_pct: float = 30.0
-    manual_setpoint_w: float = 0.0
-    external_setpoint_w: float = 0.0
-    soc_min_pct: float = 10.0
-    soc_max_pct: float = 100.0
-    grid_charging: bool = False
+
+class PlanSource(Protocol):
+    """What the controller needs of the plan (the plan manager)."""
+
+    hold_appliances: bool
+
+    def battery_setpoint_w(self, now: datetime) -> float | None:
+        """Planned battery power now, None when there is nothing to follow."""
+
+    def stale_reason(self, now: datetime) -> str | None:
+        """Why the plan may not be followed now, None when it may."""
+
+    @property
+    def starts_at(self) -> datetime | None:
+        """Start of the plan's first step."""
 
 
 @dataclass(kw_only=True)
@@ -101,39 +137,106 @@ class TickResult:
     setpoint_w: float | None = None
     reason: LimitReason = LimitReason.NONE
     batteries: dict[str, BatteryOutcome] = field(default_factory=dict)
-    fallback: str | None = None  # why the effective mode differs
+    fallback: Fallback | None = None  # why what runs differs from the mode
+    waiting_until: datetime | None = None  # a plan that starts later
+
+
+@dataclass
+class BatteryWatch:
+    """Everything the controller watches on one battery."""
+
+    freeze: FreezeWatch = field(default_factory=FreezeWatch)
+    writes: WriteWatch = field(default_factory=WriteWatch)
+    follow: FollowWatch = field(default_factory=FollowWatch)
+    alarms: list[str] = field(default_factory=list)
+    last_write: tuple[float, datetime] | None = None
+
+    def problems(self) -> dict[Problem, str]:
+        """The problems in force, with a short detail each."""
+        found: dict[Problem, str] = {}
+        if self.alarms:
+            found[Problem.ALARM] = ", ".join(self.alarms)
+        if self.freeze.frozen:
+            found[Problem.STALE] = "values unchanged while commanded"
+        if self.writes.untrusted:
+            found[Problem.WRITE_FAILED] = self.writes.last_error or "write failed"
+        if self.follow.not_following:
+            found[Problem.NOT_FOLLOWING] = "measured power far from the command"
+        return found
+
+    def distrust(self) -> Distrust | None:
+        """Why the battery is held at 0 W, if it is."""
+        if self.alarms:
+            return Distrust.ALARM
+        if self.freeze.frozen:
+            return Distrust.STALE
+        if self.writes.untrusted:
+            return Distrust.WRITE_FAILED
+        return None
 
 
 class SiteController:
-    """Computes and writes the battery setpoints of one site."""
+    """Reads, decides, writes and verifies the battery setpoints of one site."""
 
-    def __init__(self, hass: HomeAssistant, entry: EmsConfigEntry) -> None:
-        """Start in ``init``; the mode select restores the mode before the first tick."""
+    def __init__(
+        self, hass: HomeAssistant, entry: ConfigEntry, site: SiteAggregator, plan: PlanSource
+    ) -> None:
+        """Start in ``init``; ``async_load`` restores the mode and settings before any tick."""
         self.hass = hass
         self.entry = entry
+        self.site = site
+        self.plan = plan
         self.mode = Mode.SELF_CONSUMPTION
         self.settings = ControlSettings()
         import_limit = entry.data.get(CONF_IMPORT_LIMIT_W)
+        export_limit = entry.data.get(CONF_EXPORT_LIMIT_W)
+        self.site_limits = SiteLimits(
+            import_limit_w=float(import_limit) if import_limit is not None else None,
+            export_limit_w=float(export_limit) if export_limit is not None else None,
+        )
         if import_limit:
             self.settings.peak_import_threshold_w = float(import_limit) * 0.8
             self.settings.peak_recharge_threshold_w = float(import_limit) * 0.3
-        if export_limit := entry.data.get(CONF_EXPORT_LIMIT_W):
+        if export_limit:
             self.settings.export_cap_w = float(export_limit)
+        self.stored: set[str] = set()  # settings (and "mode") that came from the store
         self.state = SiteState.INIT
         self.last: TickResult | None = None
         self.external_updated: datetime | None = None
-        self._pi = PIController(PI_KP, PI_KI_PER_S, 0.0, 0.0)
-        self._pi_mode: Mode | None = None
+        self.watches: dict[str, BatteryWatch] = {}
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORE_VERSION, f"{DOMAIN}.controller.{entry.entry_id}"
+        )
+        self._memory = PiMemory()
         self._last_tick: datetime | None = None
-        self._last_write: dict[str, tuple[float, datetime]] = {}
         self._listeners: list[Callable[[], None]] = []
         self._lock = asyncio.Lock()
         self._released = True  # passive mode wrote its one final 0 W
-        self._pi_used = False
         self._stopped = False
         self._unsub_timer: Callable[[], None] | None = None
 
     # --- wiring -------------------------------------------------------------------------------
+
+    async def async_load(self) -> None:
+        """Restore the mode and settings from the controller's own store."""
+        stored = await self._store.async_load() or {}
+        settings = stored.get("settings")
+        if isinstance(settings, dict):
+            restored = ControlSettings.restore(settings)
+            for item in fields(ControlSettings):
+                if item.name in settings:
+                    setattr(self.settings, item.name, getattr(restored, item.name))
+                    self.stored.add(item.name)
+        if stored.get("mode") in set(Mode):
+            self.mode = Mode(stored["mode"])
+            self.stored.add("mode")
+        self.plan.hold_appliances = self.mode is Mode.PASSIVE
+
+    def _save(self) -> None:
+        self._store.async_delay_save(
+            lambda: {"mode": self.mode.value, "settings": dict(self.settings.__dict__)},
+            SAVE_DELAY_S,
+        )
 
     @callback
     def async_start(self) -> None:
@@ -142,7 +245,7 @@ class SiteController:
             self.hass, self._async_scheduled, timedelta(seconds=CONTROL_INTERVAL_S)
         )
         self.entry.async_on_unload(self._cancel_timer)
-        self.entry.async_on_unload(self._clear_plan_issue)
+        self.entry.async_on_unload(self._clear_issues)
         # Config entries are not unloaded when Home Assistant stops: release the batteries then.
         self.entry.async_on_unload(
             self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
@@ -174,44 +277,56 @@ class SiteController:
     @property
     def batteries(self) -> dict[str, EmsDeviceCoordinator]:
         """Battery coordinators by subentry id."""
-        return {k: c for k, c in self.entry.runtime_data.devices.items() if c.kind == "battery"}
+        return {k: c for k, c in self.site.devices.items() if c.kind == "battery"}
 
     @property
     def meters(self) -> list[EmsDeviceCoordinator]:
         """Grid meter coordinators."""
-        return [c for c in self.entry.runtime_data.devices.values() if c.kind == "meter"]
+        return [c for c in self.site.devices.values() if c.kind == "meter"]
 
     def soc_bounds(self) -> tuple[float, float]:
         """The SOC window the limiter keeps every battery in."""
-        low = min(self.settings.soc_min_pct, self.settings.soc_max_pct)
-        return low, self.settings.soc_max_pct
+        return self.settings.soc_window()
 
     # --- user input ---------------------------------------------------------------------------
 
     async def async_set_mode(self, mode: Mode | str) -> None:
-        """Change the mode and act on it at once."""
+        """Change the mode, keep it, and act on it at once."""
         mode = Mode(mode)
         if mode is not self.mode:
             _LOGGER.info("%s: mode %s → %s", self.entry.title, self.mode, mode)
             self.mode = mode
             if mode is Mode.PASSIVE:
                 self._released = False
+        self.plan.hold_appliances = mode is Mode.PASSIVE
+        self.stored.add("mode")
+        self._save()
         await self.async_tick()
 
     @callback
+    def restore_mode(self, mode: Mode | str) -> None:
+        """Take over a mode kept elsewhere (an older version's entity) before the first tick."""
+        self.mode = Mode(mode)
+        self.plan.hold_appliances = self.mode is Mode.PASSIVE
+        self._released = self.mode is not Mode.PASSIVE
+        self.stored.add("mode")
+        self._save()
+
+    @callback
     def set_setting(self, name: str, value: Any) -> None:
-        """Change one setting (from its entity)."""
-        if not hasattr(self.settings, name):
-            raise KeyError(name)
-        setattr(self.settings, name, value)
+        """Change one setting; ``ValueError`` names the setting when the value is not valid."""
+        checked = ControlSettings.check(name, value)
+        setattr(self.settings, name, checked)
         if name == "external_setpoint_w":
             self.external_updated = dt_util.utcnow()
+        self.stored.add(name)
+        self._save()
         self._notify()
 
     # --- the loop -----------------------------------------------------------------------------
 
     async def async_tick(self, now: datetime | None = None) -> TickResult:
-        """One control step: read, decide, limit, write; never raises."""
+        """One control step: read, decide, write, verify; never raises."""
         async with self._lock:
             now = now or dt_util.utcnow()
             if self._stopped:
@@ -222,7 +337,7 @@ class SiteController:
                 _LOGGER.exception("%s: control step failed", self.entry.title)
                 result = TickResult(mode=self.mode, effective_mode=self.mode)
                 self.state = SiteState.ERROR
-                await self._async_release(self.batteries, now)  # no command of ours stays
+                await self._async_release(self.batteries)  # no command of ours stays
             self.last = result
             self._last_tick = now
         self._notify()
@@ -250,262 +365,128 @@ class SiteController:
             return None
         return float(sum(values))
 
-    def _battery_w(self, batteries: list[EmsDeviceCoordinator]) -> float:
-        return float(sum((b.data or {}).get("power") or 0.0 for b in batteries))
-
-    def _effective_mode(self, now: datetime) -> tuple[Mode, str | None, float | None]:
-        """The mode actually run, why it differs, and the plan's setpoint in ``auto``."""
+    def _plan_status(self, now: datetime) -> tuple[PlanStatus, float | None]:
         if self.mode is not Mode.AUTO:
-            self._clear_plan_issue()
-            return self.mode, None, None
-        plan = self.entry.runtime_data.plan
-        setpoint = plan.battery_setpoint_w(now) if plan is not None else None
+            return PlanStatus.NONE, None
+        setpoint = self.plan.battery_setpoint_w(now)
         if setpoint is not None:
-            self._clear_plan_issue()
-            return Mode.AUTO, None, float(setpoint)
-        if plan is not None and plan.stale_reason(now) == "not_started":
-            self._clear_plan_issue()  # a fresh plan that starts later: wait for it
-            return Mode.SELF_CONSUMPTION, "plan_pending", None
-        self._raise_plan_issue()
-        return Mode.SELF_CONSUMPTION, "plan_stale", None
+            return PlanStatus.ACTIVE, float(setpoint)
+        if self.plan.stale_reason(now) == "not_started":
+            return PlanStatus.NOT_STARTED, None
+        return PlanStatus.STALE, None
 
-    def _raise_plan_issue(self) -> None:
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"plan_stale_{self.entry.entry_id}",
-            is_fixable=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key="plan_stale",
-            translation_placeholders={"name": self.entry.title},
+    def _battery_input(
+        self, key: str, battery: EmsDeviceCoordinator, now: datetime
+    ) -> BatteryInput:
+        """One battery as read now, with what its watches say."""
+        watch = self.watches.setdefault(key, BatteryWatch())
+        online = bool(battery.last_update_success and battery.data)
+        if not online:
+            battery.forget_setpoint()  # it lost our command: ramp from 0 W when it is back
+            watch.last_write = None
+            watch.follow.observe(None, None, now.timestamp())
+            return BatteryInput(key=key, limits=None, online=False)
+        data = battery.data
+        watch.alarms = active_alarms(data)
+        watch.freeze.observe(battery.observed_values(), battery.setpoint_w, now.timestamp())
+        since = (now - battery.setpoint_at).total_seconds() if battery.setpoint_at else None
+        return BatteryInput(
+            key=key,
+            limits=battery.battery_limits(),
+            state=battery.battery_state(),
+            power_w=data.get("power"),
+            capacity_wh=data.get("capacity"),
+            commandable=battery.control_enabled,
+            distrust=watch.distrust(),
+            previous_w=battery.setpoint_w,
+            since_previous_s=since,
         )
-
-    @callback
-    def _clear_plan_issue(self) -> None:
-        ir.async_delete_issue(self.hass, DOMAIN, f"plan_stale_{self.entry.entry_id}")
 
     async def _async_step(self, now: datetime) -> TickResult:
-        mode, fallback, plan_w = self._effective_mode(now)
-        result = TickResult(mode=self.mode, effective_mode=mode, fallback=fallback)
+        plan_status, plan_w = self._plan_status(now)
         batteries = self.batteries
-        if mode is Mode.PASSIVE:
+        if self.mode is Mode.PASSIVE:
             if not self._released:  # hand the batteries back (retried until done), then idle
-                self._released = await self._async_release(batteries, now)
+                self._released = await self._async_release(batteries)
+            self._update_issues()
             self.state = SiteState.RUNNING if self._all_up() else SiteState.DEGRADED
-            return result
+            return TickResult(mode=self.mode, effective_mode=Mode.PASSIVE)
         await self._async_refresh_inputs()
-        alive = {k: b for k, b in batteries.items() if b.last_update_success and b.data}
-        for key, battery in batteries.items():
-            if key not in alive:
-                battery.forget_setpoint()  # it lost our command: ramp from 0 W when it is back
-                self._last_write.pop(key, None)
-        grid = self._grid_w()
         dt_s = (now - self._last_tick).total_seconds() if self._last_tick else CONTROL_INTERVAL_S
         dt_s = min(max(dt_s, 0.0), 2 * CONTROL_INTERVAL_S)  # a missed beat, not a long pause
-        # Batteries ems may not command are part of the house: only the others share the site
-        # setpoint. Without any, the controller runs dry (shows what it would do, writes nothing).
-        controlled = {k: b for k, b in alive.items() if b.control_enabled} or alive
-        alive = controlled
-        battery_w = self._battery_w(list(alive.values()))
-        pv_surplus = None if grid is None else battery_w - grid  # what goes out without the battery
-        grid_charge_allowed = mode is not Mode.CHARGE_ONLY or self.settings.grid_charging
-        soc_floor = self.settings.reserve_soc_pct if mode is Mode.BACKUP else None
-
-        # Each battery's caps now, from its limiter (before ramp), and its static maxima.
-        charge_caps: dict[str, tuple[float, LimitReason]] = {}
-        discharge_caps: dict[str, tuple[float, LimitReason]] = {}
-        site_charge = site_discharge = 0.0
-        for key, battery in alive.items():
-            limits = battery.battery_limits()
-            if limits is None:
-                charge_caps[key] = discharge_caps[key] = (0.0, LimitReason.UNKNOWN_STATE)
-                continue
-            if soc_floor is not None and soc_floor > limits.soc_min_pct:
-                limits = replace(limits, soc_min_pct=min(soc_floor, limits.soc_max_pct))
-            state = battery.battery_state()
-            charge_caps[key] = charge_cap(
-                limits,
-                state,
-                grid_charge_allowed=grid_charge_allowed,
-                pv_surplus_w=pv_surplus,
-            )
-            discharge_caps[key] = discharge_cap(limits, state)
-            site_charge += limits.charge_max_w
-            site_discharge += limits.discharge_max_w
-
-        self._pi_used = False
-        if mode in _NEEDS_METER and grid is None:
-            requested: float | None = None  # no meter: nothing sensible to do → safe value
-        else:
-            requested = self._site_request(
-                mode,
-                now,
-                grid=grid,
-                battery_w=battery_w,
-                dt_s=dt_s,
-                plan_w=plan_w,
-                site_charge=site_charge,
-                site_discharge=site_discharge,
-            )
-        if not self._pi_used:
-            self._pi_mode = None  # the next PI mode starts afresh from what the batteries do
-        result.requested_w = requested
-        target = 0.0 if requested is None else requested
-        if target > 0 and not grid_charge_allowed:
-            target = min(target, max(0.0, pv_surplus or 0.0))  # the surplus is shared, not copied
-        caps = charge_caps if target >= 0 else discharge_caps
-        shares = split_setpoint(
-            target, [(self._room_wh(b, up=target >= 0), caps[k][0]) for k, b in alive.items()]
+        inputs = Inputs(
+            mode=self.mode,
+            grid_w=self._grid_w(),
+            batteries=tuple(self._battery_input(k, b, now) for k, b in batteries.items()),
+            plan_status=plan_status,
+            plan_battery_w=plan_w,
+            external_fresh=self.external_updated is not None
+            and (now - self.external_updated).total_seconds() <= EXTERNAL_TIMEOUT_S,
+            site_soc_pct=self.site.values().soc,
+            dt_s=dt_s,
         )
-        total = 0.0
-        reasons: list[LimitReason] = []
-        for (key, battery), share in zip(alive.items(), shares, strict=True):
-            outcome = await self._async_apply(
-                key,
-                battery,
-                share,
-                now,
-                grid_charge_allowed=grid_charge_allowed,
-                pv_surplus_w=pv_surplus,
-                soc_floor=soc_floor,
-            )
-            result.batteries[key] = outcome
-            total += outcome.setpoint_w or 0.0
-            reasons.append(outcome.reason)
-        if target != 0 and abs(sum(shares)) + 1 < abs(target):
-            # The request exceeded what the batteries may do now: say which limit binds.
-            binding = [caps[k][1] for k in alive if caps[k][1] is not LimitReason.POWER]
-            reasons.insert(0, binding[0] if binding else LimitReason.POWER)
-        result.setpoint_w = total if alive else None
-        result.reason = next((r for r in reasons if r is not LimitReason.NONE), LimitReason.NONE)
-        if mode in (Mode.SELF_CONSUMPTION, Mode.CHARGE_ONLY, Mode.BACKUP) and alive:
-            self._pi.track(total)  # anti-windup against what the limiter let through
-        self.state = self._watchdog(mode, grid, alive, batteries, fallback)
+        decision = decide(inputs, self.settings, self.site_limits, self._memory)
+        self._memory = decision.memory
+        result = TickResult(
+            mode=self.mode,
+            effective_mode=decision.effective_mode,
+            requested_w=decision.requested_w,
+            setpoint_w=decision.setpoint_w,
+            reason=decision.reason,
+            fallback=decision.fallback,
+            waiting_until=self.plan.starts_at
+            if decision.fallback is Fallback.PLAN_PENDING
+            else None,
+        )
+        for command in decision.commands:
+            battery = batteries[command.key]
+            result.batteries[command.key] = await self._async_apply(battery, command, now)
+        for key, battery in batteries.items():
+            if battery.last_update_success and battery.data:
+                self.watches[key].follow.observe(
+                    battery.setpoint_w, battery.data.get("power"), now.timestamp()
+                )
+        self._update_plan_issue(decision)
+        self._update_issues()
+        self.state = self._watchdog(decision, inputs)
         return result
 
-    def _site_request(
-        self,
-        mode: Mode,
-        now: datetime,
-        *,
-        grid: float | None,
-        battery_w: float,
-        dt_s: float,
-        plan_w: float | None,
-        site_charge: float,
-        site_discharge: float,
-    ) -> float | None:
-        """The site setpoint the mode asks for (before split and limiter)."""
-        settings = self.settings
-        if mode is Mode.AUTO:
-            return plan_w
-        if mode is Mode.MANUAL:
-            return settings.manual_setpoint_w
-        if mode is Mode.EXTERNAL:
-            fresh = self.external_updated is not None and (
-                (now - self.external_updated).total_seconds() <= EXTERNAL_TIMEOUT_S
-            )
-            return settings.external_setpoint_w if fresh else None
-        assert grid is not None
-        if mode is Mode.PEAK_SHAVING:
-            recharge = min(settings.peak_recharge_threshold_w, settings.peak_import_threshold_w)
-            return peak_shaving_setpoint(
-                grid,
-                battery_w,
-                settings.peak_import_threshold_w,
-                recharge,
-                settings.export_cap_w or None,
-                charge_max_w=site_charge,
-                discharge_max_w=site_discharge,
-            )
-        soc = self.entry.runtime_data.site.values().soc
-        if mode is Mode.CHARGE_ONLY:
-            if settings.grid_charging and soc is not None and soc < settings.target_soc_pct:
-                return site_charge
-            return self._pi_step(mode, grid, battery_w, dt_s, low=0.0, high=site_charge)
-        if mode is Mode.BACKUP and soc is not None and soc < settings.reserve_soc_pct:
-            return site_charge  # refill the reserve first, from the grid if need be
-        return self._pi_step(mode, grid, battery_w, dt_s, low=-site_discharge, high=site_charge)
-
-    def _pi_step(
-        self, mode: Mode, grid: float, battery_w: float, dt_s: float, *, low: float, high: float
-    ) -> float:
-        self._pi_used = True
-        self._pi.output_min, self._pi.output_max = low, high
-        if self._pi_mode is not mode:  # bumpless start from what the batteries do now
-            self._pi.reset(battery_w)
-            self._pi_mode = mode
-        target = self.settings.grid_target_w if mode is Mode.SELF_CONSUMPTION else 0.0
-        return self_consumption_step(grid, target, self._pi, dt_s, deadband_w=DEADBAND_W)
-
-    def _room_wh(self, battery: EmsDeviceCoordinator, *, up: bool) -> float:
-        """Energy a battery can still take (up) or give above its floor (down)."""
-        data = battery.data or {}
-        capacity, soc = data.get("capacity"), data.get("soc")
-        if capacity is None or soc is None:
-            return 0.0
-        low, high = self.soc_bounds()
-        span = (high - soc) if up else (soc - low)
-        return max(0.0, float(capacity) * span / 100.0)
-
     async def _async_apply(
-        self,
-        key: str,
-        battery: EmsDeviceCoordinator,
-        requested: float,
-        now: datetime,
-        *,
-        grid_charge_allowed: bool,
-        pv_surplus_w: float | None,
-        soc_floor: float | None,
+        self, battery: EmsDeviceCoordinator, command: Any, now: datetime
     ) -> BatteryOutcome:
-        """Limit one battery's share and write it when it changed or is due."""
-        options = {
-            "grid_charge_allowed": grid_charge_allowed,
-            "pv_surplus_w": pv_surplus_w,
-            "soc_min_pct": soc_floor,
-        }
-        if not battery.control_enabled:
-            limited = battery.limit_setpoint(requested, now=now, **options)
-            return BatteryOutcome(
-                requested_w=requested,
-                setpoint_w=limited.setpoint_w,
-                reason=limited.reason,
-                written=False,
-            )
-        previous = self._last_write.get(key)
-        limited = battery.limit_setpoint(requested, now=now, **options)
-        if previous is not None:
-            value, at = previous
-            due = (now - at).total_seconds() >= WRITE_EVERY_S
-            if not due and abs(limited.setpoint_w - value) < WRITE_DELTA_W:
-                return BatteryOutcome(
-                    requested_w=requested, setpoint_w=value, reason=limited.reason, written=False
-                )
-        try:
-            written = await battery.async_write_setpoint(
-                requested, now=now, refresh=False, **options
-            )
-        except Exception as err:
-            _LOGGER.warning("%s: setpoint not written: %s", battery.subentry.title, err)
-            return BatteryOutcome(
-                requested_w=requested,
-                setpoint_w=None,
-                reason=limited.reason,
-                written=False,
-                error=str(err),
-            )
-        self._last_write[key] = (written.setpoint_w, now)
-        return BatteryOutcome(
-            requested_w=requested,
-            setpoint_w=written.setpoint_w,
-            reason=written.reason,
-            written=True,
+        """Write one battery's command when it changed or is due, and verify it."""
+        outcome = BatteryOutcome(
+            requested_w=command.requested_w,
+            setpoint_w=command.setpoint_w,
+            reason=command.reason,
+            written=False,
         )
+        if not command.write:
+            return outcome
+        watch = self.watches[battery.subentry.subentry_id]
+        if watch.last_write is not None:
+            value, at = watch.last_write
+            due = (now - at).total_seconds() >= WRITE_EVERY_S
+            if not due and abs(command.setpoint_w - value) < WRITE_DELTA_W:
+                outcome.setpoint_w = value
+                return outcome
+        if not watch.writes.due(now.timestamp()):  # backing off after failures
+            outcome.error = watch.writes.last_error
+            return outcome
+        try:
+            await battery.async_write_setpoint(command.setpoint_w, now=now)
+        except Exception as err:
+            watch.writes.failed(now.timestamp(), str(err) or type(err).__name__)
+            watch.last_write = None
+            _LOGGER.warning("%s: setpoint not confirmed: %s", battery.subentry.title, err)
+            outcome.setpoint_w, outcome.error = None, str(err)
+            return outcome
+        watch.writes.succeeded(now.timestamp())
+        watch.last_write = (command.setpoint_w, now)
+        outcome.written = True
+        return outcome
 
-    async def _async_release(
-        self, batteries: dict[str, EmsDeviceCoordinator], now: datetime
-    ) -> bool:
+    async def _async_release(self, batteries: dict[str, EmsDeviceCoordinator]) -> bool:
         """Leave every battery ems commanded at 0 W; True when none is left with a command."""
         done = True
         for key, battery in batteries.items():
@@ -516,35 +497,105 @@ class SiteController:
             except Exception as err:
                 _LOGGER.warning("%s: could not release: %s", battery.subentry.title, err)
                 done = False
-            self._last_write.pop(key, None)
+            if key in self.watches:
+                self.watches[key].last_write = None
         return done
 
     async def async_shutdown(self) -> None:
         """Unload or stop: tick no more, and no command of ours stays in force."""
         self._cancel_timer()
+        await self._store.async_save(
+            {"mode": self.mode.value, "settings": dict(self.settings.__dict__)}
+        )
         async with self._lock:
             self._stopped = True
-            await self._async_release(self.batteries, dt_util.utcnow())
+            await self._async_release(self.batteries)
 
     def _all_up(self) -> bool:
-        return all(d.last_update_success for d in self.entry.runtime_data.devices.values())
+        return all(d.last_update_success for d in self.site.devices.values())
 
-    def _watchdog(
-        self,
-        mode: Mode,
-        grid: float | None,
-        alive: dict[str, EmsDeviceCoordinator],
-        batteries: dict[str, EmsDeviceCoordinator],
-        fallback: str | None,
-    ) -> SiteState:
+    def _watchdog(self, decision: Decision, inputs: Inputs) -> SiteState:
         """``error`` when nothing can be controlled safely, ``degraded`` when something is off."""
-        if batteries and not alive:
+        if inputs.batteries and not any(b.online for b in inputs.batteries):
             return SiteState.ERROR
-        if mode in _NEEDS_METER and grid is None:
+        if decision.effective_mode in NEEDS_METER and inputs.grid_w is None:
             return SiteState.ERROR
-        if fallback or not self._all_up():
+        if decision.fallback is Fallback.BATTERY_UNTRUSTED:
+            return SiteState.ERROR
+        problems = any(w.problems() for w in self.watches.values())
+        if decision.fallback or problems or not self._all_up():
             return SiteState.DEGRADED
         return SiteState.RUNNING
+
+    # --- repairs ------------------------------------------------------------------------------
+
+    def _issue_id(self, problem: Problem | str, key: str) -> str:
+        return f"{problem}_{key}"
+
+    def _update_issues(self) -> None:
+        """One repair per battery problem in force; gone when the problem is."""
+        for key, watch in self.watches.items():
+            battery = self.batteries.get(key)
+            problems = watch.problems()
+            for problem in Problem:
+                issue_id = self._issue_id(problem, key)
+                if problem in problems and battery is not None:
+                    ir.async_create_issue(
+                        self.hass,
+                        DOMAIN,
+                        issue_id,
+                        is_fixable=False,
+                        severity=ir.IssueSeverity.ERROR
+                        if problem is not Problem.NOT_FOLLOWING
+                        else ir.IssueSeverity.WARNING,
+                        translation_key=problem.value,
+                        translation_placeholders={
+                            "name": battery.subentry.title,
+                            "detail": problems[problem],
+                        },
+                    )
+                else:
+                    ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    def _update_plan_issue(self, decision: Decision) -> None:
+        issue_id = f"plan_stale_{self.entry.entry_id}"
+        if decision.fallback is Fallback.PLAN_STALE:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="plan_stale",
+                translation_placeholders={"name": self.entry.title},
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    @callback
+    def _clear_issues(self) -> None:
+        ir.async_delete_issue(self.hass, DOMAIN, f"plan_stale_{self.entry.entry_id}")
+        for key in self.watches:
+            for problem in Problem:
+                ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(problem, key))
+
+    # --- what it shows ------------------------------------------------------------------------
+
+    def status(self) -> str:
+        """What the site really does now (one of ``STATUSES``)."""
+        last = self.last
+        if last is None:
+            return "starting"
+        if last.fallback is not None:
+            return _FALLBACK_STATUS[last.fallback]
+        if last.effective_mode is Mode.AUTO:
+            return "following_plan"
+        return last.effective_mode.value
+
+    def problems(self, key: str) -> dict[Problem, str]:
+        """The problems of one battery (empty when all is well)."""
+        watch = self.watches.get(key)
+        return watch.problems() if watch else {}
 
     # --- for the plan side --------------------------------------------------------------------
 
@@ -592,7 +643,19 @@ class SiteController:
         return {
             "mode": self.mode,
             "state": self.state,
+            "status": self.status(),
             "settings": self.settings.__dict__,
+            "stored": sorted(self.stored),
+            "batteries": {
+                key: {
+                    "problems": {p.value: d for p, d in watch.problems().items()},
+                    "writes": watch.writes.writes,
+                    "write_failures": watch.writes.total_failures,
+                    "consecutive_write_failures": watch.writes.failures,
+                    "last_write_error": watch.writes.last_error,
+                }
+                for key, watch in self.watches.items()
+            },
             "last": None
             if last is None
             else {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import logging
 from typing import TYPE_CHECKING, Any
@@ -25,49 +24,19 @@ from .const import (
     CONF_SERIAL_PORT,
     CONF_UID,
     CONF_UNIT_ID,
-    CONTROL_INTERVAL_S,
     DOMAIN,
     OUTAGE_REPAIR_AFTER_S,
 )
 from .core.device import ModbusDevice
-from .core.limiter import (
-    BatteryLimits,
-    BatteryState,
-    LimitReason,
-    LimitResult,
-    charge_cap,
-    discharge_cap,
-    limit,
-)
+from .core.limiter import BatteryLimits, BatteryState
 from .core.profile import ConversionError, Platform, Profile
 from .core.sunspec import CONF_SERIAL
-from .core.transport import DeviceError, ModbusTransport, TransportError
+from .core.transport import DeviceError, TransportError
 
 if TYPE_CHECKING:
-    from .controller import SiteController
     from .entity_source import EntitySource
-    from .plan import PlanManager
-    from .site import SiteAggregator
 
 _LOGGER = logging.getLogger(__name__)
-
-type EmsConfigEntry = ConfigEntry[EmsRuntimeData]
-
-
-@dataclass(kw_only=True)
-class EmsRuntimeData:
-    """Everything a running site entry owns."""
-
-    site: SiteAggregator
-    transports: dict[str, ModbusTransport] = field(default_factory=dict)
-    controller: SiteController | None = None  # set up in async_setup_entry (issue 6)
-    plan: PlanManager | None = None  # set up in async_setup_entry (issue 5)
-
-    @property
-    def devices(self) -> dict[str, EmsDeviceCoordinator]:
-        """Device coordinators by subentry id."""
-        return self.site.devices
-
 
 def device_uid(subentry: ConfigSubentry) -> str:
     """Stable identity of a device: its serial, else where it is wired, else the subentry."""
@@ -91,12 +60,12 @@ def _first(*values: Any) -> Any:
 class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     """Polls one device, Modbus or entity-backed, into ``{key: value}``."""
 
-    config_entry: EmsConfigEntry
+    config_entry: ConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: EmsConfigEntry,
+        entry: ConfigEntry,
         subentry: ConfigSubentry,
         *,
         scan_interval: float,
@@ -121,7 +90,6 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self._down_since: datetime | None = None
         self._setpoint_w: float | None = None  # last battery setpoint written, for the ramp
         self._setpoint_at: datetime | None = None
-        self.last_limit: LimitResult | None = None
 
     @property
     def profile(self) -> Profile | None:
@@ -137,8 +105,10 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     def always_read(self) -> set[str]:
         """Keys the site totals need even when no entity shows them."""
         keys = {"power", "soc", "capacity"}
-        if self.kind == "battery":  # the setpoint's limits come from these
+        if self.kind == "battery":  # the setpoint's limits and the battery's trust need these
             keys |= {"max_charge_power", "max_discharge_power"}
+            points = self.profile.points if self.profile else ()
+            keys |= {p.key for p in points if p.key.startswith(("alarm_", "fault"))}
             limits = self.profile.limits if self.profile else {}
             if "cell_v_min" in limits or "cell_v_max" in limits:
                 keys |= {"cell_voltage_min", "cell_voltage_max"}
@@ -214,8 +184,8 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         """The limiter's static limits for this battery, or None when its power limits are unknown.
 
         Power: the device's reported maximum, else the user's, held inside the setpoint register's
-        range. SOC bounds: the site's (controller) settings. Cell voltage, temperature and ramp:
-        the profile's ``limits``.
+        range. Cell voltage, temperature, ramp and SOC: the profile's ``limits`` (the controller
+        narrows the SOC window to the site's settings).
         """
         if self.kind != "battery":
             return None
@@ -241,17 +211,10 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         # No temperature bounds unless the profile has them (entity-backed batteries have none).
         extra.setdefault("t_charge_min_c", None)
         extra.setdefault("t_max_c", None)
-        runtime = getattr(self.config_entry, "runtime_data", None)
-        controller = runtime.controller if runtime is not None else None
-        soc_min, soc_max = controller.soc_bounds() if controller is not None else (10.0, 100.0)
+        extra.setdefault("soc_min_pct", 0.0)
+        extra.setdefault("soc_max_pct", 100.0)
         try:
-            return BatteryLimits(
-                charge_max_w=charge,
-                discharge_max_w=discharge,
-                soc_min_pct=soc_min,
-                soc_max_pct=soc_max,
-                **extra,
-            )
+            return BatteryLimits(charge_max_w=charge, discharge_max_w=discharge, **extra)
         except ValueError as err:
             _LOGGER.error("%s: invalid battery limits: %s", self.subentry.title, err)
             return None
@@ -266,76 +229,81 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             temperature_c=data.get("temperature"),
         )
 
-    def limit_setpoint(
-        self,
-        value: float,
-        *,
-        now: datetime | None = None,
-        grid_charge_allowed: bool = True,
-        pv_surplus_w: float | None = None,
-        soc_min_pct: float | None = None,
-    ) -> LimitResult:
-        """Pass a battery setpoint through the limiter (the only way a setpoint is written)."""
-        limits = self.battery_limits()
-        if limits is None:
-            return LimitResult(0.0, LimitReason.UNKNOWN_STATE)
-        if soc_min_pct is not None and soc_min_pct > limits.soc_min_pct:  # only ever stricter
-            limits = replace(limits, soc_min_pct=min(soc_min_pct, limits.soc_max_pct))
-        now = now or dt_util.utcnow()
-        if self._setpoint_at is not None:
-            since = (now - self._setpoint_at).total_seconds()
-            previous, dt_s = self._setpoint_w, min(since, CONTROL_INTERVAL_S)
-        else:  # nothing written yet: ramp from what the battery does now, over one step
-            previous, dt_s = (self.data or {}).get("power"), CONTROL_INTERVAL_S
-        return limit(
-            value,
-            limits,
-            self.battery_state(),
-            previous_w=previous,
-            dt_s=dt_s,
-            grid_charge_allowed=grid_charge_allowed,
-            pv_surplus_w=pv_surplus_w,
-        )
-
     def write_limits(self, key: str) -> tuple[float | None, float | None]:
-        """Range a value written to ``key`` must stay in now.
-
-        For a battery setpoint this is what the limiter allows at this moment (SOC, cells,
-        temperature, power); for any other point the register's own range.
-        """
-        if key == "setpoint" and self.kind == "battery":
-            limits = self.battery_limits()
-            if limits is None:
-                return 0.0, 0.0
-            state = self.battery_state()
-            return -discharge_cap(limits, state)[0], charge_cap(limits, state)[0]
+        """Range of the register a value written to ``key`` must stay in."""
         point = self.profile[key] if self.profile and key in self.profile else None
         return (point.min if point else None), (point.max if point else None)
 
-    async def async_write_setpoint(
-        self,
-        value: float,
-        *,
-        now: datetime | None = None,
-        grid_charge_allowed: bool = True,
-        pv_surplus_w: float | None = None,
-        soc_min_pct: float | None = None,
-        refresh: bool = True,
-    ) -> LimitResult:
-        """Limit and write a battery setpoint; return what was written and why."""
-        now = now or dt_util.utcnow()
-        result = self.limit_setpoint(
-            value,
-            now=now,
-            grid_charge_allowed=grid_charge_allowed,
-            pv_surplus_w=pv_surplus_w,
-            soc_min_pct=soc_min_pct,
-        )
-        self.last_limit = result
-        await self._async_write_raw("setpoint", result.setpoint_w, refresh=refresh)
-        self._setpoint_w = result.setpoint_w
-        self._setpoint_at = now
-        return result
+    @property
+    def setpoint_w(self) -> float | None:
+        """The battery setpoint of ours in force (None: none, or the device lost it)."""
+        return self._setpoint_w
+
+    @property
+    def setpoint_at(self) -> datetime | None:
+        """When that setpoint was written."""
+        return self._setpoint_at
+
+    def observed_values(self) -> dict[str, Any]:
+        """What changes on a live device: its values, and when an entity source last reported."""
+        values = dict(self.data or {})
+        if self.entities is not None:
+            state = self.hass.states.get(self.entities.entity_ids["power"])
+            values["_reported"] = state.last_reported.isoformat() if state else None
+        return values
+
+    async def async_write_setpoint(self, value: float, *, now: datetime | None = None) -> None:
+        """Write a battery setpoint decided by the site controller, and read it back.
+
+        The controller's ``decide`` has applied the limiter; the register range is checked
+        again here, and so are the battery's static power limits (a guard, not a second limiter).
+        Raises ``HomeAssistantError`` when the write fails or reads back otherwise.
+        """
+        limits = self.battery_limits()
+        if value != 0.0 and (
+            limits is None or not -limits.discharge_max_w <= value <= limits.charge_max_w
+        ):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="value_rejected",
+                translation_placeholders={
+                    "name": self.subentry.title,
+                    "error": f"setpoint: {value:g} W is outside the battery's power limits",
+                },
+            )
+        await self._async_write_raw("setpoint", value, refresh=False)
+        self._setpoint_w = value
+        self._setpoint_at = now or dt_util.utcnow()
+        await self._async_verify_setpoint(value)
+
+    async def _async_verify_setpoint(self, value: float) -> None:
+        """Read the setpoint back (the register, or the vendor's entity) and compare."""
+        try:
+            if self.modbus is not None:
+                back = (await self.modbus.read({"setpoint"})).get("setpoint")
+                point = self.modbus.profile["setpoint"]
+                tolerance = max(1.0, float(point.step or 0.0), abs(point.scale or 1.0))
+            else:
+                assert self.entities is not None
+                back = self.entities.read().get("setpoint")
+                tolerance = max(1.0, 0.01 * abs(value))
+        except (TransportError, DeviceError) as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="write_not_confirmed",
+                translation_placeholders={"name": self.subentry.title, "error": str(err)},
+            ) from err
+        if back is None:
+            return  # not readable: the device's accepted reply is the only echo there is
+        if abs(float(back) - value) > tolerance:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="write_not_confirmed",
+                translation_placeholders={
+                    "name": self.subentry.title,
+                    "error": f"wrote {value:g} W, read back {float(back):g} W",
+                },
+            )
 
     @property
     def commanded(self) -> bool:
@@ -358,11 +326,13 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self._setpoint_at = None
 
     async def async_write(self, key: str, value: Any) -> None:
-        """Write one value: a battery setpoint through the limiter, anything else range-checked."""
-        if key == "setpoint" and self.kind == "battery":
-            self._check_control()
-            await self.async_write_setpoint(float(value))
-            return
+        """Write one value from an entity, range-checked (a battery setpoint is not one)."""
+        if key == "setpoint" and self.kind == "battery":  # only the site controller commands it
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="setpoint_by_controller",
+                translation_placeholders={"name": self.subentry.title},
+            )
         low, high = self.write_limits(key)
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if numeric and ((low is not None and value < low) or (high is not None and value > high)):

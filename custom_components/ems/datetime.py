@@ -6,8 +6,8 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import EmsConfigEntry
 from .plan_entities import async_add_plan_entities
+from .runtime import EmsConfigEntry
 
 PARALLEL_UPDATES = 0
 

@@ -9,8 +9,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_HOST, CONF_SERIAL_PORT
-from .coordinator import EmsConfigEntry
 from .core.sunspec import CONF_SERIAL
+from .runtime import EmsConfigEntry
 
 TO_REDACT = {CONF_HOST, CONF_SERIAL, CONF_SERIAL_PORT, "serial", "uid", "title", "unique_id"}
 

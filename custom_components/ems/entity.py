@@ -9,7 +9,8 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import EmsConfigEntry, EmsDeviceCoordinator
+from .coordinator import EmsDeviceCoordinator
+from .runtime import EmsConfigEntry
 
 if TYPE_CHECKING:
     from .controller import SiteController

@@ -11,7 +11,8 @@ from homeassistant.helpers import config_validation as cv, intent
 from homeassistant.helpers.translation import async_get_translations
 
 from .const import DOMAIN
-from .controller import Mode, SiteController
+from .controller import SiteController
+from .core.decide import Mode
 
 INTENT_SET_MODE = "EmsSetMode"
 INTENT_GET_MODE = "EmsGetMode"

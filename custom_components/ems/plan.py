@@ -39,11 +39,10 @@ from .const import (
     PLAN_STEP_MINUTES,
     PLAN_STORE_VERSION,
 )
-from .controller import Mode
 from .core.contract import ContractError, parse_time, validate_plan, validate_scenario
 
 if TYPE_CHECKING:
-    from .coordinator import EmsConfigEntry
+    from homeassistant.config_entries import ConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -129,7 +128,7 @@ async def _async_select(hass: HomeAssistant, entity_id: str, option: str) -> Non
 class PlanManager:
     """The current plan of a site, the households' appliance requests, and their execution."""
 
-    def __init__(self, hass: HomeAssistant, entry: EmsConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         """Nothing loaded yet: call ``async_load`` then ``async_start``."""
         self.hass = hass
         self.entry = entry
@@ -155,6 +154,8 @@ class PlanManager:
         self._lock = asyncio.Lock()
         self._unsub_tick: CALLBACK_TYPE | None = None
         self._stopped = False
+        # Set by the site controller: in passive mode ems hands back the loads and drives none.
+        self.hold_appliances = False
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -358,6 +359,11 @@ class PlanManager:
             return "not_started"
         return None
 
+    @property
+    def starts_at(self) -> datetime | None:
+        """Start of the plan's first step (None without a plan)."""
+        return self._start if self.plan is not None else None
+
     def is_stale(self, now: datetime) -> bool:
         """Whether the plan may not be followed now (``stale_reason`` says why)."""
         return self.stale_reason(now) is not None
@@ -560,9 +566,7 @@ class PlanManager:
             before = (dict(self._driven), list(self._orphans))
             await self._async_release_orphans()
             # Passive mode: ems hands back what it drives (as for a stale plan), then stays idle.
-            controller = self.entry.runtime_data.controller
-            passive = controller is not None and controller.mode is Mode.PASSIVE
-            slot = None if passive or self.is_stale(now) else self.slot(now)
+            slot = None if self.hold_appliances or self.is_stale(now) else self.slot(now)
             for uid, appliance in self.appliances.items():
                 if self._stopped:  # unloaded during a slow call: drive nothing more
                     break

@@ -33,7 +33,7 @@ from .const import (
 from .core.contract import CONTRACT_VERSION, format_time
 
 if TYPE_CHECKING:
-    from .coordinator import EmsConfigEntry
+    from .runtime import EmsConfigEntry
 
 RESPONSE_VERSION = 1
 

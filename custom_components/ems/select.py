@@ -1,4 +1,4 @@
-"""The site mode select (restored after a restart)."""
+"""The site mode select (the controller keeps the mode in its own store)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .controller import Mode
-from .coordinator import EmsConfigEntry
+from .core.decide import Mode
 from .entity import EmsControllerEntity
+from .runtime import EmsConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -31,11 +31,13 @@ class EmsModeSelect(EmsControllerEntity, RestoreEntity, SelectEntity):
     """What the site controller does with the batteries."""
 
     async def async_added_to_hass(self) -> None:
-        """Restore the last mode before the controller's first tick."""
+        """Take over the last mode once, from a version that kept it in the entity."""
         await super().async_added_to_hass()
+        if "mode" in self.controller.stored:
+            return  # the controller's own store is the source of truth
         last = await self.async_get_last_state()
         if last is not None and last.state in self.options:
-            self.controller.mode = Mode(last.state)
+            self.controller.restore_mode(last.state)
 
     @property
     def current_option(self) -> str:
@@ -48,7 +50,8 @@ class EmsModeSelect(EmsControllerEntity, RestoreEntity, SelectEntity):
         last = self.controller.last
         return {
             "effective_mode": last.effective_mode.value if last else None,
-            "fallback": last.fallback if last else None,
+            "fallback": last.fallback.value if last and last.fallback else None,
+            "status": self.controller.status(),
         }
 
     async def async_select_option(self, option: str) -> None:

@@ -16,13 +16,13 @@ from homeassistant.const import PERCENTAGE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .controller import SiteController, SiteState
-from .coordinator import EmsConfigEntry
+from .controller import STATUSES, SiteController, SiteState
 from .core.limiter import LimitReason
 from .core.profile import Platform, Point
 from .descriptions import POWER_SENSOR_FIELDS, device_points, entity_category
 from .entity import EmsControllerEntity, EmsDeviceEntity, EmsSiteEntity
 from .plan_entities import async_add_plan_entities
+from .runtime import EmsConfigEntry
 from .site import SiteValues
 
 PARALLEL_UPDATES = 0
@@ -148,7 +148,31 @@ def _battery_attributes(controller: SiteController) -> dict[str, Any]:
     }
 
 
+def _status_attributes(controller: SiteController) -> dict[str, Any]:
+    last = controller.last
+    problems = {
+        battery.subentry.title: [p.value for p in controller.problems(key)]
+        for key, battery in controller.batteries.items()
+        if controller.problems(key)
+    }
+    return {
+        "mode": controller.mode.value,
+        "effective_mode": last.effective_mode.value if last else None,
+        "fallback": last.fallback.value if last and last.fallback else None,
+        "waiting_until": last.waiting_until.isoformat() if last and last.waiting_until else None,
+        "battery_problems": problems,
+    }
+
+
 CONTROLLER_SENSORS: tuple[EmsControllerSensorEntityDescription, ...] = (
+    EmsControllerSensorEntityDescription(
+        key="status",
+        translation_key="status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(STATUSES),
+        value_fn=lambda c: c.status(),
+        attributes_fn=_status_attributes,
+    ),
     EmsControllerSensorEntityDescription(
         key="site_state",
         translation_key="site_state",

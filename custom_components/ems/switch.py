@@ -9,11 +9,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .coordinator import EmsConfigEntry
 from .core.profile import Platform
 from .descriptions import device_points, entity_category
 from .entity import EmsControllerEntity, EmsDeviceEntity
 from .plan_entities import async_add_plan_entities
+from .runtime import EmsConfigEntry
 
 PARALLEL_UPDATES = 1
 
@@ -65,13 +65,15 @@ GRID_CHARGING = SwitchEntityDescription(key="grid_charging", translation_key="gr
 
 
 class EmsGridChargingSwitch(EmsControllerEntity, RestoreEntity, SwitchEntity):
-    """In ``charge_only``: also charge from the grid up to the target SOC."""
+    """Whether batteries may charge from the grid, in every mode (off: from PV surplus only)."""
 
     async def async_added_to_hass(self) -> None:
-        """Restore the last choice."""
+        """Take over the last choice once, from a version that kept it in the entity."""
         await super().async_added_to_hass()
+        if "grid_charging" in self.controller.stored:
+            return  # the controller's own store is the source of truth
         if (last := await self.async_get_last_state()) is not None:
-            self.controller.settings.grid_charging = last.state == "on"
+            self.controller.set_setting("grid_charging", last.state == "on")
 
     @property
     def is_on(self) -> bool:

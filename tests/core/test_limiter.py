@@ -219,7 +219,10 @@ def test_capability_and_grid_charging() -> None:
     no_grid = BatteryLimits(**{**_fields(LIMITS), "can_charge_from_grid": False})
     assert _limit(3000.0, limits=no_grid, pv_surplus_w=1200.0) == (1200.0, "capability")
     assert _limit(3000.0, limits=no_grid) == (0.0, "capability")  # unknown surplus
-    assert _limit(3000.0, grid_charge_allowed=False, pv_surplus_w=-50.0) == (0.0, "capability")
+    assert _limit(3000.0, grid_charge_allowed=False, pv_surplus_w=-50.0) == (
+        0.0,
+        "grid_charging_off",
+    )
     assert _limit(3000.0, grid_charge_allowed=False, pv_surplus_w=4000.0) == (3000.0, "none")
     no_dis = BatteryLimits(**{**_fields(LIMITS), "can_discharge": False})
     assert _limit(-1000.0, limits=no_dis) == (0.0, "capability")

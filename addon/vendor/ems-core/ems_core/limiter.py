@@ -12,8 +12,9 @@ Conservative choices, all documented here:
   temperature when the limits define ``t_charge_min_c``/``t_max_c``. NaN/inf counts as unknown.
   Both reasons are reported even when 0 W was requested, so a "limit reason" sensor shows why the
   battery cannot run.
-* Charging that is not allowed from the grid (``can_charge_from_grid`` false or
-  ``grid_charge_allowed`` false) is held to ``pv_surplus_w``; an unknown surplus means 0 W.
+* Charging that is not allowed from the grid (``can_charge_from_grid`` false: reason
+  ``capability``; ``grid_charge_allowed`` false: reason ``grid_charging_off``) is held to
+  ``pv_surplus_w``; an unknown surplus means 0 W.
 * Stopping is never ramp-limited: any move toward 0 W is applied at once. Crossing zero is a stop
   followed by a ramp from 0 W, so the result lies in
   ``[min(previous, 0) − ramp·dt, max(previous, 0) + ramp·dt]``.
@@ -45,6 +46,12 @@ class LimitReason(StrEnum):
     CAPABILITY = "capability"
     UNKNOWN_STATE = "unknown_state"
     INVALID_INPUT = "invalid_input"
+    GRID_CHARGING_OFF = "grid_charging_off"  # "Charge from the grid" is off: PV surplus only
+    GRID_IMPORT_LIMIT = "grid_import_limit"  # the site's grid import limit
+    GRID_EXPORT_LIMIT = "grid_export_limit"  # the site's grid export limit
+    ALARM = "alarm"  # the battery reports an alarm: held at 0 W
+    STALE_VALUES = "stale_values"  # its values stopped changing: held at 0 W
+    WRITE_FAILED = "write_failed"  # its setpoint writes fail or do not read back
 
 
 def _finite(value: object) -> bool:
@@ -172,7 +179,12 @@ def charge_cap(
         candidates.append((0.0, LimitReason.CAPABILITY))
     if not (limits.can_charge_from_grid and grid_charge_allowed):
         surplus = max(0.0, pv_surplus_w) if _finite(pv_surplus_w) else 0.0
-        candidates.append((surplus, LimitReason.CAPABILITY))
+        why = (
+            LimitReason.CAPABILITY
+            if not limits.can_charge_from_grid
+            else LimitReason.GRID_CHARGING_OFF
+        )
+        candidates.append((surplus, why))
     soc = state.soc_pct
     if soc is not None and soc >= limits.soc_max_pct:
         candidates.append((0.0, LimitReason.SOC_MAX))
