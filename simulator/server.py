@@ -41,6 +41,10 @@ def _ranges(pdu: ModbusPDU) -> list[tuple[int, int]]:
     return [(pdu.address, pdu.address + count - 1)]
 
 
+# Modbus write function codes: coil(s) 5, 15; register(s) 6, 16; mask write 22; read/write 23.
+WRITE_FUNCTIONS = frozenset({5, 6, 15, 16, 22, 23})
+
+
 @dataclass(frozen=True, slots=True)
 class ExceptionFault:
     """Answer a Modbus exception for matching requests to one unit."""
@@ -49,10 +53,13 @@ class ExceptionFault:
     table: Table | None = None
     first: int | None = None
     last: int | None = None
+    writes_only: bool = False
 
     def matches(self, pdu: ModbusPDU) -> bool:
         """Tell whether a request falls under this fault."""
         if self.table is not None and FUNCTION_TABLE.get(pdu.function_code) != self.table:
+            return False
+        if self.writes_only and pdu.function_code not in WRITE_FUNCTIONS:
             return False
         if self.first is None:
             return True
@@ -108,9 +115,10 @@ class Faults:
         address: int | None = None,
         last: int | None = None,
         table: Table | str | None = None,
+        writes_only: bool = False,
     ) -> None:
-        """Answer exception ``code`` to a unit (optionally one table, addresses address..last)."""
-        fault = ExceptionFault(code, Table(table) if table else None, address, last)
+        """Answer exception ``code`` to a unit (optionally one table, addresses, writes only)."""
+        fault = ExceptionFault(code, Table(table) if table else None, address, last, writes_only)
         self.exceptions.setdefault(unit, []).append(fault)
 
     def clear_exception(self, unit: int | None = None) -> None:

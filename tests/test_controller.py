@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest.mock import patch
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant, State
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.util import dt as dt_util
 from plan_helpers import make_plan
 import pytest
@@ -378,3 +377,157 @@ async def test_self_consumption_restarts_afresh(hass: HomeAssistant, site, sim) 
     # A fresh PI from 0 W on an 800 W import: kp·e + ki·Δt·e, not the old −800 W integral on top.
     fresh = -(PI_KP * 800 + PI_KI_PER_S * CONTROL_INTERVAL_S * 800)
     assert controller.last.requested_w == pytest.approx(fresh, abs=60)
+
+
+# --- the battery is watched: alarms, frozen values, rejected writes (issue F1, F2, F3) --------
+
+
+async def _manual(hass: HomeAssistant, watts: float) -> None:
+    await _select(hass, "manual")
+    await _grid_charging(hass)
+    await _set(hass, "number.home_manual_battery_setpoint", watts)
+
+
+async def test_alarm_holds_the_battery_and_ramps_back(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    clock = Clock(controller, sim)
+    await _manual(hass, 3000)
+    await clock.run(4)
+    assert sim.site.battery.setpoint == 3000
+    sim.faults.device_fault(1)
+    await clock.run(1)  # one poll: the controller refreshes the battery every tick
+    assert sim.site.battery.setpoint == 0
+    assert hass.states.get("sensor.home_limit_reason").state == "alarm"
+    assert hass.states.get("binary_sensor.battery_control_problem").state == "on"
+    assert hass.states.get("sensor.home_status").state == "batteries_held"
+    assert hass.states.get("sensor.home_controller_state").state == "error"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"battery_alarm_{_battery_id(site)}")
+    assert issue is not None
+    assert "alarm_fault" in issue.translation_placeholders["detail"]
+    # On clear the power ramps back at the site's ramp rate, it never jumps.
+    sim.faults.device_fault(1, on=False)
+    seen = []
+    for _ in range(4):
+        await clock.run(1)
+        seen.append(sim.site.battery.setpoint)
+    assert seen == [1000, 2000, 3000, 3000]
+    assert hass.states.get("binary_sensor.battery_control_problem").state == "off"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"battery_alarm_{_battery_id(site)}") is None
+
+
+async def test_frozen_registers_hold_the_battery(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    clock = Clock(controller, sim)
+    await _manual(hass, 2000)
+    await clock.run(3)
+    assert sim.site.battery.setpoint == 2000
+    sim.faults.freeze(1)
+    held_after = None
+    for tick in range(int(180 / CONTROL_INTERVAL_S)):
+        await clock.run(1)
+        if sim.site.battery.setpoint == 0:
+            held_after = (tick + 1) * CONTROL_INTERVAL_S
+            break
+    assert held_after is not None
+    assert held_after <= 180
+    assert hass.states.get("sensor.home_limit_reason").state == "stale_values"
+    attributes = hass.states.get("binary_sensor.battery_control_problem").attributes
+    assert attributes["problems"] == ["battery_stale"]
+    # Live values again: trusted again.
+    sim.faults.unfreeze(1)
+    await clock.run(3)
+    assert sim.site.battery.setpoint > 0
+
+
+async def test_rejected_writes_show(hass: HomeAssistant, site, sim) -> None:
+    controller = site.runtime_data.controller
+    clock = Clock(controller, sim)
+    # Every setpoint write answers "device failure"; reads still work.
+    sim.faults.exception(1, 4, table="holding", writes_only=True)
+    await _manual(hass, 2000)
+    await clock.run(int(60 / CONTROL_INTERVAL_S))
+    state = hass.states.get("binary_sensor.battery_control_problem")
+    assert state.state == "on"
+    assert state.attributes["write_failures"] >= 2
+    assert state.attributes["problems"] == ["battery_write_failed"]
+    assert hass.states.get("sensor.home_controller_state").state in ("error", "degraded")
+    assert hass.states.get("sensor.home_status").state == "batteries_held"
+    diagnostics = controller.diagnostics()["batteries"][_battery_id(site)]
+    assert diagnostics["write_failures"] >= 2
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"battery_write_failed_{_battery_id(site)}")
+    # Writes accepted again: the battery is trusted again (retried with back-off).
+    sim.faults.clear_exception(1)
+    await clock.run(int(60 / CONTROL_INTERVAL_S))
+    assert hass.states.get("binary_sensor.battery_control_problem").state == "off"
+    assert sim.site.battery.setpoint == 2000
+
+
+async def test_a_battery_that_ignores_its_command_is_reported(
+    hass: HomeAssistant, site, sim
+) -> None:
+    controller = site.runtime_data.controller
+    clock = Clock(controller, sim)
+    await _manual(hass, 2000)
+    sim.faults.override(1, "power", 0)  # the register reads 0 W whatever it is told
+    await clock.run(int(120 / CONTROL_INTERVAL_S))
+    problems = hass.states.get("binary_sensor.battery_control_problem").attributes["problems"]
+    assert "battery_not_following" in problems
+
+
+async def test_export_limit_holds_in_every_mode(hass: HomeAssistant, site, sim) -> None:
+    """F6: the export limit is a limiter constraint, not a peak-shaving rule."""
+    hass.config_entries.async_update_entry(site, data={**site.data, "export_limit_w": 1000})
+    await hass.config_entries.async_reload(site.entry_id)
+    await hass.async_block_till_done()
+    controller = site.runtime_data.controller
+    clock = Clock(controller, sim)
+    await _manual(hass, -5000)  # the house takes 800 W: 4.2 kW would go to the grid
+    grid = await clock.run(6)
+    assert grid[-1] >= -1000 - TOLERANCE_W
+    assert sim.site.battery.setpoint == pytest.approx(-1800, abs=TOLERANCE_W)
+    assert hass.states.get("sensor.home_limit_reason").state == "grid_export_limit"
+
+
+async def test_settings_survive_a_restart_without_their_entities(
+    hass: HomeAssistant, site, sim
+) -> None:
+    """The controller keeps its settings: a disabled SOC entity does not reset the floor."""
+    await _set(hass, "number.home_minimum_state_of_charge", 25)
+    await _select(hass, "peak_shaving")
+    ent_reg = er.async_get(hass)
+    ent_reg.async_update_entity(
+        "number.home_minimum_state_of_charge", disabled_by=er.RegistryEntryDisabler.USER
+    )
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_reload(site.entry_id)
+    await hass.async_block_till_done()
+    controller = site.runtime_data.controller
+    assert controller.settings.soc_min_pct == 25
+    assert controller.mode is Mode.PEAK_SHAVING
+
+
+async def test_a_plan_that_starts_later_is_waited_for(hass: HomeAssistant, site, sim) -> None:
+    """F12: a plan starting in 2030 is accepted; the status says until when it waits."""
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    await hass.services.async_call(
+        DOMAIN, "set_plan", {"plan": make_plan(start, battery_w=[0.0] * 96)}, blocking=True
+    )
+    await _select(hass, "auto")
+    await Clock(site.runtime_data.controller, sim).run(1)
+    status = hass.states.get("sensor.home_status")
+    assert status.state == "self_consumption_waiting_plan"
+    assert status.attributes["waiting_until"].startswith("2030-01-01")
+    assert hass.states.get("select.home_mode").state == "auto"
+
+
+async def test_status_says_when_nothing_may_be_commanded(hass: HomeAssistant, site, sim) -> None:
+    """F16: not "running" while no battery may be commanded."""
+    hass.config_entries.async_update_entry(site, options={**site.options, "control": []})
+    await hass.async_block_till_done()
+    await Clock(site.runtime_data.controller, sim).run(1)
+    assert hass.states.get("sensor.home_status").state == "dry_run"
+    assert hass.states.get("sensor.home_controller_state").state == "degraded"
+
+
+def _battery_id(site) -> str:
+    return next(s for s, sub in site.subentries.items() if sub.subentry_type == "battery")

@@ -27,8 +27,96 @@ NUMBERS = {
     "external_setpoint": ("External battery setpoint", "Consigne externe batterie"),
     "soc_min": ("Minimum state of charge", "État de charge minimal"),
     "soc_max": ("Maximum state of charge", "État de charge maximal"),
+    "ramp_rate": ("Ramp rate", "Rampe de puissance"),
 }
 SWITCHES = {"grid_charging": ("Charge from the grid", "Charge depuis le réseau")}
+# What the site really does (sensor "status").
+STATUSES = {
+    "starting": ("Starting", "Démarrage"),
+    "following_plan": ("Following the plan", "Suit le plan"),
+    "self_consumption_no_plan": (
+        "Self-consumption (no fresh plan)",
+        "Autoconsommation (pas de plan à jour)",
+    ),
+    "self_consumption_waiting_plan": (
+        "Self-consumption (waiting for the plan to start)",
+        "Autoconsommation (en attente du début du plan)",
+    ),
+    **{k: v for k, v in MODES.items() if k != "auto"},
+    "dry_run": (
+        "Dry run: no battery ems may command",
+        "À blanc : aucune batterie pilotable par ems",
+    ),
+    "no_battery": ("No battery answers", "Aucune batterie ne répond"),
+    "batteries_held": (
+        "Batteries held at 0 W (see their problems)",
+        "Batteries maintenues à 0 W (voir leurs problèmes)",
+    ),
+    "no_meter": ("Held at 0 W: no grid meter", "Maintenu à 0 W : pas de compteur réseau"),
+    "external_timeout": (
+        "Held at 0 W: external setpoint not refreshed",
+        "Maintenu à 0 W : consigne externe non rafraîchie",
+    ),
+}
+# Battery problems: (title, description) × (English, French).
+PROBLEMS = {
+    "battery_alarm": (
+        ("{name} reports an alarm", "{name} signale une alarme"),
+        (
+            "The battery reports {detail}. ems holds it at 0 W until the alarm clears, then "
+            "ramps its power back at the site's ramp rate. Check the battery.",
+            "La batterie signale {detail}. ems la maintient à 0 W jusqu'à la fin de l'alarme, "
+            "puis remonte sa puissance à la rampe du site. Vérifiez la batterie.",
+        ),
+    ),
+    "battery_stale": (
+        ("{name}: values frozen", "{name} : valeurs figées"),
+        (
+            "The values of this battery stopped changing while ems commanded power ({detail}): "
+            "the gateway or the device may be stuck. ems holds it at 0 W until they move again.",
+            "Les valeurs de cette batterie ne changent plus alors qu'ems lui demande de la "
+            "puissance ({detail}) : la passerelle ou l'appareil est peut-être bloqué. ems la "
+            "maintient à 0 W jusqu'à ce qu'elles bougent à nouveau.",
+        ),
+    ),
+    "battery_write_failed": (
+        ("{name} refuses its setpoint", "{name} refuse sa consigne"),
+        (
+            "Setpoint writes to this battery fail or do not read back ({detail}). ems retries "
+            "with a growing delay and counts the failures (see the battery's control problem "
+            "sensor and the diagnostics). Check the connection and the device's remote-control "
+            "setting.",
+            "Les écritures de consigne vers cette batterie échouent ou ne se relisent pas "
+            "({detail}). ems réessaie avec un délai croissant et compte les échecs (voir le "
+            "capteur de problème de pilotage de la batterie et les diagnostics). Vérifiez la "
+            "liaison et le réglage de pilotage à distance de l'appareil.",
+        ),
+    ),
+    "battery_not_following": (
+        ("{name} does not follow its setpoint", "{name} ne suit pas sa consigne"),
+        (
+            "The battery's measured power stays far from what ems commands ({detail}). It may "
+            "be limited by its own BMS, in a local mode, or ignoring remote commands.",
+            "La puissance mesurée de la batterie reste loin de la consigne d'ems ({detail}). "
+            "Elle est peut-être limitée par son BMS, en mode local, ou ignore le pilotage à "
+            "distance.",
+        ),
+    ),
+}
+EXCEPTIONS = {
+    "write_not_confirmed": (
+        "{name} did not confirm its setpoint: {error}",
+        "{name} n'a pas confirmé sa consigne : {error}",
+    ),
+    "setpoint_by_controller": (
+        "The setpoint of {name} belongs to the site controller: use the Manual mode",
+        "La consigne de {name} appartient au pilotage du site : utilisez le mode Manuel",
+    ),
+    "invalid_setting": (
+        "Invalid value for {field}: {error}",
+        "Valeur invalide pour {field} : {error}",
+    ),
+}
 STATES = {
     "init": ("Starting", "Démarrage"),
     "running": ("Running", "En marche"),
@@ -47,11 +135,18 @@ REASONS = {
     "capability": ("Device capability", "Capacité de l'appareil"),
     "unknown_state": ("Battery state unknown", "État de la batterie inconnu"),
     "invalid_input": ("Invalid setpoint", "Consigne invalide"),
+    "grid_charging_off": ("Charging from the grid is off", "Charge depuis le réseau désactivée"),
+    "grid_import_limit": ("Grid import limit", "Limite de soutirage réseau"),
+    "grid_export_limit": ("Grid export limit", "Limite d'injection réseau"),
+    "alarm": ("Battery alarm", "Alarme batterie"),
+    "stale_values": ("Battery values frozen", "Valeurs de la batterie figées"),
+    "write_failed": ("Setpoint not confirmed", "Consigne non confirmée"),
 }
 SENSORS = {
     "site_state": ("Controller state", "État du pilotage", STATES),
     "limit_reason": ("Limit reason", "Raison de la limitation", REASONS),
     "site_setpoint": ("Battery setpoint", "Consigne batterie", None),
+    "status": ("Status", "Statut", STATUSES),
 }
 
 
@@ -71,6 +166,16 @@ def merge(data: dict, lang: int) -> dict:
         if states:
             item["state"] = {k: v[lang] for k, v in states.items()}
         entity.setdefault("sensor", {})[key] = item
+    entity.setdefault("binary_sensor", {})["control_problem"] = {
+        "name": ("Control problem", "Problème de pilotage")[lang]
+    }
+    for key, (title, description) in PROBLEMS.items():
+        data.setdefault("issues", {})[key] = {
+            "title": title[lang],
+            "description": description[lang],
+        }
+    for key, message in EXCEPTIONS.items():
+        data.setdefault("exceptions", {})[key] = {"message": message[lang]}
     data.setdefault("issues", {})["plan_stale"] = {
         "title": "The plan of {name} is stale" if lang == 0 else "Le plan de {name} est périmé",
         "description": (

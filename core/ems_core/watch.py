@@ -131,7 +131,8 @@ class FollowWatch:
         if self._command is None or abs(commanded_w - self._command) > tolerance:  # type: ignore[operator]
             self._command_since = now_s  # a new command: give it time to take effect
         self._command = commanded_w
-        settled = now_s - (self._command_since or now_s) >= FOLLOW_SETTLE_S
+        since = self._command_since if self._command_since is not None else now_s
+        settled = now_s - since >= FOLLOW_SETTLE_S
         if abs(measured_w - commanded_w) <= tolerance or not settled:  # type: ignore[operator]
             self._off_since = None
             self.not_following = False

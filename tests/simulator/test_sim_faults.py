@@ -107,6 +107,19 @@ async def test_exception_for_an_address_range(sim: Simulator, transport: ModbusT
     assert await read_point(transport, 1, "charge_limit") == 5000
 
 
+async def test_exception_for_writes_only(sim: Simulator, transport: ModbusTransport) -> None:
+    """A device that rejects every command but still answers reads."""
+    sim.faults.exception(1, 4, table="holding", writes_only=True)
+    assert await read_point(transport, 1, "setpoint") == 0
+    with pytest.raises(DeviceError) as err:
+        await write_point(transport, 1, "setpoint", 1000)
+    assert err.value.code == 4
+    assert sim.site.units[1].get("setpoint") == 0
+    sim.faults.clear_exception(1)
+    await write_point(transport, 1, "setpoint", 1000)
+    assert await read_point(transport, 1, "setpoint") == 1000
+
+
 async def test_override_with_an_out_of_range_value(
     sim: Simulator, transport: ModbusTransport
 ) -> None:
