@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -15,7 +16,6 @@ from homeassistant.setup import async_setup_component
 from plan_helpers import NOW, WATER_HEATER, at, make_plan, run, setup_site
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
-import voluptuous as vol
 
 from custom_components.ems.const import DOMAIN
 from custom_components.ems.plan import PLAN_MAX_AGE
@@ -158,7 +158,7 @@ async def test_bad_plan_is_rejected_whole(
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == key
     assert err.value.translation_placeholders["field"] == field
-    assert isinstance(err.value, vol.Invalid)  # what makes the REST API answer 400
+    assert isinstance(err.value, web.HTTPBadRequest)  # over REST: a 400 naming the field
     assert field in str(err.value)  # the translated message names the field
 
     # Nothing changed: the plan in force, what is stored, and no listener was told.
@@ -232,6 +232,10 @@ async def test_set_plan_over_rest_answers_400(hass: HomeAssistant, hass_client) 
     client = await hass_client()
     bad = await client.post("/api/services/ems/set_plan", json={"plan": {"version": 2}})
     assert bad.status == 400
+    body = await bad.json()  # the reason, naming the field, not a bare "400: Bad Request"
+    assert body["translation_key"] == "invalid_plan"
+    assert body["translation_placeholders"]["field"] == "version"
+    assert "version" in body["message"]
     assert entry.runtime_data.plan.plan is None
     now = dt_util.now().replace(second=0, microsecond=0)
     start = now - timedelta(minutes=now.minute % 15)
@@ -310,6 +314,43 @@ async def test_a_stored_plan_that_no_longer_fits_is_dropped(
     assert "no longer fits" in caplog.text
     assert manager.request("water_heater_uid").enabled is False
     assert hass.states.get("switch.water_heater_let_ems_schedule_it").state == "off"
+
+
+async def test_stored_absurd_values_are_dropped_at_restart(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What an older version let through (1e12 Wh, 1e308 W) is not brought back."""
+    freezer.move_to(NOW)
+    plan = make_plan(NOW)
+    plan["battery_w"][3] = 1e308
+    hass_storage[STORE_KEY] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": STORE_KEY,
+        "data": {
+            "plan": plan,
+            "scenario": None,
+            "received_at": NOW.isoformat(),
+            "requests": {
+                "water_heater_uid": {
+                    "enabled": True,
+                    "energy_wh": 1e12,
+                    "expires": (NOW + timedelta(hours=2)).isoformat(),
+                }
+            },
+            "driven": [],
+        },
+    }
+    entry = await setup_site(hass, [WATER_HEATER])
+    manager = entry.runtime_data.plan
+    assert manager.plan is None
+    assert "battery_w[3]" in caplog.text
+    assert manager.request("water_heater_uid").energy_wh is None
+    assert manager.energy_wh("water_heater_uid", NOW) == 6000  # the configured default
+    assert "Stored request of water_heater_uid dropped" in caplog.text
 
 
 async def test_diagnostics_include_the_plan(

@@ -45,7 +45,13 @@ from .const import (
     ENERGY_KINDS,
     SUBENTRY_APPLIANCE,
 )
-from .core.contract import format_time
+from .core.contract import (
+    MAX_APPLIANCE_POWER_W,
+    MAX_PROFILE_VALUES,
+    MAX_REQUEST_ENERGY_WH,
+    check_number,
+    format_time,
+)
 
 type Window = tuple[time, time]
 
@@ -75,15 +81,17 @@ def parse_windows(text: str | None) -> list[Window]:
 
 
 def parse_profile(text: str | None) -> list[float]:
-    """A power profile from "400, 2000 2000; 150" (W); ValueError if malformed or empty."""
+    """A power profile from "400, 2000 2000; 150" (W); ValueError if malformed, empty or absurd."""
     parts = [p for p in re.split(r"[\s,;]+", text or "") if p]
     if not parts:
         raise ValueError("no value")
+    if len(parts) > MAX_PROFILE_VALUES:
+        raise ValueError(f"more than {MAX_PROFILE_VALUES} values")
     values = []
     for part in parts:
         value = float(part)
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{part} is not a power ≥ 0")
+        if not math.isfinite(value) or not 0 <= value <= MAX_APPLIANCE_POWER_W:
+            raise ValueError(f"{part[:20]} is not a power in [0, {MAX_APPLIANCE_POWER_W:.0f}] W")
         values.append(value)
     return values
 
@@ -332,7 +340,7 @@ class ApplianceRequest:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ApplianceRequest:
-        """Read the Store's JSON form."""
+        """Read the Store's JSON form; ValueError for an absurd energy (stored by old versions)."""
 
         def moment(value: Any) -> datetime | None:
             return None if value is None else datetime.fromisoformat(value)
@@ -341,7 +349,7 @@ class ApplianceRequest:
         return cls(
             enabled=bool(data.get("enabled")),
             finish_by=moment(data.get("finish_by")),
-            energy_wh=None if energy is None else float(energy),
+            energy_wh=None if energy is None else check_number(energy, 0, MAX_REQUEST_ENERGY_WH),
             expires=moment(data.get("expires")),
             last_start=moment(data.get("last_start")),
         )

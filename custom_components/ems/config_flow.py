@@ -68,6 +68,7 @@ from .core.sunspec import (
 )
 from .core.transport import DeviceError, ModbusTransport, TransportError
 from .plan_flow import ApplianceSubentryFlow, tariff_fields, tariff_options
+from .validation import number_errors
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -122,18 +123,21 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Name the site and its grid limits."""
-        if user_input is not None:
+        errors: dict[str, str] = {}
+        if user_input is not None and not (errors := number_errors(user_input)):
             await self.async_set_unique_id(slugify(user_input[CONF_NAME]))
             self._abort_if_unique_id_configured()
             return self.async_create_entry(title=user_input[CONF_NAME], data=_site_data(user_input))
-        return self.async_show_form(step_id="user", data_schema=_site_schema({}))
+        kept = {k: v for k, v in (user_input or {}).items() if k not in errors}
+        return self.async_show_form(step_id="user", data_schema=_site_schema(kept), errors=errors)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Change the site's name and grid limits."""
         entry = self._get_reconfigure_entry()
-        if user_input is not None:
+        errors: dict[str, str] = {}
+        if user_input is not None and not (errors := number_errors(user_input)):
             slug = slugify(user_input[CONF_NAME])
             if slug != entry.unique_id:
                 await self.async_set_unique_id(slug)
@@ -144,7 +148,9 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             return self.async_abort(reason="reconfigure_successful")
         defaults = {CONF_NAME: entry.title, **entry.data}
-        return self.async_show_form(step_id="reconfigure", data_schema=_site_schema(defaults))
+        return self.async_show_form(
+            step_id="reconfigure", data_schema=_site_schema(defaults), errors=errors
+        )
 
     @staticmethod
     @callback
@@ -469,6 +475,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             defaults = user_input
             data = {CONF_CONNECTION: CONNECTION_ENTITIES, **user_input}
             name = data.pop(CONF_NAME)
+            errors = number_errors(data)  # the selectors let NaN through
             for key in (CONF_POWER_ENTITY, CONF_SOC_ENTITY):
                 if key in data and self.hass.states.get(data[key]) is None:
                     errors[key] = "entity_not_found"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from homeassistant.components.number import (
@@ -17,11 +18,12 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .coordinator import EmsConfigEntry
 from .core.profile import Platform
 from .descriptions import device_points, entity_category
 from .entity import EmsControllerEntity, EmsDeviceEntity
 from .plan_entities import async_add_plan_entities
+from .runtime import EmsConfigEntry
+from .validation import EmsValidationError, check_value
 
 PARALLEL_UPDATES = 1
 
@@ -94,7 +96,8 @@ class EmsNumber(EmsDeviceEntity, NumberEntity):
         return None if value is None else float(value)  # type: ignore[arg-type]
 
     async def async_set_native_value(self, value: float) -> None:
-        """Write a new value (range-checked by the coordinator)."""
+        """Write a new value: finite and in range (HA's own range check lets NaN through)."""
+        value = check_value(self.entity_id, value, self.native_min_value, self.native_max_value)
         await self.coordinator.async_write(self.entity_description.key, value)
 
 
@@ -148,6 +151,18 @@ SETTING_NUMBERS: tuple[EmsSettingNumberDescription, ...] = (
     # The SOC window never reaches the very ends: 5 % is a hard floor, 50 % a sane ceiling floor.
     _percent("soc_min", "soc_min_pct", low=5, high=50, config=True),
     _percent("soc_max", "soc_max_pct", low=50, high=100, config=True),
+    # How fast a battery's power may grow, in every mode and after an alarm clears.
+    EmsSettingNumberDescription(
+        key="ramp_rate",
+        translation_key="ramp_rate",
+        setting="ramp_w_per_s",
+        native_unit_of_measurement="W/s",
+        native_min_value=10,
+        native_max_value=10000,
+        native_step=10,
+        mode=NumberMode.BOX,
+        entity_category=EntityCategory.CONFIG,
+    ),
 )
 
 
@@ -157,12 +172,15 @@ class EmsSettingNumber(EmsControllerEntity, RestoreNumber):
     entity_description: EmsSettingNumberDescription
 
     async def async_added_to_hass(self) -> None:
-        """Restore the last value into the controller."""
+        """Take over the last value once, from a version that kept settings in entities."""
         await super().async_added_to_hass()
+        if self.entity_description.setting in self.controller.stored:
+            return  # the controller's own store is the source of truth
         last = await self.async_get_last_number_data()
         if last is not None and last.native_value is not None:
             value = min(max(last.native_value, self.native_min_value), self.native_max_value)
-            setattr(self.controller.settings, self.entity_description.setting, value)
+            with contextlib.suppress(ValueError):  # NaN restored from an old state: default
+                self.controller.set_setting(self.entity_description.setting, value)
 
     @property
     def native_value(self) -> float:
@@ -170,5 +188,11 @@ class EmsSettingNumber(EmsControllerEntity, RestoreNumber):
         return float(getattr(self.controller.settings, self.entity_description.setting))
 
     async def async_set_native_value(self, value: float) -> None:
-        """Change the setting; the controller uses it from its next step."""
-        self.controller.set_setting(self.entity_description.setting, float(value))
+        """Change the setting (finite, in range); the controller uses it from its next step."""
+        value = check_value(self.entity_id, value, self.native_min_value, self.native_max_value)
+        try:
+            self.controller.set_setting(self.entity_description.setting, value)
+        except ValueError as err:  # the controller's own check (e.g. soc_min above soc_max)
+            raise EmsValidationError(
+                "invalid_value", field=self.entity_id, value=str(value), error=str(err)
+            ) from err

@@ -37,11 +37,12 @@ from homeassistant.util import dt as dt_util
 
 from .appliance import ApplianceConfig
 from .const import DOMAIN
-from .coordinator import EmsConfigEntry
-from .core.contract import STATUSES
+from .core.contract import MAX_REQUEST_ENERGY_WH, STATUSES
 from .descriptions import POWER_SENSOR_FIELDS
 from .entity import EmsSiteBaseEntity
-from .plan import PlanManager
+from .plan import PlanManager, PlanRejectedError
+from .runtime import EmsConfigEntry
+from .validation import EmsValidationError, check_finish_by, check_value
 
 APPLIANCE_MODELS = {
     "cycle": "Cycle appliance",
@@ -50,6 +51,15 @@ APPLIANCE_MODELS = {
     "pilot_wire_heater": "Pilot-wire heater",
     "thermal": "Thermal load",
 }
+
+
+# Attributes stay well under the recorder's 16 KiB per state: a series shows at most
+# MAX_SERIES_POINTS steps from the plan's start (48 h at 15 min; the integration plans 24 h),
+# about 56 bytes each at worst (≈ 11 KiB); values are rounded. The whole plan stays in the Store.
+MAX_SERIES_POINTS = 192
+# The status shows the first warnings, their messages cut; "warning_count" says how many there are.
+MAX_ATTRIBUTE_WARNINGS = 10
+MAX_ATTRIBUTE_MESSAGE = 200
 
 
 def _now() -> datetime:
@@ -78,6 +88,7 @@ class PlanSeriesDescription(SensorEntityDescription):
 
     series_fn: Callable[[PlanManager], list[float] | None]
     boundaries: bool = False  # one value per step boundary (N + 1), e.g. SOC
+    digits: int = 1  # values in the ``series`` attribute are rounded to this
 
 
 def _scenario(key: str) -> Callable[[PlanManager], list[float] | None]:
@@ -138,6 +149,7 @@ PLAN_SERIES: tuple[PlanSeriesDescription, ...] = (
         suggested_display_precision=1,
         series_fn=_plan("soc_pct"),
         boundaries=True,
+        digits=2,
     ),
     PlanSeriesDescription(
         key="plan_cost",
@@ -146,6 +158,7 @@ PLAN_SERIES: tuple[PlanSeriesDescription, ...] = (
         device_class=SensorDeviceClass.MONETARY,
         suggested_display_precision=2,
         series_fn=_cost,
+        digits=5,
     ),
 )
 
@@ -174,16 +187,21 @@ class EmsPlanSeriesSensor(EmsPlanEntity, SensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """The series, one {time, value} per step (per boundary for SOC), for charts."""
+        """The series, one {time, value} per step (boundary for SOC), at most MAX_SERIES_POINTS."""
         series = self._series()
         if series is None:
             return None
-        times = self.manager.step_times(len(series))
+        shown = MAX_SERIES_POINTS + (1 if self.entity_description.boundaries else 0)
+        head = series[:shown]
+        times = self.manager.step_times(len(head))
+        digits = self.entity_description.digits
         return {
             "step_minutes": self.manager.plan["step_minutes"],  # type: ignore[index]
             "stale": self.manager.is_stale(_now()),
+            "truncated": len(series) > shown,
             "series": [
-                {"time": t.isoformat(), "value": v} for t, v in zip(times, series, strict=True)
+                {"time": t.isoformat(timespec="seconds"), "value": round(v, digits)}
+                for t, v in zip(times, head, strict=True)
             ],
         }
 
@@ -261,7 +279,11 @@ class EmsPlanStatusSensor(EmsPlanEntity, SensorEntity):
             return None
         return {
             "start": plan["start"],
-            "warnings": plan["warnings"],
+            "warning_count": len(plan["warnings"]),
+            "warnings": [
+                {**warning, "message": warning["message"][:MAX_ATTRIBUTE_MESSAGE]}
+                for warning in plan["warnings"][:MAX_ATTRIBUTE_WARNINGS]
+            ],
             "objective_value": plan["objective_value"],
             "import_wh": plan["report"]["import_wh"],
             "export_wh": plan["report"]["export_wh"],
@@ -344,7 +366,7 @@ ENERGY_NEEDED = NumberEntityDescription(
     device_class=NumberDeviceClass.ENERGY,
     native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
     native_min_value=0,
-    native_max_value=200,
+    native_max_value=MAX_REQUEST_ENERGY_WH / 1000,
     native_step=0.1,
     mode=NumberMode.BOX,
 )
@@ -359,8 +381,12 @@ class EmsEnergyNeededNumber(EmsApplianceEntity, NumberEntity):
         return round(self.manager.energy_wh(self.appliance.uid, _now()) / 1000, 3)
 
     async def async_set_native_value(self, value: float) -> None:
-        """Ask for this much energy by the finish-by time."""
-        await self.manager.async_set_request(self.appliance.uid, energy_wh=value * 1000)
+        """Ask for this much energy by the finish-by time (finite, in range: NaN is refused)."""
+        value = check_value(self.entity_id, value, 0, MAX_REQUEST_ENERGY_WH / 1000)
+        try:
+            await self.manager.async_set_request(self.appliance.uid, energy_wh=value * 1000)
+        except PlanRejectedError as err:
+            raise EmsValidationError.from_error(err) from err
 
 
 SCHEDULE = SwitchEntityDescription(key="schedule", translation_key="schedule")
@@ -395,8 +421,12 @@ class EmsFinishByDateTime(EmsApplianceEntity, DateTimeEntity):
         return self.manager.finish_by(self.appliance.uid, _now())
 
     async def async_set_value(self, value: datetime) -> None:
-        """Set the deadline (must be in the future)."""
-        await self.manager.async_set_request(self.appliance.uid, finish_by=value)
+        """Set the deadline (in the future, within ``MAX_DEADLINE_AHEAD``)."""
+        check_finish_by(self.entity_id, value, _now())
+        try:
+            await self.manager.async_set_request(self.appliance.uid, finish_by=value)
+        except PlanRejectedError as err:
+            raise EmsValidationError.from_error(err) from err
 
 
 # --- adding them ------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ from .const import (
     CONF_WINDOWS,
     OBJECTIVES,
 )
+from .core.contract import MAX_APPLIANCE_POWER_W, MAX_REQUEST_ENERGY_WH
+from .validation import number_errors
 
 CONF_NAME = "name"
 
@@ -64,8 +66,8 @@ def _number(
     return selector.NumberSelector(config)
 
 
-_POWER = _number("W", 0, 100_000, 10)
-_ENERGY = _number("Wh", 0, 500_000, 100)
+_POWER = _number("W", 0, MAX_APPLIANCE_POWER_W, 10)
+_ENERGY = _number("Wh", 0, MAX_REQUEST_ENERGY_WH, 100)
 _TEMPERATURE = _number("°C", -30, 90, 0.5)
 _TIME = selector.TimeSelector()
 _TEXT = selector.TextSelector()
@@ -122,7 +124,8 @@ def tariff_fields(values: Mapping[str, Any]) -> dict[vol.Marker, Any]:
 def tariff_options(user_input: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The tariff options the user filled in, and errors by field."""
     options = {k: user_input[k] for k in _TARIFF_KEYS if user_input.get(k) not in (None, "")}
-    errors: dict[str, str] = {}
+    # The selectors bound the range but let NaN through ("nan" coerces to a float).
+    errors = number_errors(user_input)
     try:
         parse_windows(options.get(CONF_OFFPEAK_HOURS))
     except ValueError:
@@ -250,7 +253,9 @@ class ApplianceSubentryFlow(ConfigSubentryFlow):
 
     def _check(self, kind: str, data: Mapping[str, Any]) -> dict[str, str]:
         """Errors by field ("base" for the form)."""
-        errors: dict[str, str] = {}
+        # The selectors bound the range but let NaN through ("nan" coerces to a float).
+        if errors := number_errors(data):
+            return errors
         switch = self.hass.states.get(data[CONF_SWITCH_ENTITY])
         if switch is None:
             errors[CONF_SWITCH_ENTITY] = "entity_not_found"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time
+import functools
 import json
 import logging
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import (
     config_validation as cv,
     device_registry as dr,
@@ -27,9 +30,11 @@ from .const import (
     SERVICE_SET_PLAN,
     SUBENTRY_APPLIANCE,
 )
-from .coordinator import EmsConfigEntry
+from .core.contract import MAX_REQUEST_ENERGY_WH, ContractError, check_json_size
 from .plan import PlanManager, PlanRejectedError
 from .problem import build_problem
+from .runtime import EmsConfigEntry
+from .validation import EmsValidationError, RefusingSchema, bounded, check_finish_by
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,9 +46,11 @@ ATTR_FINISH_BY = "finish_by"
 ATTR_ENERGY_WH = "energy_wh"
 ATTR_ENABLED = "enabled"
 
-_SITE = {vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string}
-SITE_SCHEMA = vol.Schema(_SITE)
-SET_PLAN_SCHEMA = vol.Schema(
+_ID = vol.All(cv.string, vol.Length(max=255))
+_SITE = {vol.Optional(ATTR_CONFIG_ENTRY_ID): _ID}
+# Every schema refuses with EmsValidationError: translated, naming the field, a 400 with it.
+SITE_SCHEMA = RefusingSchema(_SITE)
+SET_PLAN_SCHEMA = RefusingSchema(
     {
         # Any JSON value: the contract validator says what is wrong, translated.
         vol.Required(ATTR_PLAN): object,
@@ -51,19 +58,37 @@ SET_PLAN_SCHEMA = vol.Schema(
         **_SITE,
     }
 )
-SET_APPLIANCE_REQUEST_SCHEMA = vol.All(
-    vol.Schema(
-        {
-            vol.Optional(ATTR_ENTITY_ID): cv.comp_entity_ids,
-            vol.Optional(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string]),
-            vol.Optional(ATTR_APPLIANCE): cv.string,
-            vol.Optional(ATTR_FINISH_BY): vol.Any(cv.datetime, cv.time),
-            vol.Optional(ATTR_ENERGY_WH): vol.All(vol.Coerce(float), vol.Range(min=0)),
-            vol.Optional(ATTR_ENABLED): cv.boolean,
-        }
+SET_APPLIANCE_REQUEST_SCHEMA = RefusingSchema(
+    vol.All(
+        vol.Schema(
+            {
+                vol.Optional(ATTR_ENTITY_ID): cv.comp_entity_ids,
+                vol.Optional(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [_ID]),
+                vol.Optional(ATTR_APPLIANCE): _ID,
+                vol.Optional(ATTR_FINISH_BY): vol.Any(cv.datetime, cv.time),
+                vol.Optional(ATTR_ENERGY_WH): bounded(0, MAX_REQUEST_ENERGY_WH),
+                vol.Optional(ATTR_ENABLED): cv.boolean,
+            }
+        ),
+        cv.has_at_least_one_key(ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_APPLIANCE),
     ),
-    cv.has_at_least_one_key(ATTR_ENTITY_ID, ATTR_DEVICE_ID, ATTR_APPLIANCE),
+    field=f"{ATTR_ENTITY_ID}/{ATTR_DEVICE_ID}/{ATTR_APPLIANCE}",
 )
+
+type _Handler[T] = Callable[[ServiceCall], Awaitable[T]]
+
+
+def _refusing[T](handler: _Handler[T]) -> _Handler[T]:
+    """Refusals of the plan manager as EmsValidationError too (a 400 with the reason)."""
+
+    @functools.wraps(handler)
+    async def wrapped(call: ServiceCall) -> T:
+        try:
+            return await handler(call)
+        except PlanRejectedError as err:
+            raise EmsValidationError.from_error(err) from err
+
+    return wrapped
 
 
 def _site(hass: HomeAssistant, call: ServiceCall) -> EmsConfigEntry:
@@ -87,8 +112,12 @@ def _plan(entry: EmsConfigEntry) -> PlanManager:
     return plan
 
 
-def _json(value: Any) -> Any:
-    """A plan or scenario given as a JSON string (from a template) is decoded."""
+def _json(value: Any, field: str, key: str) -> Any:
+    """A plan or scenario within the byte limit; given as a JSON string (template), decoded."""
+    try:
+        check_json_size(value, field)
+    except ContractError as err:
+        raise EmsValidationError(key, field=err.path, error=err.message) from None
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -106,11 +135,11 @@ async def _async_get_problem(call: ServiceCall) -> ServiceResponse:
 async def _async_set_plan(call: ServiceCall) -> None:
     entry = _site(call.hass, call)
     try:
-        await _plan(entry).async_set_plan(
-            _json(call.data[ATTR_PLAN]), _json(call.data.get(ATTR_SCENARIO))
-        )
-    except PlanRejectedError as err:
-        # Over REST the caller only gets "400: Bad Request": say why in the log.
+        plan = _json(call.data[ATTR_PLAN], ATTR_PLAN, "invalid_plan")
+        scenario = _json(call.data.get(ATTR_SCENARIO), ATTR_SCENARIO, "invalid_scenario")
+        await _plan(entry).async_set_plan(plan, scenario)
+    except ServiceValidationError as err:
+        # The caller gets the reason (a 400 with it over REST); the log keeps it too.
         _LOGGER.warning(
             "Plan for %s rejected (%s): %s",
             entry.title,
@@ -196,6 +225,7 @@ async def _async_set_appliance_request(call: ServiceCall) -> None:
     now = dt_util.utcnow()
     targets = _appliances(call.hass, call)
     finish_by = _finish_by(call.data.get(ATTR_FINISH_BY), now)
+    check_finish_by(ATTR_FINISH_BY, finish_by, now)
     energy = call.data.get(ATTR_ENERGY_WH)
     enabled = call.data.get(ATTR_ENABLED)
     if enabled is None and (finish_by is not None or energy is not None):
@@ -213,17 +243,19 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN,
         SERVICE_GET_PROBLEM,
-        _async_get_problem,
+        _refusing(_async_get_problem),
         schema=SITE_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
-    hass.services.async_register(DOMAIN, SERVICE_SET_PLAN, _async_set_plan, schema=SET_PLAN_SCHEMA)
     hass.services.async_register(
-        DOMAIN, SERVICE_REQUEST_RUN, _async_request_run, schema=SITE_SCHEMA
+        DOMAIN, SERVICE_SET_PLAN, _refusing(_async_set_plan), schema=SET_PLAN_SCHEMA
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_REQUEST_RUN, _refusing(_async_request_run), schema=SITE_SCHEMA
     )
     hass.services.async_register(
         DOMAIN,
         SERVICE_SET_APPLIANCE_REQUEST,
-        _async_set_appliance_request,
+        _refusing(_async_set_appliance_request),
         schema=SET_APPLIANCE_REQUEST_SCHEMA,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 import copy
 from datetime import datetime, timedelta
+import json
 import math
 from typing import Any
 
@@ -16,7 +17,37 @@ import voluptuous as vol
 
 CONTRACT_VERSION = 1
 STEP_MINUTES = (5, 10, 15, 30, 60)
+
+# --- bounds: the one place for every physical and size limit -----------------------------------
+# Finite values only (NaN and ±inf are refused everywhere). The physical bounds sit far above any
+# home or small site, so no real input meets them, yet 1e308 W or 1e12 Wh never reach a model, an
+# entity or the Store. The integration's actions, entities and forms use the same constants.
+MAX_POWER_W = 1_000_000.0  # 1 MW: any power (series, grid limits, battery, appliances)
+MAX_ENERGY_WH = 1_000_000_000.0  # 1 GWh: any energy (battery capacity, appliance energy, report)
+# |price|: day-ahead markets clear within [-0.5, 4] €/kWh; 100 €/kWh leaves room for any tariff.
+MAX_PRICE_EUR_PER_KWH = 100.0
+MAX_PEAK_PENALTY_EUR_PER_KW = 10_000.0  # demand charges are tens of € per kW
+MAX_COST_EUR = 1_000_000_000.0  # |cost|, |objective|: 1 MW at 100 €/kWh for a week is 1.7e7 €
+MIN_TEMPERATURE_C, MAX_TEMPERATURE_C = -100.0, 200.0
+MAX_COP = 20.0
+MAX_HEAT_LOSS_W_PER_K = 100_000.0
+MAX_THERMAL_CAPACITY_WH_PER_K = 100_000_000.0
+MAX_DURATION_MS = 86_400_000.0  # solve and build times: one day
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # any time of a scenario or plan
+MAX_HORIZON = timedelta(days=7)  # horizon_steps × step_minutes (the add-on plans ≤ 168 h)
+# Sizes: what a plan or scenario may hold, so that a 10 MB plan never becomes a sensor state.
 MAX_HORIZON_STEPS = 2016  # one week at 5 minutes
+MAX_APPLIANCES = 50
+MAX_WARNINGS = 100
+MAX_WINDOWS = 100  # windows of one appliance
+MAX_ID_LENGTH = 64  # appliance ids
+MAX_MESSAGE_LENGTH = 500  # a warning's message
+MAX_JSON_BYTES = 2 * 1024 * 1024  # a plan, or a scenario, as compact JSON (ems.set_plan's edge)
+# The household's requests and the integration's forms (appliances of one home).
+MAX_APPLIANCE_POWER_W = 100_000.0  # one appliance (a cycle's profile, a heater, an EV charger)
+MAX_REQUEST_ENERGY_WH = 200_000.0  # an energy asked for: above the largest EV battery sold
+MAX_DEADLINE_AHEAD = MAX_HORIZON  # a finish-by time asked for: within a week
+MAX_PROFILE_VALUES = 1440  # a cycle's power profile as typed: one day at 1 minute
 OBJECTIVES = ("cost", "import", "self_consumption")
 APPLIANCE_TYPES = ("cycle", "water_heater", "ev", "pilot_wire_heater", "thermal")
 STATUSES = ("optimal", "feasible", "relaxed", "infeasible")
@@ -82,32 +113,82 @@ def step_time(scenario: Mapping[str, Any], index: int) -> str:
 # --- schema building blocks -------------------------------------------------------------------
 
 
-def _number(value: Any) -> float:
+def _show(value: float) -> str:
+    """A bound as people read it: 1000000, not 1e+06."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else f"{value:g}"
+
+
+def finite_number(value: Any) -> float:
+    """``value`` as a finite float; ValueError ("expected a number", "must be finite") if not."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise vol.Invalid("expected a number")
-    if not math.isfinite(value):
-        raise vol.Invalid("must be finite")
-    return float(value)
+        raise ValueError("expected a number")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float
+        raise ValueError("must be finite") from None
+    if not math.isfinite(number):
+        raise ValueError("must be finite")
+    return number
 
 
-def _at_least(low: float, *, strict: bool = False) -> Callable[[Any], float]:
+def check_number(
+    value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> float:
+    """``value`` as a finite float within the bounds; ValueError naming the bound if not."""
+    number = finite_number(value)
+    if number < low or (low_open and number == low):
+        raise ValueError(f"must be {'>' if low_open else '≥'} {_show(low)}")
+    if number > high or (high_open and number == high):
+        raise ValueError(f"must be {'<' if high_open else '≤'} {_show(high)}")
+    return number
+
+
+def _number(value: Any) -> float:
+    try:
+        return finite_number(value)
+    except ValueError as err:
+        raise vol.Invalid(str(err)) from None
+
+
+def _between(
+    low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> Callable[[Any], float]:
     def check(value: Any) -> float:
-        number = _number(value)
-        if number < low or (strict and number == low):
-            raise vol.Invalid(f"must be {'>' if strict else '≥'} {low:g}")
-        return number
+        try:
+            return check_number(value, low, high, low_open=low_open, high_open=high_open)
+        except ValueError as err:
+            raise vol.Invalid(str(err)) from None
 
     return check
 
 
-def _between(low: float, high: float, *, low_open: bool = False) -> Callable[[Any], float]:
-    def check(value: Any) -> float:
-        number = _number(value)
-        if number > high or number < low or (low_open and number == low):
-            raise vol.Invalid(f"must be in {'(' if low_open else '['}{low:g}, {high:g}]")
-        return number
+_POWER = _between(0, MAX_POWER_W)
+_POSITIVE_POWER = _between(0, MAX_POWER_W, low_open=True)
+_SIGNED_POWER = _between(-MAX_POWER_W, MAX_POWER_W)
+_ENERGY = _between(0, MAX_ENERGY_WH)
+_PRICE = _between(-MAX_PRICE_EUR_PER_KWH, MAX_PRICE_EUR_PER_KWH)
+_MONEY = _between(-MAX_COST_EUR, MAX_COST_EUR)
+_TEMPERATURE = _between(MIN_TEMPERATURE_C, MAX_TEMPERATURE_C)
+_PERCENT = _between(0, 100)
+_SHARE = _between(0, 1)
+_EFFICIENCY = _between(0, 1, low_open=True)
+_DURATION_MS = _between(0, MAX_DURATION_MS)
+
+
+def _text(max_length: int, *, min_length: int = 0) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise vol.Invalid("expected a string")
+        if len(value) < min_length:
+            raise vol.Invalid("must not be empty")
+        if len(value) > max_length:
+            raise vol.Invalid(f"must be at most {max_length} characters, got {len(value)}")
+        return value
 
     return check
+
+
+_ID = _text(MAX_ID_LENGTH, min_length=1)
 
 
 def _optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -124,19 +205,25 @@ def _integer(value: Any) -> int:
 
 
 def _time(value: Any) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         raise vol.Invalid("expected an ISO 8601 time with offset")
     try:
-        parse_time(value)
+        moment = parse_time(value)
     except ValueError as err:
         raise vol.Invalid(f"expected an ISO 8601 time with offset ({err})") from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise vol.Invalid(f"must be within the years {FIRST_YEAR}…{LAST_YEAR}")
     return value
 
 
-def _series(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+def _series(
+    item: Callable[[Any], Any], max_length: int = MAX_HORIZON_STEPS + 1
+) -> Callable[[Any], list[Any]]:
     def check(value: Any) -> list[Any]:
         if not isinstance(value, list | tuple):
             raise vol.Invalid("expected a list")
+        if len(value) > max_length:
+            raise vol.Invalid(f"must have at most {max_length} values, got {len(value)}")
         out = []
         for index, element in enumerate(value):
             try:
@@ -144,6 +231,31 @@ def _series(item: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
             except vol.Invalid as err:
                 raise vol.Invalid(err.msg, path=[index, *err.path]) from None
         return out
+
+    return check
+
+
+def _list(max_items: int, what: str) -> Callable[[Any], list[Any]]:
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise vol.Invalid("expected a list")
+        if len(value) > max_items:
+            raise vol.Invalid(f"must have at most {max_items} {what}, got {len(value)}")
+        return value
+
+    return check
+
+
+def _mapping(max_items: int, what: str) -> Callable[[Any], dict[str, Any]]:
+    def check(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise vol.Invalid("expected an object")
+        if len(value) > max_items:
+            raise vol.Invalid(f"must have at most {max_items} {what}, got {len(value)}")
+        for key in value:
+            if not isinstance(key, str) or not 1 <= len(key) <= MAX_ID_LENGTH:
+                raise vol.Invalid(f"ids must be strings of 1…{MAX_ID_LENGTH} characters")
+        return value
 
     return check
 
@@ -157,38 +269,42 @@ def _interval(value: Any) -> list[str]:
     return [start, end]
 
 
-_NUMBERS = _series(_number)
-_NON_NEGATIVE = _series(_at_least(0))
+_POWERS = _series(_POWER)
+_SIGNED_POWERS = _series(_SIGNED_POWER)
+_PRICES = _series(_PRICE)
+_TEMPERATURES = _series(_TEMPERATURE)
 
 _BATTERY = vol.Schema(
     {
-        vol.Required("capacity_wh"): _at_least(0, strict=True),
-        vol.Required("soc_initial_pct"): _between(0, 100),
-        vol.Required("soc_min_pct"): _between(0, 100),
-        vol.Required("soc_max_pct"): _between(0, 100),
-        vol.Optional("soc_final_pct", default=None): _optional(_between(0, 100)),
-        vol.Required("charge_max_w"): _at_least(0),
-        vol.Required("discharge_max_w"): _at_least(0),
-        vol.Required("charge_efficiency"): _between(0, 1, low_open=True),
-        vol.Required("discharge_efficiency"): _between(0, 1, low_open=True),
-        vol.Optional("wear_cost_eur_per_kwh", default=0.0): _at_least(0),
+        vol.Required("capacity_wh"): _between(0, MAX_ENERGY_WH, low_open=True),
+        vol.Required("soc_initial_pct"): _PERCENT,
+        vol.Required("soc_min_pct"): _PERCENT,
+        vol.Required("soc_max_pct"): _PERCENT,
+        vol.Optional("soc_final_pct", default=None): _optional(_PERCENT),
+        vol.Required("charge_max_w"): _POWER,
+        vol.Required("discharge_max_w"): _POWER,
+        vol.Required("charge_efficiency"): _EFFICIENCY,
+        vol.Required("discharge_efficiency"): _EFFICIENCY,
+        vol.Optional("wear_cost_eur_per_kwh", default=0.0): _between(0, MAX_PRICE_EUR_PER_KWH),
     }
 )
 
 _GRID = vol.Schema(
     {
-        vol.Optional("import_limit_w", default=None): _optional(_at_least(0)),
-        vol.Optional("export_limit_w", default=None): _optional(_at_least(0)),
+        vol.Optional("import_limit_w", default=None): _optional(_POWER),
+        vol.Optional("export_limit_w", default=None): _optional(_POWER),
     }
 )
 
-_APPLIANCE_COMMON = {vol.Required("id"): vol.All(str, vol.Length(min=1)), vol.Required("type"): str}
+_APPLIANCE_COMMON = {vol.Required("id"): _ID, vol.Required("type"): str}
 
 APPLIANCE_SCHEMAS: dict[str, vol.Schema] = {
     "cycle": vol.Schema(
         {
             **_APPLIANCE_COMMON,
-            vol.Required("profile_w"): vol.All(_NON_NEGATIVE, vol.Length(min=1)),
+            vol.Required("profile_w"): vol.All(
+                _series(_POWER, MAX_HORIZON_STEPS), vol.Length(min=1)
+            ),
             vol.Optional("earliest_start"): _time,
             vol.Optional("deadline"): _time,
         }
@@ -196,18 +312,18 @@ APPLIANCE_SCHEMAS: dict[str, vol.Schema] = {
     "water_heater": vol.Schema(
         {
             **_APPLIANCE_COMMON,
-            vol.Required("power_w"): _at_least(0, strict=True),
-            vol.Required("energy_wh"): _at_least(0),
-            vol.Optional("windows"): _series(_interval),
+            vol.Required("power_w"): _POSITIVE_POWER,
+            vol.Required("energy_wh"): _ENERGY,
+            vol.Optional("windows"): _series(_interval, MAX_WINDOWS),
             vol.Optional("deadline"): _time,
         }
     ),
     "ev": vol.Schema(
         {
             **_APPLIANCE_COMMON,
-            vol.Required("max_power_w"): _at_least(0, strict=True),
-            vol.Optional("min_power_w", default=0.0): _at_least(0),
-            vol.Required("energy_wh"): _at_least(0),
+            vol.Required("max_power_w"): _POSITIVE_POWER,
+            vol.Optional("min_power_w", default=0.0): _POWER,
+            vol.Required("energy_wh"): _ENERGY,
             vol.Optional("earliest_start"): _time,
             vol.Optional("deadline"): _time,
             vol.Optional("allow_partial", default=False): bool,
@@ -216,23 +332,25 @@ APPLIANCE_SCHEMAS: dict[str, vol.Schema] = {
     "pilot_wire_heater": vol.Schema(
         {
             **_APPLIANCE_COMMON,
-            vol.Required("comfort_power_w"): _at_least(0),
-            vol.Required("eco_power_w"): _at_least(0),
+            vol.Required("comfort_power_w"): _POWER,
+            vol.Required("eco_power_w"): _POWER,
             vol.Optional("period"): _interval,
-            vol.Required("comfort_ratio"): _between(0, 1),
+            vol.Required("comfort_ratio"): _SHARE,
         }
     ),
     "thermal": vol.Schema(
         {
             **_APPLIANCE_COMMON,
-            vol.Required("max_power_w"): _at_least(0),
-            vol.Required("cop"): _at_least(0, strict=True),
-            vol.Required("heat_loss_w_per_k"): _at_least(0),
-            vol.Required("thermal_capacity_wh_per_k"): _at_least(0, strict=True),
-            vol.Required("t_initial_c"): _number,
-            vol.Required("t_min_c"): _number,
-            vol.Required("t_max_c"): _number,
-            vol.Required("outdoor_temp_c"): _NUMBERS,
+            vol.Required("max_power_w"): _POWER,
+            vol.Required("cop"): _between(0, MAX_COP, low_open=True),
+            vol.Required("heat_loss_w_per_k"): _between(0, MAX_HEAT_LOSS_W_PER_K),
+            vol.Required("thermal_capacity_wh_per_k"): _between(
+                0, MAX_THERMAL_CAPACITY_WH_PER_K, low_open=True
+            ),
+            vol.Required("t_initial_c"): _TEMPERATURE,
+            vol.Required("t_min_c"): _TEMPERATURE,
+            vol.Required("t_max_c"): _TEMPERATURE,
+            vol.Required("outdoor_temp_c"): _TEMPERATURES,
         }
     ),
 }
@@ -251,17 +369,28 @@ _SCENARIO = vol.Schema(
         vol.Required("objective"): vol.In(
             OBJECTIVES, msg=f"must be one of {', '.join(OBJECTIVES)}"
         ),
-        vol.Required("load_w"): _NON_NEGATIVE,
-        vol.Required("pv_w"): _NON_NEGATIVE,
-        vol.Optional("import_price_eur_per_kwh"): _NUMBERS,
-        vol.Optional("export_price_eur_per_kwh"): _NUMBERS,
+        vol.Required("load_w"): _POWERS,
+        vol.Required("pv_w"): _POWERS,
+        vol.Optional("import_price_eur_per_kwh"): _PRICES,
+        vol.Optional("export_price_eur_per_kwh"): _PRICES,
         vol.Optional("grid", default=dict): vol.Any(None, _GRID),
         vol.Optional("battery", default=None): vol.Any(None, dict),
-        vol.Optional("appliances", default=list): list,
+        vol.Optional("appliances", default=list): vol.All(
+            list,
+            vol.Length(max=MAX_APPLIANCES, msg=f"must have at most {MAX_APPLIANCES} appliances"),
+        ),
         # Extension to v1: the peak-import penalty (0: none), € per kW of the horizon's peak.
-        vol.Optional("peak_import_penalty_eur_per_kw", default=0.0): _at_least(0),
+        vol.Optional("peak_import_penalty_eur_per_kw", default=0.0): _between(
+            0, MAX_PEAK_PENALTY_EUR_PER_KW
+        ),
     }
 )
+
+
+def _short(value: Any, limit: int = MAX_ID_LENGTH) -> str:
+    """A value shown in a message, cut so that an error never echoes megabytes."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 def _path(parts: Sequence[Any]) -> str:
@@ -270,7 +399,7 @@ def _path(parts: Sequence[Any]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{_short(part)}" if out else _short(part)
     return out
 
 
@@ -295,11 +424,36 @@ def _check_length(path: str, values: Sequence[Any], length: int) -> None:
         raise ContractError(path, f"must have {length} values (one per step), got {len(values)}")
 
 
+def _check_horizon(data: Mapping[str, Any]) -> None:
+    minutes = data["horizon_steps"] * data["step_minutes"]
+    if timedelta(minutes=minutes) > MAX_HORIZON:
+        hours = MAX_HORIZON / timedelta(hours=1)
+        raise ContractError(
+            "horizon_steps", f"the horizon must be at most {_show(hours)} h, got {minutes / 60:g} h"
+        )
+
+
+def check_json_size(data: Any, path: str, limit: int = MAX_JSON_BYTES) -> None:
+    """ContractError naming ``path`` if ``data`` (JSON value or text) is over ``limit`` bytes."""
+    if isinstance(data, str | bytes):
+        size = len(data.encode() if isinstance(data, str) else data)
+    else:
+        try:
+            size = len(
+                json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+            )
+        except (RecursionError, TypeError, ValueError) as err:
+            raise ContractError(path, f"not a JSON value ({_short(err)})") from None
+    if size > limit:
+        raise ContractError(path, f"is {size} bytes, more than the limit of {limit} bytes")
+
+
 def validate_scenario(data: Any) -> Scenario:
     """A checked, normalised copy of a scenario (defaults filled in); ContractError if bad."""
     if not isinstance(data, Mapping):
         raise ContractError("", "a scenario must be a JSON object")
     scenario = _run(_SCENARIO, copy.deepcopy(dict(data)), [])
+    _check_horizon(scenario)
     steps = scenario["horizon_steps"]
     for key in ("load_w", "pv_w", "import_price_eur_per_kwh", "export_price_eur_per_kwh"):
         if key in scenario:
@@ -341,7 +495,8 @@ def _validate_appliance(scenario: Scenario, index: int, raw: Any) -> dict[str, A
     kind = raw.get("type")
     if kind not in APPLIANCE_SCHEMAS:
         raise ContractError(
-            f"{prefix}.type", f"unknown type {kind!r} (one of {', '.join(APPLIANCE_TYPES)})"
+            f"{prefix}.type",
+            f"unknown type {_short(repr(kind))} (one of {', '.join(APPLIANCE_TYPES)})",
         )
     appliance = _run(APPLIANCE_SCHEMAS[kind], dict(raw), ["appliances", index])
     for key in ("earliest_start", "deadline"):
@@ -374,22 +529,24 @@ _WARNING = vol.Schema(
         vol.Required("code"): vol.In(
             WARNING_CODES, msg=f"must be one of {', '.join(WARNING_CODES)}"
         ),
-        vol.Required("appliance"): vol.Any(None, str),
-        vol.Required("message"): str,
+        vol.Required("appliance"): _optional(_ID),
+        vol.Required("message"): _text(MAX_MESSAGE_LENGTH),
     }
 )
 
 _HOUR = vol.Schema(
-    {vol.Required("start"): vol.Any(None, _time), vol.Required("w"): vol.Any(None, _number)}
+    {vol.Required("start"): _optional(_time), vol.Required("w"): _optional(_SIGNED_POWER)}
 )
 
 _REPORT = vol.Schema(
     {
-        vol.Required("consumer_count"): vol.All(_integer, vol.Range(min=0)),
-        vol.Required("import_wh"): _at_least(0),
-        vol.Required("export_wh"): _at_least(0),
-        vol.Required("cost_eur"): vol.Any(None, _number),
-        vol.Required("self_consumption_pct"): _between(0, 100),
+        vol.Required("consumer_count"): vol.All(
+            _integer, vol.Range(min=0, max=MAX_APPLIANCES + 1000)
+        ),
+        vol.Required("import_wh"): _ENERGY,
+        vol.Required("export_wh"): _ENERGY,
+        vol.Required("cost_eur"): _optional(_MONEY),
+        vol.Required("self_consumption_pct"): _PERCENT,
         vol.Required("deficit_min_hour"): _HOUR,
         vol.Required("deficit_max_hour"): _HOUR,
     }
@@ -397,9 +554,9 @@ _REPORT = vol.Schema(
 
 _PLAN_APPLIANCE = vol.Schema(
     {
-        vol.Required("power_w"): _NON_NEGATIVE,
-        vol.Required("start"): vol.Any(None, _time),
-        vol.Optional("temperature_c"): _NUMBERS,
+        vol.Required("power_w"): _POWERS,
+        vol.Required("start"): _optional(_time),
+        vol.Optional("temperature_c"): _TEMPERATURES,
     }
 )
 
@@ -410,20 +567,22 @@ _PLAN = vol.Schema(
         vol.Required("step_minutes"): vol.All(_integer, vol.In(STEP_MINUTES)),
         vol.Required("horizon_steps"): vol.All(_integer, vol.Range(min=1, max=MAX_HORIZON_STEPS)),
         vol.Required("status"): vol.In(STATUSES, msg=f"must be one of {', '.join(STATUSES)}"),
-        vol.Required("objective_value"): vol.Any(None, _number),
-        vol.Required("solve_time_ms"): _at_least(0),
-        vol.Required("build_time_ms"): _at_least(0),
-        vol.Required("grid_w"): _NUMBERS,
-        vol.Required("battery_w"): _NUMBERS,
-        vol.Required("soc_pct"): _series(_between(0, 100)),
-        vol.Required("pv_used_w"): _NON_NEGATIVE,
-        vol.Required("appliances"): vol.Schema({str: _PLAN_APPLIANCE}),
-        vol.Required("warnings"): [_WARNING],
+        vol.Required("objective_value"): _optional(_MONEY),
+        vol.Required("solve_time_ms"): _DURATION_MS,
+        vol.Required("build_time_ms"): _DURATION_MS,
+        vol.Required("grid_w"): _SIGNED_POWERS,
+        vol.Required("battery_w"): _SIGNED_POWERS,
+        vol.Required("soc_pct"): _series(_PERCENT),
+        vol.Required("pv_used_w"): _POWERS,
+        vol.Required("appliances"): vol.All(
+            _mapping(MAX_APPLIANCES, "appliances"), vol.Schema({_ID: _PLAN_APPLIANCE})
+        ),
+        vol.Required("warnings"): vol.All(_list(MAX_WARNINGS, "warnings"), [_WARNING]),
         vol.Required("report"): _REPORT,
         vol.Required("curves"): vol.Schema(
             {
-                vol.Required("net_without_flexible_w"): _NUMBERS,
-                vol.Required("net_with_flexible_w"): _NUMBERS,
+                vol.Required("net_without_flexible_w"): _SIGNED_POWERS,
+                vol.Required("net_with_flexible_w"): _SIGNED_POWERS,
             }
         ),
     }
@@ -435,6 +594,7 @@ def validate_plan(data: Any, scenario: Scenario | None = None) -> Plan:
     if not isinstance(data, Mapping):
         raise ContractError("", "a plan must be a JSON object")
     plan = _run(_PLAN, copy.deepcopy(dict(data)), [])
+    _check_horizon(plan)
     if scenario is not None:
         for key in ("step_minutes", "horizon_steps"):
             if plan[key] != scenario[key]:
