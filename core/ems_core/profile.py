@@ -248,30 +248,37 @@ def _build_point(raw: Mapping[str, Any]) -> Point:
     return Point(**data)
 
 
+def _point_problem(p: Point, profile: Profile) -> str | None:
+    """What is wrong with one point in its profile, or None."""
+    bits = p.table in _BIT_TABLES
+    unsigned = (DataType.U16, DataType.U32, DataType.BOOL)
+    read_only = p.table in (Table.INPUT, Table.DISCRETE)
+    unbounded = p.min is None or p.max is None
+    problems = (
+        (bits and p.type is not DataType.BOOL, f"{p.table} points must have type bool"),
+        (not bits and p.type is DataType.BOOL and p.bit is None, "a bool register needs 'bit'"),
+        (p.bit is not None and p.type not in unsigned, "'bit' needs an unsigned register"),
+        (p.writable and read_only, f"{p.table} registers are read-only"),
+        (
+            p.writable and p.platform is Platform.NUMBER and unbounded,
+            "a writable number needs 'min' and 'max'",
+        ),
+        (not unbounded and p.min > p.max, "'min' is above 'max'"),  # type: ignore[operator]
+        (p.sf is not None and p.sf not in profile, f"scale factor point '{p.sf}' is not defined"),
+        (p.words > profile.max_block, "longer than max_block"),
+    )
+    return next((message for broken, message in problems if broken), None)
+
+
 def _check(profile: Profile) -> None:
     """Cross-field rules a schema alone cannot express."""
     seen: set[str] = set()
     for p in profile.points:
-        where = f"point '{p.key}'"
         if p.key in seen:
-            raise ProfileError(f"{where}: duplicate key")
+            raise ProfileError(f"point '{p.key}': duplicate key")
         seen.add(p.key)
-        if p.table in _BIT_TABLES and p.type is not DataType.BOOL:
-            raise ProfileError(f"{where}: {p.table} points must have type bool")
-        if p.table not in _BIT_TABLES and p.type is DataType.BOOL and p.bit is None:
-            raise ProfileError(f"{where}: a bool register point needs 'bit'")
-        if p.bit is not None and p.type not in (DataType.U16, DataType.U32, DataType.BOOL):
-            raise ProfileError(f"{where}: 'bit' needs an unsigned register")
-        if p.writable and p.table in (Table.INPUT, Table.DISCRETE):
-            raise ProfileError(f"{where}: {p.table} registers are read-only")
-        if p.writable and p.platform is Platform.NUMBER and (p.min is None or p.max is None):
-            raise ProfileError(f"{where}: a writable number needs 'min' and 'max'")
-        if p.min is not None and p.max is not None and p.min > p.max:
-            raise ProfileError(f"{where}: 'min' is above 'max'")
-        if p.sf is not None and p.sf not in profile:
-            raise ProfileError(f"{where}: scale factor point '{p.sf}' is not defined")
-        if p.words > profile.max_block:
-            raise ProfileError(f"{where}: longer than max_block")
+        if (problem := _point_problem(p, profile)) is not None:
+            raise ProfileError(f"point '{p.key}': {problem}")
     if profile.serial_key is not None and profile.serial_key not in profile:
         raise ProfileError(f"serial_key '{profile.serial_key}' is not a point")
     if profile.limits and profile.kind != "battery":

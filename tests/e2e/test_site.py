@@ -138,6 +138,8 @@ def _battery_setpoint_register(site: Site) -> float:
 @pytest.mark.timeout(120)
 def test_manual_mode_drives_the_battery(site: Site) -> None:
     """Mode manual: the simulated battery follows the manual setpoint, both ways."""
+    # Charging at night comes from the grid: allowed only with the switch on (every mode).
+    site.service("switch", "turn_on", {"entity_id": "switch.demo_site_charge_from_the_grid"})
     site.service("number", "set_value", {"entity_id": E["manual_setpoint"], "value": 2000})
     site.service("select", "select_option", {"entity_id": E["mode"], "option": "manual"})
     for target in (2000.0, -1500.0):

@@ -326,65 +326,97 @@ def build_profile(device: SunSpecDevice, kind: str) -> Profile:
         raise SunSpecError(str(err)) from err
 
 
+@dataclass
+class _ModelPoints:
+    """Points of one device model, added to a profile's points (first source wins a key)."""
+
+    points: dict[str, dict[str, Any]]
+    ref: ModelRef
+    model: Mapping[str, Any]
+    wanted: set[str] | None
+
+    def fits(self, p: Mapping[str, Any]) -> bool:
+        """Tell whether the device's (maybe older, shorter) model holds the point."""
+        words = p.get("size", 1) if p["type"] == "string" else _type_words(p["type"])
+        return p["offset"] + words <= self.ref.length
+
+    def address(self, p: Mapping[str, Any]) -> int:
+        """Register address of a model point."""
+        return self.ref.address + 2 + p["offset"]
+
+    def take(self, key: str | None) -> bool:
+        """Whether this source provides ``key`` (not taken yet, and wanted)."""
+        return (
+            key is not None
+            and key not in self.points
+            and (self.wanted is None or key in self.wanted)
+        )
+
+    def sf_key(self, p: Mapping[str, Any]) -> str | None:
+        """Add the point's scale factor (once) and return its key; None if the model lacks it."""
+        if not (name := p.get("sf")):
+            return None
+        sf = next(q for q in self.model["points"] if q["name"] == name)
+        if not self.fits(sf):
+            return None
+        key = f"m{self.ref.id}_{name.lower()}"
+        self.points.setdefault(
+            key,
+            {
+                "key": key,
+                "address": self.address(sf),
+                "type": "i16",
+                "na": True,
+                "platform": "none",
+            },
+        )
+        return key
+
+    def add_value(self, p: Mapping[str, Any], scale: float) -> None:
+        """Add a value point (with its scale factor) if it is taken and readable."""
+        key = p["key"]
+        if not self.take(key):
+            return
+        sf = self.sf_key(p)
+        if p.get("sf") and sf is None:
+            return  # its scale factor is missing on this device: the value means nothing
+        dtype, na = TYPES[p["type"]]
+        entry: dict[str, Any] = {"key": key, "address": self.address(p), "type": dtype.value}
+        if dtype is DataType.STRING:
+            entry["count"] = p["size"]
+        if na:
+            entry["na"] = True
+        if (total := p["scale"] * scale) != 1.0:
+            entry["scale"] = total
+        if sf is not None:
+            entry["sf"] = sf
+        self.points[key] = entry | _presentation(key)
+
+    def add_bits(self, p: Mapping[str, Any]) -> None:
+        """Add the bit points of a bitfield point."""
+        dtype, _ = TYPES[p["type"]]
+        for bit_key, bit in p["bits"].items():
+            if self.take(bit_key):
+                self.points[bit_key] = {
+                    "key": bit_key,
+                    "address": self.address(p),
+                    "type": dtype.value,
+                    "bit": bit,
+                    **_presentation(bit_key),
+                }
+
+
 def _add_model(points: dict[str, dict[str, Any]], ref: ModelRef, source: Mapping) -> None:
     """Add the points of one model a source gives that are not taken yet."""
     model = MODELS["models"].get(ref.id)
     if model is None:
         return
-    by_name = {p["name"]: p for p in model["points"]}
     wanted = set(source["keys"]) if "keys" in source else None
-
-    def fits(p: Mapping[str, Any]) -> bool:
-        """Tell whether the device's (maybe older, shorter) model holds the point."""
-        words = p.get("size", 1) if p["type"] == "string" else _type_words(p["type"])
-        return p["offset"] + words <= ref.length
-
-    def address(p: Mapping[str, Any]) -> int:
-        return ref.address + 2 + p["offset"]
-
-    def sf_key(p: Mapping[str, Any]) -> str | None:
-        """Add the point's scale factor (once) and return its key; None if the model lacks it."""
-        if not (name := p.get("sf")):
-            return None
-        sf = by_name[name]
-        if not fits(sf):
-            return None
-        key = f"m{ref.id}_{name.lower()}"
-        points.setdefault(
-            key,
-            {"key": key, "address": address(sf), "type": "i16", "na": True, "platform": "none"},
-        )
-        return key
-
-    def take(key: str) -> bool:
-        return key not in points and (wanted is None or key in wanted)
-
+    adder = _ModelPoints(points, ref, model, wanted)
     for p in model["points"]:
-        if not fits(p):
-            continue
-        dtype, na = TYPES[p["type"]]
-        key = p["key"]
-        sf = sf_key(p) if key is not None and take(key) else None
-        if key is not None and take(key) and (sf is not None or not p.get("sf")):
-            entry: dict[str, Any] = {"key": key, "address": address(p), "type": dtype.value}
-            if dtype is DataType.STRING:
-                entry["count"] = p["size"]
-            if na:
-                entry["na"] = True
-            if (scale := p["scale"] * source["scale"]) != 1.0:
-                entry["scale"] = scale
-            if sf is not None:
-                entry["sf"] = sf
-            points[key] = entry | _presentation(key)
-        for bit_key, bit in p["bits"].items():
-            if take(bit_key):
-                points[bit_key] = {
-                    "key": bit_key,
-                    "address": address(p),
-                    "type": dtype.value,
-                    "bit": bit,
-                    **_presentation(bit_key),
-                }
+        if adder.fits(p):
+            adder.add_value(p, source["scale"])
+            adder.add_bits(p)
 
 
 def _presentation(key: str) -> dict[str, Any]:
