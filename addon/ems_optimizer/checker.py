@@ -100,6 +100,19 @@ class _Checker:
                     f"step {t}: export {-p['grid_w'][t]:.1f} W above the limit {limit_out:.0f} W"
                 )
 
+    def check_grid_charging(self) -> None:
+        """Without grid charging, the battery charges from the PV surplus over the fixed load."""
+        battery, scenario = self.scenario["battery"], self.scenario
+        if battery.get("charge_from_grid", True):
+            return
+        for t in range(self.steps):
+            surplus = max(0.0, scenario["pv_w"][t] - scenario["load_w"][t])
+            if self.plan["battery_w"][t] > surplus + TOL_W:
+                self.fail(
+                    f"step {t}: charging {self.plan['battery_w'][t]:.1f} W from the grid "
+                    f"(surplus {surplus:.0f} W) while charge_from_grid is false"
+                )
+
     def check_battery(self) -> None:
         battery, p = self.scenario["battery"], self.plan
         if battery is None:
@@ -116,6 +129,7 @@ class _Checker:
         if site_relaxed:
             low = min(low, battery["soc_initial_pct"])
             high = max(high, battery["soc_initial_pct"])
+        self.check_grid_charging()
         for t in range(self.steps):
             b = p["battery_w"][t]
             if b > battery["charge_max_w"] + TOL_W:

@@ -54,7 +54,12 @@ def plan(
         _align_previous(previous, scenario, horizon, options) if previous is not None else None
     )
     prepared = [BUILDERS[a["type"]].prepare(a, horizon) for a in scenario["appliances"]]
-    battery = battery_model.prepare(scenario["battery"], horizon) if scenario["battery"] else None
+    surplus_w = [pv - load for pv, load in zip(scenario["pv_w"], scenario["load_w"], strict=True)]
+    battery = (
+        battery_model.prepare(scenario["battery"], horizon, surplus_w)
+        if scenario["battery"]
+        else None
+    )
     phase = Phase(
         scenario,
         horizon,

@@ -635,6 +635,7 @@ class SiteController:
             "discharge_max_w": round(discharge, 1),
             "charge_efficiency": EFFICIENCY,
             "discharge_efficiency": EFFICIENCY,
+            "charge_from_grid": self.settings.grid_charging,
         }
 
     def diagnostics(self) -> dict[str, Any]:

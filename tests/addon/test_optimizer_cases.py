@@ -61,6 +61,25 @@ def test_battery_arbitrage_lossless() -> None:
     assert result["objective_value"] == pytest.approx(0.40)
 
 
+def test_battery_without_grid_charging_stores_only_surplus() -> None:
+    """The site's "charge from the grid" off: the cheap hour cannot fill the battery."""
+    data = scenario(
+        steps=3,
+        load_w=[0.0, 1000.0, 4000.0],
+        pv_w=[0.0, 2500.0, 0.0],
+        import_price_eur_per_kwh=[0.10, 0.20, 0.30],
+        battery=battery(soc_initial_pct=0, charge_max_w=4000, discharge_max_w=4000)
+        | {"charge_from_grid": False},
+    )
+    result = solve(data)
+    assert result["battery_w"][0] == 0  # no surplus at the cheap hour: no charging
+    assert result["battery_w"][1] == pytest.approx(1500)  # the PV surplus only
+    assert result["battery_w"][2] == pytest.approx(-1500)
+    # With grid charging allowed, the cheap hour is used.
+    data["battery"]["charge_from_grid"] = True
+    assert solve(data)["battery_w"][0] > 0
+
+
 def test_battery_efficiency_and_final_soc() -> None:
     data = scenario(
         steps=2,

@@ -27,6 +27,8 @@ class PreparedBattery:
     high_wh: float
     final_wh: float | None
     warnings: list[PlanWarning] = field(default_factory=list)
+    # Per-step charge bound (W) when the battery may not charge from the grid: PV surplus only.
+    charge_cap_w: list[float] | None = None
 
     def warn(self, message: str) -> None:
         """Record a battery warning (appliance: null)."""
@@ -46,13 +48,22 @@ class PreparedBattery:
         )
 
 
-def prepare(spec: dict[str, Any], horizon: Horizon) -> PreparedBattery:
-    """Energies in Wh; a final SOC out of reach is lowered to what full charging can reach."""
+def prepare(
+    spec: dict[str, Any], horizon: Horizon, surplus_w: list[float] | None = None
+) -> PreparedBattery:
+    """Energies in Wh; a final SOC out of reach is lowered to what full charging can reach.
+
+    ``surplus_w`` (PV minus the fixed load, per step) bounds charging when the battery may not
+    charge from the grid (``charge_from_grid`` false).
+    """
     capacity = spec["capacity_wh"]
     initial = capacity * spec["soc_initial_pct"] / 100
     low, high = capacity * spec["soc_min_pct"] / 100, capacity * spec["soc_max_pct"] / 100
     final = None if spec["soc_final_pct"] is None else capacity * spec["soc_final_pct"] / 100
     battery = PreparedBattery(spec, initial, low, high, final)
+    if not spec.get("charge_from_grid", True):
+        surplus = surplus_w if surplus_w is not None else [0.0] * horizon.steps
+        battery.charge_cap_w = [min(spec["charge_max_w"], max(0.0, w)) for w in surplus]
     if initial < low - 1e-9 or initial > high + 1e-9:
         battery.warn(
             f"the initial SOC {spec['soc_initial_pct']:g} % is outside "
@@ -60,10 +71,10 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> PreparedBattery:
             "as soon as it can"
         )
     if final is not None:
+        caps = battery.charge_cap_w or [spec["charge_max_w"]] * horizon.steps
         reachable = min(
             max(high, initial),
-            initial
-            + horizon.steps * horizon.dt_h * spec["charge_efficiency"] * spec["charge_max_w"],
+            initial + horizon.dt_h * spec["charge_efficiency"] * sum(caps),
         )
         if final > reachable + 1e-6:
             battery.warn(
@@ -104,8 +115,9 @@ def build(
     high = max(battery.high_wh, battery.initial_wh)
     charge, discharge, energy = [], [], []
     stability = model.stability
+    caps = battery.charge_cap_w or [spec["charge_max_w"]] * steps
     for t in range(steps):
-        ch = model.var("bat_ch", 0.0, spec["charge_max_w"])
+        ch = model.var("bat_ch", 0.0, caps[t])
         dis = model.var("bat_dis", 0.0, spec["discharge_max_w"])
         e = model.var("bat_wh", low, high)
         charge.append(ch)

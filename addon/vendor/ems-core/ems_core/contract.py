@@ -286,6 +286,8 @@ _BATTERY = vol.Schema(
         vol.Required("charge_efficiency"): _EFFICIENCY,
         vol.Required("discharge_efficiency"): _EFFICIENCY,
         vol.Optional("wear_cost_eur_per_kwh", default=0.0): _between(0, MAX_PRICE_EUR_PER_KWH),
+        # false: the battery may charge from PV surplus only (the site's "charge from the grid")
+        vol.Optional("charge_from_grid", default=True): bool,
     }
 )
 
