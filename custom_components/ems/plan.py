@@ -24,11 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import ATTR_ENTITY_ID, ATTR_OPTION, STATE_ON
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
-import voluptuous as vol
 
 from .appliance import ApplianceConfig, ApplianceRequest, appliances_of
 from .const import (
@@ -40,6 +39,7 @@ from .const import (
     PLAN_STORE_VERSION,
 )
 from .core.contract import ContractError, parse_time, validate_plan, validate_scenario
+from .validation import EmsValidationError
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
@@ -53,20 +53,8 @@ BATTERY_BLOCK_W = 50.0  # battery power below this is "idle" in the calendar
 _UNSET: Any = object()
 
 
-class PlanRejectedError(ServiceValidationError, vol.Invalid):
-    """A plan, scenario or request refused whole; nothing changed.
-
-    Also a ``vol.Invalid`` so that Home Assistant's REST API answers 400 (it maps only
-    ``vol.Invalid`` to Bad Request); the websocket API and the UI show the translated message.
-    """
-
-    def __init__(self, translation_key: str, **placeholders: str) -> None:
-        """A translated refusal."""
-        super().__init__(
-            translation_domain=DOMAIN,
-            translation_key=translation_key,
-            translation_placeholders=placeholders,
-        )
+class PlanRejectedError(EmsValidationError):
+    """A plan, scenario or request refused whole; nothing changed (a 400 naming why)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -40,9 +40,9 @@ from .const import DOMAIN
 from .core.contract import MAX_REQUEST_ENERGY_WH, STATUSES
 from .descriptions import POWER_SENSOR_FIELDS
 from .entity import EmsSiteBaseEntity
-from .plan import PlanManager, PlanRejectedError
+from .plan import PlanManager
 from .runtime import EmsConfigEntry
-from .validation import EmsValidationError, check_finish_by, check_value
+from .validation import check_finish_by, check_value
 
 APPLIANCE_MODELS = {
     "cycle": "Cycle appliance",
@@ -383,10 +383,7 @@ class EmsEnergyNeededNumber(EmsApplianceEntity, NumberEntity):
     async def async_set_native_value(self, value: float) -> None:
         """Ask for this much energy by the finish-by time (finite, in range: NaN is refused)."""
         value = check_value(self.entity_id, value, 0, MAX_REQUEST_ENERGY_WH / 1000)
-        try:
-            await self.manager.async_set_request(self.appliance.uid, energy_wh=value * 1000)
-        except PlanRejectedError as err:
-            raise EmsValidationError.from_error(err) from err
+        await self.manager.async_set_request(self.appliance.uid, energy_wh=value * 1000)
 
 
 SCHEDULE = SwitchEntityDescription(key="schedule", translation_key="schedule")
@@ -423,10 +420,7 @@ class EmsFinishByDateTime(EmsApplianceEntity, DateTimeEntity):
     async def async_set_value(self, value: datetime) -> None:
         """Set the deadline (in the future, within ``MAX_DEADLINE_AHEAD``)."""
         check_finish_by(self.entity_id, value, _now())
-        try:
-            await self.manager.async_set_request(self.appliance.uid, finish_by=value)
-        except PlanRejectedError as err:
-            raise EmsValidationError.from_error(err) from err
+        await self.manager.async_set_request(self.appliance.uid, finish_by=value)
 
 
 # --- adding them ------------------------------------------------------------------------------

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime, time
-import functools
 import json
 import logging
 from typing import Any
@@ -74,22 +72,6 @@ SET_APPLIANCE_REQUEST_SCHEMA = RefusingSchema(
     ),
     field=f"{ATTR_ENTITY_ID}/{ATTR_DEVICE_ID}/{ATTR_APPLIANCE}",
 )
-
-type _Handler[T] = Callable[[ServiceCall], Awaitable[T]]
-
-
-def _refusing[T](handler: _Handler[T]) -> _Handler[T]:
-    """Refusals of the plan manager as EmsValidationError too (a 400 with the reason)."""
-
-    @functools.wraps(handler)
-    async def wrapped(call: ServiceCall) -> T:
-        try:
-            return await handler(call)
-        except PlanRejectedError as err:
-            raise EmsValidationError.from_error(err) from err
-
-    return wrapped
-
 
 def _site(hass: HomeAssistant, call: ServiceCall) -> EmsConfigEntry:
     """The site an action is for: the given entry, else the first loaded one."""
@@ -243,19 +225,19 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
         DOMAIN,
         SERVICE_GET_PROBLEM,
-        _refusing(_async_get_problem),
+        _async_get_problem,
         schema=SITE_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(
-        DOMAIN, SERVICE_SET_PLAN, _refusing(_async_set_plan), schema=SET_PLAN_SCHEMA
+        DOMAIN, SERVICE_SET_PLAN, _async_set_plan, schema=SET_PLAN_SCHEMA
     )
     hass.services.async_register(
-        DOMAIN, SERVICE_REQUEST_RUN, _refusing(_async_request_run), schema=SITE_SCHEMA
+        DOMAIN, SERVICE_REQUEST_RUN, _async_request_run, schema=SITE_SCHEMA
     )
     hass.services.async_register(
         DOMAIN,
         SERVICE_SET_APPLIANCE_REQUEST,
-        _refusing(_async_set_appliance_request),
+        _async_set_appliance_request,
         schema=SET_APPLIANCE_REQUEST_SCHEMA,
     )

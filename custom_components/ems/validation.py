@@ -74,13 +74,6 @@ class EmsValidationError(ServiceValidationError, web.HTTPBadRequest):
             message = self._message = self._untranslated()
         return message
 
-    @classmethod
-    def from_error(cls, err: ServiceValidationError) -> EmsValidationError:
-        """The same refusal (key and placeholders) as a 400 with a body."""
-        if isinstance(err, cls):
-            return err
-        return cls(str(err.translation_key), **(err.translation_placeholders or {}))
-
 
 def check_value(field: str, value: Any, low: float, high: float) -> float:
     """``value`` as a finite float in [low, high]; ``EmsValidationError`` naming ``field``."""
