@@ -12,6 +12,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from plan_helpers import NOW, WATER_HEATER, at, make_plan, run, setup_site
 import pytest
@@ -383,3 +384,29 @@ async def test_unknown_and_no_site(hass: HomeAssistant, freezer: FrozenDateTimeF
     with pytest.raises(ServiceValidationError) as err:
         await _set_plan(hass, make_plan(NOW))
     assert err.value.translation_key == "no_site"
+
+
+async def test_a_second_plan_source_is_reported(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """F16: two optimizers pushing plans fight over the battery; a repair says so."""
+    freezer.move_to(NOW)
+    entry = await setup_site(hass, [])
+    issue_id = f"plan_sources_{entry.entry_id}"
+    plan = make_plan(NOW, battery_w=[0.0] * 96)
+    await _set_plan(hass, plan, source="ems-optimizer@addon")
+    await _set_plan(hass, plan, source="ems-optimizer@addon")
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    freezer.tick(timedelta(minutes=15))
+    await _set_plan(hass, plan, source="ems-optimizer@laptop")
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert "laptop" in issue.translation_placeholders["sources"]
+    assert set(entry.runtime_data.plan.sources) == {
+        "ems-optimizer@addon",
+        "ems-optimizer@laptop",
+    }
+    # An hour with one source only: the repair goes.
+    freezer.tick(timedelta(hours=1, minutes=1))
+    await _set_plan(hass, plan, source="ems-optimizer@addon")
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None

@@ -176,6 +176,18 @@ def merge(data: dict, lang: int) -> dict:
         }
     for key, message in EXCEPTIONS.items():
         data.setdefault("exceptions", {})[key] = {"message": message[lang]}
+    data.setdefault("issues", {})["plan_sources"] = {
+        "title": ("Two optimizers plan {name}", "Deux optimiseurs planifient {name}")[lang],
+        "description": (
+            "Plans for {name} came from more than one source within an hour ({sources}). Each "
+            "replaces the other's plan and the battery follows whichever came last. Stop all "
+            "but one (an add-on and a standalone ems-optimizer, or two add-on installs).",
+            "Des plans pour {name} viennent de plusieurs sources en moins d'une heure "
+            "({sources}). Chacun remplace le plan de l'autre et la batterie suit le dernier "
+            "arrivé. N'en gardez qu'un (le module complémentaire et un ems-optimizer autonome, "
+            "ou deux installations du module).",
+        )[lang],
+    }
     data.setdefault("issues", {})["plan_stale"] = {
         "title": "The plan of {name} is stale" if lang == 0 else "Le plan de {name} est périmé",
         "description": (

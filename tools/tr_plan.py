@@ -323,6 +323,14 @@ SERVICES = {
                 "The scenario the plan was solved for, with its forecasts (optional).",
                 "Le scénario pour lequel le plan a été calculé, avec ses prévisions (facultatif).",
             ),
+            "source": (
+                "Source",
+                "Source",
+                "Who computed the plan (e.g. the optimizer's name); two sources in one hour raise "
+                "a repair.",
+                "Qui a calculé le plan (par ex. le nom de l'optimiseur) ; deux sources en une "
+                "heure ouvrent une réparation.",
+            ),
             "config_entry_id": SITE_FIELD,
         },
     ),

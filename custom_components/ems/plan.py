@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.const import ATTR_ENTITY_ID, ATTR_OPTION, STATE_ON
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
+
+# Plans from more than one source within this window: a repair says so.
+SOURCE_WINDOW = timedelta(hours=1)
+MAX_SOURCE_CHARS = 80
 
 PLAN_MAX_AGE = timedelta(seconds=PLAN_MAX_AGE_S)
 # How long an energy asked for holds when no deadline bounds it: one plan horizon.
@@ -144,6 +149,7 @@ class PlanManager:
         self._stopped = False
         # Set by the site controller: in passive mode ems hands back the loads and drives none.
         self.hold_appliances = False
+        self.sources: dict[str, datetime] = {}  # who sent plans lately (two: a repair)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -279,7 +285,11 @@ class PlanManager:
         self._step = timedelta(minutes=plan["step_minutes"])
 
     async def async_set_plan(
-        self, plan: Any, scenario: Any = None, now: datetime | None = None
+        self,
+        plan: Any,
+        scenario: Any = None,
+        now: datetime | None = None,
+        source: str | None = None,
     ) -> None:
         """Check a plan (and the scenario it was solved for) and make it current.
 
@@ -313,9 +323,33 @@ class PlanManager:
             None if scenario is None else copy.deepcopy(dict(scenario)),
         )
         self._apply(checked, checked_scenario, now, raw)
+        self._note_source(source or "unnamed", now)
         await self._async_save()
         self._notify()
         self.entry.async_create_task(self.hass, self._async_execute(now), "ems plan execution")
+
+    def _note_source(self, source: str, now: datetime) -> None:
+        """Remember who sent plans lately; two at once fight over the battery: say so."""
+        self.sources[source[:MAX_SOURCE_CHARS]] = now
+        for name, seen in list(self.sources.items()):
+            if now - seen > SOURCE_WINDOW:
+                del self.sources[name]
+        issue_id = f"plan_sources_{self.entry.entry_id}"
+        if len(self.sources) > 1:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="plan_sources",
+                translation_placeholders={
+                    "name": self.entry.title,
+                    "sources": ", ".join(sorted(self.sources)),
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
     async def async_request_run(self, now: datetime | None = None) -> None:
         """Note that a new plan was asked for (``ems.request_run``)."""
@@ -676,6 +710,7 @@ class PlanManager:
             "horizon_steps": plan.get("horizon_steps"),
             "status": plan.get("status"),
             "received_at": None if self.received_at is None else self.received_at.isoformat(),
+            "sources": {name: seen.isoformat() for name, seen in self.sources.items()},
             "stale": self.stale_reason(now),
             "has_scenario": self.scenario is not None,
             "warnings": plan.get("warnings", []),

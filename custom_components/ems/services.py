@@ -39,6 +39,7 @@ _LOGGER = logging.getLogger(__name__)
 ATTR_CONFIG_ENTRY_ID = "config_entry_id"
 ATTR_PLAN = "plan"
 ATTR_SCENARIO = "scenario"
+ATTR_SOURCE = "source"
 ATTR_APPLIANCE = "appliance"
 ATTR_FINISH_BY = "finish_by"
 ATTR_ENERGY_WH = "energy_wh"
@@ -53,6 +54,7 @@ SET_PLAN_SCHEMA = RefusingSchema(
         # Any JSON value: the contract validator says what is wrong, translated.
         vol.Required(ATTR_PLAN): object,
         vol.Optional(ATTR_SCENARIO): vol.Any(None, object),
+        vol.Optional(ATTR_SOURCE): vol.All(str, vol.Length(min=1, max=80)),
         **_SITE,
     }
 )
@@ -119,7 +121,9 @@ async def _async_set_plan(call: ServiceCall) -> None:
     try:
         plan = _json(call.data[ATTR_PLAN], ATTR_PLAN, "invalid_plan")
         scenario = _json(call.data.get(ATTR_SCENARIO), ATTR_SCENARIO, "invalid_scenario")
-        await _plan(entry).async_set_plan(plan, scenario)
+        # Who sent it: the optimizer names itself; otherwise the user whose token was used.
+        source = call.data.get(ATTR_SOURCE) or f"user {call.context.user_id or 'unknown'}"
+        await _plan(entry).async_set_plan(plan, scenario, source=source)
     except ServiceValidationError as err:
         # The caller gets the reason (a 400 with it over REST); the log keeps it too.
         _LOGGER.warning(
