@@ -6,7 +6,7 @@ and the entities all read appliances through this module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 import math
@@ -381,6 +381,97 @@ class ApplianceRequest:
 # --- contract v1 ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, kw_only=True)
+class _Horizon:
+    """What a scenario appliance is built against."""
+
+    appliance: ApplianceConfig
+    request: ApplianceRequest
+    start: datetime
+    end: datetime
+    step_minutes: int
+    steps: int
+    now: datetime
+    tz: tzinfo
+    temperatures: tuple[float | None, float | None]
+
+    def local_windows(self) -> list[tuple[datetime, datetime]]:
+        """The appliance's allowed hours inside the horizon."""
+        windows = self.appliance.windows
+        return windows_between(windows, self.start, self.end, self.tz) if windows else []
+
+
+def _cycle(h: _Horizon) -> dict[str, Any] | None:
+    return {"profile_w": h.appliance.profile_w(h.step_minutes)}
+
+
+def _water_heater(h: _Horizon) -> dict[str, Any] | None:
+    out: dict[str, Any] = {
+        "power_w": float(h.appliance.data[CONF_POWER_W]),
+        "energy_wh": h.request.energy_at(h.appliance, h.now),
+    }
+    if h.appliance.windows:
+        out["windows"] = [
+            [format_time(a.astimezone(h.tz)), format_time(b.astimezone(h.tz))]
+            for a, b in h.local_windows()
+        ]
+    return out
+
+
+def _ev(h: _Horizon) -> dict[str, Any] | None:
+    data = h.appliance.data
+    return {
+        "max_power_w": float(data[CONF_MAX_POWER_W]),
+        "min_power_w": float(data.get(CONF_MIN_POWER_W) or 0),
+        "energy_wh": h.request.energy_at(h.appliance, h.now),
+        "allow_partial": bool(data.get(CONF_ALLOW_PARTIAL, True)),
+    }
+
+
+def _pilot_wire_heater(h: _Horizon) -> dict[str, Any] | None:
+    data = h.appliance.data
+    out: dict[str, Any] = {
+        "comfort_power_w": float(data[CONF_COMFORT_POWER_W]),
+        "eco_power_w": float(data[CONF_ECO_POWER_W]),
+        "comfort_ratio": float(data[CONF_COMFORT_RATIO]) / 100,
+    }
+    if h.appliance.windows:
+        periods = h.local_windows()
+        if not periods:
+            return None
+        # One period per scenario: the longest stretch of allowed hours in the horizon.
+        first, last = max(periods, key=lambda p: p[1] - p[0])
+        out["period"] = [format_time(first.astimezone(h.tz)), format_time(last.astimezone(h.tz))]
+    return out
+
+
+def _thermal(h: _Horizon) -> dict[str, Any] | None:
+    indoor, outdoor = h.temperatures
+    if indoor is None or outdoor is None:
+        return None
+    data = h.appliance.data
+    return {
+        "max_power_w": float(data[CONF_MAX_POWER_W]),
+        "cop": float(data[CONF_COP]),
+        "heat_loss_w_per_k": float(data[CONF_HEAT_LOSS]),
+        "thermal_capacity_wh_per_k": float(data[CONF_THERMAL_CAPACITY]),
+        "t_initial_c": float(indoor),
+        "t_min_c": float(data[CONF_T_MIN]),
+        "t_max_c": float(data[CONF_T_MAX]),
+        "outdoor_temp_c": [float(outdoor)] * h.steps,
+    }
+
+
+# The fields of each appliance type in a scenario (None: nothing to plan now).
+_FIELDS: dict[str, Callable[[_Horizon], dict[str, Any] | None]] = {
+    "cycle": _cycle,
+    "water_heater": _water_heater,
+    "ev": _ev,
+    "pilot_wire_heater": _pilot_wire_heater,
+    "thermal": _thermal,
+}
+
+
 def contract_appliance(
     appliance: ApplianceConfig,
     request: ApplianceRequest,
@@ -399,9 +490,7 @@ def contract_appliance(
     """
     if not request.enabled:
         return None
-    data = appliance.data
     end = start.astimezone(UTC) + timedelta(minutes=step_minutes * steps)  # absolute time
-    out: dict[str, Any] = {"id": appliance.uid, "type": appliance.kind}
     deadline: datetime | None = None
     if appliance.has_deadline:
         finish_by = request.finish_by_at(appliance, now, tz)
@@ -410,49 +499,21 @@ def contract_appliance(
         deadline = min(finish_by, end).astimezone(tz)
     if appliance.has_energy and request.energy_at(appliance, now) <= 0:
         return None
-
-    if appliance.kind == "cycle":
-        out["profile_w"] = appliance.profile_w(step_minutes)
-    elif appliance.kind == "water_heater":
-        out["power_w"] = float(data[CONF_POWER_W])
-        out["energy_wh"] = request.energy_at(appliance, now)
-        if windows := appliance.windows:
-            out["windows"] = [
-                [format_time(a.astimezone(tz)), format_time(b.astimezone(tz))]
-                for a, b in windows_between(windows, start, end, tz)
-            ]
-    elif appliance.kind == "ev":
-        out["max_power_w"] = float(data[CONF_MAX_POWER_W])
-        out["min_power_w"] = float(data.get(CONF_MIN_POWER_W) or 0)
-        out["energy_wh"] = request.energy_at(appliance, now)
-        out["allow_partial"] = bool(data.get(CONF_ALLOW_PARTIAL, True))
-    elif appliance.kind == "pilot_wire_heater":
-        out["comfort_power_w"] = float(data[CONF_COMFORT_POWER_W])
-        out["eco_power_w"] = float(data[CONF_ECO_POWER_W])
-        out["comfort_ratio"] = float(data[CONF_COMFORT_RATIO]) / 100
-        if windows := appliance.windows:
-            periods = windows_between(windows, start, end, tz)
-            if not periods:
-                return None
-            # One period per scenario: the longest stretch of allowed hours in the horizon.
-            first, last = max(periods, key=lambda p: p[1] - p[0])
-            out["period"] = [format_time(first.astimezone(tz)), format_time(last.astimezone(tz))]
-    elif appliance.kind == "thermal":
-        indoor, outdoor = temperatures
-        if indoor is None or outdoor is None:
-            return None
-        out.update(
-            {
-                "max_power_w": float(data[CONF_MAX_POWER_W]),
-                "cop": float(data[CONF_COP]),
-                "heat_loss_w_per_k": float(data[CONF_HEAT_LOSS]),
-                "thermal_capacity_wh_per_k": float(data[CONF_THERMAL_CAPACITY]),
-                "t_initial_c": float(indoor),
-                "t_min_c": float(data[CONF_T_MIN]),
-                "t_max_c": float(data[CONF_T_MAX]),
-                "outdoor_temp_c": [float(outdoor)] * steps,
-            }
-        )
+    horizon = _Horizon(
+        appliance=appliance,
+        request=request,
+        start=start,
+        end=end,
+        step_minutes=step_minutes,
+        steps=steps,
+        now=now,
+        tz=tz,
+        temperatures=temperatures,
+    )
+    fields = _FIELDS[appliance.kind](horizon)
+    if fields is None:
+        return None
+    out: dict[str, Any] = {"id": appliance.uid, "type": appliance.kind, **fields}
     if deadline is not None:
         out["deadline"] = format_time(deadline)
     return out

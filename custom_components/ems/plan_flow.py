@@ -8,6 +8,7 @@ from uuid import uuid4
 
 from homeassistant.components.select import ATTR_OPTIONS
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import selector
 import voluptuous as vol
 
@@ -263,30 +264,14 @@ class ApplianceSubentryFlow(ConfigSubentryFlow):
             parse_windows(data.get(CONF_WINDOWS))
         except ValueError:
             errors[CONF_WINDOWS] = "invalid_windows"
-        if kind == "cycle":
-            if data.get(CONF_PROFILE_W):
-                try:
-                    parse_profile(data[CONF_PROFILE_W])
-                except ValueError:
-                    errors[CONF_PROFILE_W] = "invalid_profile"
-            elif not data.get(CONF_POWER_W) or not data.get(CONF_DURATION_MIN):
-                errors["base"] = "profile_or_power"
-        elif kind == "ev":
-            if data[CONF_MIN_POWER_W] > data[CONF_MAX_POWER_W]:
-                errors[CONF_MIN_POWER_W] = "min_above_max"
-        elif kind == "pilot_wire_heater":
-            if data[CONF_ECO_POWER_W] > data[CONF_COMFORT_POWER_W]:
-                errors[CONF_ECO_POWER_W] = "eco_above_comfort"
-            options = (switch.attributes.get(ATTR_OPTIONS) or []) if switch is not None else None
-            for key in (CONF_COMFORT_OPTION, CONF_ECO_OPTION):
-                if options is not None and data[key] not in options:
-                    errors[key] = "option_not_found"
-        elif kind == "thermal":
-            if data[CONF_T_MIN] >= data[CONF_T_MAX]:
-                errors[CONF_T_MIN] = "t_min_above_max"
-            for key in (CONF_INDOOR_TEMP_ENTITY, CONF_OUTDOOR_TEMP_ENTITY):
-                if data.get(key) and self.hass.states.get(data[key]) is None:
-                    errors[key] = "entity_not_found"
+        check = {
+            "cycle": _cycle_errors,
+            "ev": _ev_errors,
+            "pilot_wire_heater": _pilot_wire_errors,
+            "thermal": _thermal_errors,
+        }.get(kind)
+        if check is not None:
+            errors |= check(self.hass, data, switch)
         return errors
 
     async def _async_step(self, kind: str, user_input: dict[str, Any] | None) -> SubentryFlowResult:
@@ -330,3 +315,46 @@ class ApplianceSubentryFlow(ConfigSubentryFlow):
             )
         data[CONF_UID] = f"appliance_{uuid4().hex[:12]}"
         return self.async_create_entry(title=name, data=data, unique_id=unique_id)
+
+
+def _cycle_errors(hass: HomeAssistant, data: Mapping[str, Any], switch: State | None) -> dict:
+    """A cycle needs a profile, or a power and a duration."""
+    if data.get(CONF_PROFILE_W):
+        try:
+            parse_profile(data[CONF_PROFILE_W])
+        except ValueError:
+            return {CONF_PROFILE_W: "invalid_profile"}
+    elif not data.get(CONF_POWER_W) or not data.get(CONF_DURATION_MIN):
+        return {"base": "profile_or_power"}
+    return {}
+
+
+def _ev_errors(hass: HomeAssistant, data: Mapping[str, Any], switch: State | None) -> dict:
+    """An EV charger's minimum power is not above its maximum."""
+    if data[CONF_MIN_POWER_W] > data[CONF_MAX_POWER_W]:
+        return {CONF_MIN_POWER_W: "min_above_max"}
+    return {}
+
+
+def _pilot_wire_errors(hass: HomeAssistant, data: Mapping[str, Any], switch: State | None) -> dict:
+    """Eco below comfort; both options exist on the pilot-wire select."""
+    errors = {}
+    if data[CONF_ECO_POWER_W] > data[CONF_COMFORT_POWER_W]:
+        errors[CONF_ECO_POWER_W] = "eco_above_comfort"
+    if switch is not None:
+        options = switch.attributes.get(ATTR_OPTIONS) or []
+        for key in (CONF_COMFORT_OPTION, CONF_ECO_OPTION):
+            if data[key] not in options:
+                errors[key] = "option_not_found"
+    return errors
+
+
+def _thermal_errors(hass: HomeAssistant, data: Mapping[str, Any], switch: State | None) -> dict:
+    """A temperature band, and temperature entities that exist."""
+    errors = {}
+    if data[CONF_T_MIN] >= data[CONF_T_MAX]:
+        errors[CONF_T_MIN] = "t_min_above_max"
+    for key in (CONF_INDOOR_TEMP_ENTITY, CONF_OUTDOOR_TEMP_ENTITY):
+        if data.get(key) and hass.states.get(data[key]) is None:
+            errors[key] = "entity_not_found"
+    return errors

@@ -75,6 +75,7 @@ SET_APPLIANCE_REQUEST_SCHEMA = RefusingSchema(
     field=f"{ATTR_ENTITY_ID}/{ATTR_DEVICE_ID}/{ATTR_APPLIANCE}",
 )
 
+
 def _site(hass: HomeAssistant, call: ServiceCall) -> EmsConfigEntry:
     """The site an action is for: the given entry, else the first loaded one."""
     if entry_id := call.data.get(ATTR_CONFIG_ENTRY_ID):
@@ -140,60 +141,62 @@ async def _async_request_run(call: ServiceCall) -> None:
     await _plan(entry).async_request_run()
 
 
-def _appliances(hass: HomeAssistant, call: ServiceCall) -> list[tuple[PlanManager, str]]:
-    """The (plan manager, uid) of every appliance the call targets."""
-    managers = [
-        entry.runtime_data.plan
-        for entry in hass.config_entries.async_loaded_entries(DOMAIN)
-        if entry.runtime_data.plan is not None
+def _by_entity(
+    hass: HomeAssistant, managers: list[PlanManager], entity_id: str
+) -> list[tuple[PlanManager, str]]:
+    """The appliance an entity belongs to (one of its switch, numbers, sensors…)."""
+    entity = er.async_get(hass).async_get(entity_id)
+    manager = next(
+        (m for m in managers if entity and m.entry.entry_id == entity.config_entry_id), None
+    )
+    if entity is None or manager is None or entity.config_subentry_id is None:
+        return []
+    subentry = manager.entry.subentries.get(entity.config_subentry_id)
+    if subentry is None or subentry.subentry_type != SUBENTRY_APPLIANCE:
+        return []
+    # None: a subentry the site has not read (yet), e.g. added while it reloads.
+    uid = next(
+        (u for u, a in manager.appliances.items() if a.subentry_id == subentry.subentry_id),
+        None,
+    )
+    return [] if uid is None else [(manager, uid)]
+
+
+def _by_device(
+    hass: HomeAssistant, managers: list[PlanManager], device_id: str
+) -> list[tuple[PlanManager, str]]:
+    """The appliance a device is."""
+    device = dr.async_get(hass).async_get(device_id)
+    identifiers = {i for d, i in device.identifiers if d == DOMAIN} if device else set()
+    return [(m, uid) for m in managers for uid in m.appliances if uid in identifiers]
+
+
+def _by_id(managers: list[PlanManager], ident: str) -> list[tuple[PlanManager, str]]:
+    """The appliance with this uid or subentry id."""
+    return [
+        (m, uid)
+        for m in managers
+        for uid, a in m.appliances.items()
+        if ident in (uid, a.subentry_id)
     ]
-    found: list[tuple[PlanManager, str]] = []
 
-    def add(manager: PlanManager, uid: str) -> None:
-        if (manager, uid) not in found:
-            found.append((manager, uid))
 
-    def missing(target: str) -> PlanRejectedError:
-        return PlanRejectedError("appliance_not_found", target=target)
-
-    ent_reg = er.async_get(hass)
-    for entity_id in call.data.get(ATTR_ENTITY_ID, []):
-        entity = ent_reg.async_get(entity_id)
-        manager = next(
-            (m for m in managers if entity and m.entry.entry_id == entity.config_entry_id), None
-        )
-        if entity is None or manager is None or entity.config_subentry_id is None:
-            raise missing(entity_id)
-        subentry = manager.entry.subentries.get(entity.config_subentry_id)
-        if subentry is None or subentry.subentry_type != SUBENTRY_APPLIANCE:
-            raise missing(entity_id)
-        uid = next(
-            (u for u, a in manager.appliances.items() if a.subentry_id == subentry.subentry_id),
-            None,
-        )
-        if uid is None:  # a subentry the site has not read (yet): e.g. added while it reloads
-            raise missing(entity_id)
-        add(manager, uid)
-    dev_reg = dr.async_get(hass)
-    for device_id in call.data.get(ATTR_DEVICE_ID, []):
-        device = dev_reg.async_get(device_id)
-        identifiers = {i for d, i in device.identifiers if d == DOMAIN} if device else set()
-        hits = [(m, uid) for m in managers for uid in m.appliances if uid in identifiers]
-        if not hits:
-            raise missing(device_id)
-        for manager, uid in hits:
-            add(manager, uid)
+def _appliances(hass: HomeAssistant, call: ServiceCall) -> list[tuple[PlanManager, str]]:
+    """The (plan manager, uid) of every appliance the call targets; a target found nowhere fails."""
+    managers = [
+        entry.runtime_data.plan for entry in hass.config_entries.async_loaded_entries(DOMAIN)
+    ]
+    targets = [
+        *((t, _by_entity(hass, managers, t)) for t in call.data.get(ATTR_ENTITY_ID, [])),
+        *((t, _by_device(hass, managers, t)) for t in call.data.get(ATTR_DEVICE_ID, [])),
+    ]
     if ident := call.data.get(ATTR_APPLIANCE):
-        hits = [
-            (m, uid)
-            for m in managers
-            for uid, a in m.appliances.items()
-            if ident in (uid, a.subentry_id)
-        ]
+        targets.append((ident, _by_id(managers, ident)))
+    found: list[tuple[PlanManager, str]] = []
+    for target, hits in targets:
         if not hits:
-            raise missing(ident)
-        for manager, uid in hits:
-            add(manager, uid)
+            raise PlanRejectedError("appliance_not_found", target=target)
+        found += [hit for hit in hits if hit not in found]
     return found
 
 
@@ -233,9 +236,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         schema=SITE_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
-    hass.services.async_register(
-        DOMAIN, SERVICE_SET_PLAN, _async_set_plan, schema=SET_PLAN_SCHEMA
-    )
+    hass.services.async_register(DOMAIN, SERVICE_SET_PLAN, _async_set_plan, schema=SET_PLAN_SCHEMA)
     hass.services.async_register(
         DOMAIN, SERVICE_REQUEST_RUN, _async_request_run, schema=SITE_SCHEMA
     )

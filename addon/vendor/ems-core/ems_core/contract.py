@@ -501,16 +501,28 @@ def _validate_appliance(scenario: Scenario, index: int, raw: Any) -> dict[str, A
             f"unknown type {_short(repr(kind))} (one of {', '.join(APPLIANCE_TYPES)})",
         )
     appliance = _run(APPLIANCE_SCHEMAS[kind], dict(raw), ["appliances", index])
-    for key in ("earliest_start", "deadline"):
-        if key in appliance:
-            _within_horizon(scenario, f"{prefix}.{key}", appliance[key])
-    for key in ("windows",):
-        for w, window in enumerate(appliance.get(key, [])):
-            for side in (0, 1):
-                _within_horizon(scenario, f"{prefix}.{key}[{w}][{side}]", window[side])
+    for path, moment in _appliance_times(prefix, appliance):
+        _within_horizon(scenario, path, moment)
+    _check_appliance_fields(scenario, prefix, kind, appliance)
+    return appliance
+
+
+def _appliance_times(prefix: str, appliance: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every time of an appliance (start, deadline, windows, period) with its path."""
+    times = [
+        (f"{prefix}.{k}", appliance[k]) for k in ("earliest_start", "deadline") if k in appliance
+    ]
+    for w, window in enumerate(appliance.get("windows", [])):
+        times += [(f"{prefix}.windows[{w}][{side}]", window[side]) for side in (0, 1)]
     if "period" in appliance:
-        for side in (0, 1):
-            _within_horizon(scenario, f"{prefix}.period[{side}]", appliance["period"][side])
+        times += [(f"{prefix}.period[{side}]", appliance["period"][side]) for side in (0, 1)]
+    return times
+
+
+def _check_appliance_fields(
+    scenario: Scenario, prefix: str, kind: str, appliance: dict[str, Any]
+) -> None:
+    """Rules between the fields of one appliance type."""
     if kind == "ev" and appliance["min_power_w"] > appliance["max_power_w"]:
         raise ContractError(f"{prefix}.min_power_w", "must not exceed max_power_w")
     if kind == "pilot_wire_heater" and appliance["eco_power_w"] > appliance["comfort_power_w"]:
@@ -521,7 +533,6 @@ def _validate_appliance(scenario: Scenario, index: int, raw: Any) -> dict[str, A
         _check_length(
             f"{prefix}.outdoor_temp_c", appliance["outdoor_temp_c"], scenario["horizon_steps"]
         )
-    return appliance
 
 
 # --- plans ------------------------------------------------------------------------------------
@@ -598,11 +609,24 @@ def validate_plan(data: Any, scenario: Scenario | None = None) -> Plan:
     plan = _run(_PLAN, copy.deepcopy(dict(data)), [])
     _check_horizon(plan)
     if scenario is not None:
-        for key in ("step_minutes", "horizon_steps"):
-            if plan[key] != scenario[key]:
-                raise ContractError(key, f"must match the scenario ({scenario[key]})")
-        if parse_time(plan["start"]) != parse_time(scenario["start"]):
-            raise ContractError("start", f"must match the scenario ({scenario['start']})")
+        _check_same_grid(plan, scenario)
+    _check_plan_lengths(plan)
+    if scenario is not None:
+        _check_plan_ids(plan, scenario)
+    return plan
+
+
+def _check_same_grid(plan: Plan, scenario: Scenario) -> None:
+    """The plan is on its scenario's step grid."""
+    for key in ("step_minutes", "horizon_steps"):
+        if plan[key] != scenario[key]:
+            raise ContractError(key, f"must match the scenario ({scenario[key]})")
+    if parse_time(plan["start"]) != parse_time(scenario["start"]):
+        raise ContractError("start", f"must match the scenario ({scenario['start']})")
+
+
+def _check_plan_lengths(plan: Plan) -> None:
+    """One value per step (per boundary for SOC and temperatures); starts inside the horizon."""
     steps = plan["horizon_steps"]
     for key in ("grid_w", "battery_w", "pv_used_w"):
         _check_length(key, plan[key], steps)
@@ -615,8 +639,10 @@ def validate_plan(data: Any, scenario: Scenario | None = None) -> Plan:
             _check_length(f"appliances.{ident}.temperature_c", result["temperature_c"], steps + 1)
         if result["start"] is not None:
             _within_horizon(plan, f"appliances.{ident}.start", result["start"])
-    if scenario is None:
-        return plan
+
+
+def _check_plan_ids(plan: Plan, scenario: Scenario) -> None:
+    """A result for every scenario appliance and for nothing else; warnings name real ones."""
     kinds = {appliance["id"]: appliance["type"] for appliance in scenario["appliances"]}
     for ident in kinds.keys() - plan["appliances"].keys():
         raise ContractError(
@@ -632,4 +658,3 @@ def validate_plan(data: Any, scenario: Scenario | None = None) -> Plan:
     for index, warning in enumerate(plan["warnings"]):
         if warning["appliance"] is not None and warning["appliance"] not in kinds:
             raise ContractError(f"warnings[{index}].appliance", "not an appliance of the scenario")
-    return plan
