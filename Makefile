@@ -125,7 +125,7 @@ screenshots: setup
 	$(PY) scripts/screenshots.py --out docs/screenshots
 
 bench-modbus: setup
-	$(PY) benchmarks/modbus_poll.py
+	$(PY) -m benchmarks.modbus_poll
 
 bench-optimizer: setup
 	$(VENV)/bin/ems-optimizer bench benchmarks/scenarios

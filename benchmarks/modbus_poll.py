@@ -1,6 +1,6 @@
 """Benchmark: Modbus requests and time per poll for each profile, against the simulator.
 
-Run: ``.venv/bin/python -m custom_components.ems.bench [--polls 50]`` (or ``make bench-modbus``).
+Run: ``.venv/bin/python -m benchmarks.modbus_poll [--polls 50]`` (or ``make bench-modbus``).
 Prints figures; it asserts nothing (these machines are shared and noisy: read the medians).
 """
 
@@ -11,9 +11,9 @@ import asyncio
 import statistics
 import time
 
-from .device import ModbusDevice
-from .profile import Platform, Profile, builtin_profiles
-from .transport import ModbusTransport, TcpParams
+from ems_core.device import ModbusDevice
+from ems_core.profile import Platform, Profile, builtin_profiles
+from ems_core.transport import ModbusTransport, TcpParams
 
 UNITS = {"generic_bess": 1, "generic_pv_inverter": 2, "generic_meter_3ph": 3, "relay_board_4ch": 4}
 
@@ -44,9 +44,8 @@ async def _measure(label: str, device: ModbusDevice, polls: int) -> None:
 
 
 async def _bench(polls: int) -> None:
-    from simulator import start_simulator  # noqa: PLC0415  (a dev tool, not the integration)
-
-    from .sunspec import async_discover, build_profile  # noqa: PLC0415
+    from ems_core.sunspec import async_discover, build_profile  # noqa: PLC0415
+    from simulator import start_simulator  # noqa: PLC0415  (started only when benchmarking)
 
     profiles = builtin_profiles()
     async with start_simulator(host="127.0.0.1", port=0, auto_tick=True) as sim:
