@@ -433,10 +433,31 @@ async def test_frozen_registers_hold_the_battery(hass: HomeAssistant, site, sim)
     assert hass.states.get("sensor.home_limit_reason").state == "stale_values"
     attributes = hass.states.get("binary_sensor.battery_control_problem").attributes
     assert attributes["problems"] == ["battery_stale"]
+    # Frozen values are not shown as if they were live.
+    assert hass.states.get("sensor.battery_state_of_charge").state == "unavailable"
+    assert hass.states.get("sensor.home_battery_state_of_charge").state == "unavailable"
     # Live values again: trusted again.
     sim.faults.unfreeze(1)
     await clock.run(3)
     assert sim.site.battery.setpoint > 0
+    assert hass.states.get("sensor.battery_state_of_charge").state != "unavailable"
+
+
+async def test_a_frozen_meter_is_not_used(hass: HomeAssistant, site, sim) -> None:
+    """A stuck meter would drive the PI loop on an old value: 0 W and the status says why."""
+    controller = site.runtime_data.controller
+    clock = Clock(controller, sim)
+    await _select(hass, "self_consumption")
+    await clock.run(6)
+    assert sim.site.battery.setpoint < 0  # covering the house
+    sim.faults.freeze(3)
+    await clock.run(int(150 / CONTROL_INTERVAL_S))
+    assert sim.site.battery.setpoint == 0
+    assert hass.states.get("sensor.home_status").state == "no_meter"
+    assert hass.states.get("sensor.grid_meter_power").state == "unavailable"
+    sim.faults.unfreeze(3)
+    await clock.run(6)
+    assert hass.states.get("sensor.home_status").state == "self_consumption"
 
 
 async def test_rejected_writes_show(hass: HomeAssistant, site, sim) -> None:

@@ -204,6 +204,7 @@ class SiteController:
         self.last: TickResult | None = None
         self.external_updated: datetime | None = None
         self.watches: dict[str, BatteryWatch] = {}
+        self.meter_watches: dict[str, FreezeWatch] = {}
         self._store: Store[dict[str, Any]] = Store(
             hass, STORE_VERSION, f"{DOMAIN}.controller.{entry.entry_id}"
         )
@@ -353,7 +354,7 @@ class SiteController:
 
     def _grid_w(self) -> float | None:
         meters = self.meters
-        if not meters or any(not m.last_update_success or not m.data for m in meters):
+        if not meters or any(not m.live for m in meters):
             return None
         now = dt_util.utcnow()
         for meter in meters:  # another integration's sensor that stopped reporting is frozen
@@ -364,6 +365,14 @@ class SiteController:
         if any(v is None for v in values):
             return None
         return float(sum(values))
+
+    def _watch_meters(self, now: datetime) -> None:
+        """A meter whose values stop changing while the batteries work is frozen: not used."""
+        commanded = sum(abs(b.setpoint_w or 0.0) for b in self.batteries.values())
+        for meter in self.meters:
+            watch = self.meter_watches.setdefault(meter.subentry.subentry_id, FreezeWatch())
+            if meter.last_update_success and meter.data:
+                meter.set_frozen(watch.observe(meter.observed_values(), commanded, now.timestamp()))
 
     def _plan_status(self, now: datetime) -> tuple[PlanStatus, float | None]:
         if self.mode is not Mode.AUTO:
@@ -388,7 +397,9 @@ class SiteController:
             return BatteryInput(key=key, limits=None, online=False)
         data = battery.data
         watch.alarms = active_alarms(data)
-        watch.freeze.observe(battery.observed_values(), battery.setpoint_w, now.timestamp())
+        battery.set_frozen(
+            watch.freeze.observe(battery.observed_values(), battery.setpoint_w, now.timestamp())
+        )
         since = (now - battery.setpoint_at).total_seconds() if battery.setpoint_at else None
         return BatteryInput(
             key=key,
@@ -412,6 +423,7 @@ class SiteController:
             self.state = SiteState.RUNNING if self._all_up() else SiteState.DEGRADED
             return TickResult(mode=self.mode, effective_mode=Mode.PASSIVE)
         await self._async_refresh_inputs()
+        self._watch_meters(now)
         dt_s = (now - self._last_tick).total_seconds() if self._last_tick else CONTROL_INTERVAL_S
         dt_s = min(max(dt_s, 0.0), 2 * CONTROL_INTERVAL_S)  # a missed beat, not a long pause
         inputs = Inputs(

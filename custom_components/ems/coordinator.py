@@ -90,6 +90,18 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self._down_since: datetime | None = None
         self._setpoint_w: float | None = None  # last battery setpoint written, for the ramp
         self._setpoint_at: datetime | None = None
+        self.frozen = False  # its values stopped changing (set by the site controller's watch)
+
+    @property
+    def live(self) -> bool:
+        """Whether its values can be shown and used: it answered, and they are not frozen."""
+        return self.last_update_success and self.data is not None and not self.frozen
+
+    def set_frozen(self, frozen: bool) -> None:
+        """Mark its values frozen (entities unavailable) or live again."""
+        if frozen != self.frozen:
+            self.frozen = frozen
+            self.async_update_listeners()
 
     @property
     def profile(self) -> Profile | None:

@@ -56,8 +56,8 @@ class EmsDeviceEntity(CoordinatorEntity[EmsDeviceCoordinator]):
 
     @property
     def available(self) -> bool:
-        """Unavailable when the device is, or when it reports no value for this key."""
-        return super().available and self.value is not None
+        """Unavailable when the device is, its values are frozen, or it has no value for this key."""
+        return super().available and self.coordinator.live and self.value is not None
 
     @property
     def value(self) -> object:

@@ -25,7 +25,7 @@ def _sum(devices: list[EmsDeviceCoordinator]) -> float | None:
         return None
     total = 0.0
     for device in devices:
-        if not device.last_update_success or device.data is None:
+        if not device.live:
             return None
         value = device.data.get("power")
         if value is None:
@@ -41,7 +41,7 @@ def _weighted_soc(batteries: list[EmsDeviceCoordinator]) -> float | None:
     socs: list[float] = []
     capacities: list[float | None] = []
     for battery in batteries:
-        if not battery.last_update_success or battery.data is None:
+        if not battery.live:
             return None
         soc = battery.data.get("soc")
         if soc is None:
