@@ -56,7 +56,7 @@ class EmsDeviceEntity(CoordinatorEntity[EmsDeviceCoordinator]):
 
     @property
     def available(self) -> bool:
-        """Unavailable when the device is, its values are frozen, or it has no value for this key."""
+        """Unavailable when the device is, its values froze, or it has no value for this key."""
         return super().available and self.coordinator.live and self.value is not None
 
     @property
