@@ -45,6 +45,6 @@ async def async_get_config_entry_diagnostics(
             f"link_{i}": {"connected": t.connected, "requests": t.requests}
             for i, t in enumerate(runtime.transports.values())
         },
-        "plan": None if runtime.plan is None else runtime.plan.summary(dt_util.utcnow()),
-        "controller": None if runtime.controller is None else runtime.controller.diagnostics(),
+        "plan": runtime.plan.summary(dt_util.utcnow()),
+        "controller": runtime.controller.diagnostics(),
     }

@@ -94,9 +94,7 @@ class EmsControllerEntity(EmsSiteBaseEntity):
     @property
     def controller(self) -> SiteController:
         """The site controller (set up before the platforms)."""
-        controller = self.entry.runtime_data.controller
-        assert controller is not None
-        return controller
+        return self.entry.runtime_data.controller
 
     async def async_added_to_hass(self) -> None:
         """Follow the controller's ticks and settings."""

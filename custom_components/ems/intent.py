@@ -51,7 +51,7 @@ async def async_match_mode(hass: HomeAssistant, spoken: str) -> Mode | None:
 
 def _controller(hass: HomeAssistant) -> SiteController:
     for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED and entry.runtime_data.controller is not None:
+        if entry.state is ConfigEntryState.LOADED:
             return entry.runtime_data.controller
     raise intent.IntentHandleError("No energy site is set up", "no_valid_targets")
 

@@ -172,7 +172,7 @@ def build_problem(hass: HomeAssistant, entry: EmsConfigEntry, now: datetime) -> 
     price_state = hass.states.get(price_entity) if price_entity else None
     export_price = _number(options.get(CONF_EXPORT_PRICE)) or 0.0
     controller = runtime.controller
-    battery = controller.problem_battery() if controller is not None else None
+    battery = controller.problem_battery()
     weather = options.get(CONF_WEATHER_ENTITY) or None
 
     appliances: list[dict[str, Any]] = []
