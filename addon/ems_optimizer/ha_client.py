@@ -16,9 +16,10 @@ from urllib.parse import quote
 
 import requests
 
+from .settings import TOKEN_ENV
+
 SUPERVISOR_URL = "http://supervisor/core"
 SUPERVISOR_TOKEN_ENV = "SUPERVISOR_TOKEN"
-TOKEN_ENV = "EMS_HA_TOKEN"
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0
@@ -30,6 +31,18 @@ class HAError(Exception):
 
 class HAUnavailable(HAError):
     """HA cannot be reached or answers that it is not ready (down, restarting, 5xx)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class HAUnreachable(HAUnavailable):
+    """No connection to HA at all (refused, unknown host, no route, TLS): URL or network."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class HAUnauthorized(HAError):
@@ -84,7 +97,7 @@ def resolve_connection(
         if not token:
             raise ConnectionSettingsError(
                 f"a token is needed with the URL {ha_url}: a long-lived access token from "
-                f"your HA profile (Security tab), with --token or ${TOKEN_ENV}"
+                f"your HA profile (Security tab), in ${TOKEN_ENV} or a --token-file"
             )
         if not ha_url.startswith(("http://", "https://")):
             raise ConnectionSettingsError(f"the URL must start with http:// or https://: {ha_url}")
@@ -93,7 +106,8 @@ def resolve_connection(
         return Connection(SUPERVISOR_URL, supervisor_token, supervisor=True)
     raise ConnectionSettingsError(
         "no Supervisor here ($SUPERVISOR_TOKEN is not set): give Home Assistant's URL and a "
-        "long-lived access token (--ha-url URL --token TOKEN, or the ha_url and token options)"
+        f"long-lived access token (--ha-url URL with ${TOKEN_ENV} or --token-file FILE, or the "
+        "ha_url and token options)"
     )
 
 
@@ -143,15 +157,23 @@ class HAClient:
             response = self._session.request(
                 method, url, params=params, json=body, timeout=self.timeout
             )
-        except requests.Timeout as err:
-            raise HAUnavailable(f"{method} {path}: no answer in time ({err})") from None
+        except requests.ConnectTimeout:
+            reason = f"no connection within {self.timeout[0]:g} s"
+            raise HAUnreachable(f"{method} {path}: cannot connect ({reason})", reason) from None
+        except requests.Timeout:
+            raise HAUnavailable(
+                f"{method} {path}: no answer within {self.timeout[1]:g} s"
+            ) from None
+        except (requests.ConnectionError, requests.exceptions.InvalidURL) as err:
+            reason = connection_failure(err)
+            raise HAUnreachable(f"{method} {path}: cannot connect ({reason})", reason) from None
         except requests.RequestException as err:
-            raise HAUnavailable(f"{method} {path}: cannot connect ({type(err).__name__})") from None
+            raise HAUnavailable(f"{method} {path}: {connection_failure(err)}") from None
         status = response.status_code
         if status in (401, 403):
             raise HAUnauthorized(f"{method} {path}: HTTP {status}, the token was refused")
         if status >= 500:
-            raise HAUnavailable(f"{method} {path}: HTTP {status} {_message(response)}")
+            raise HAUnavailable(f"{method} {path}: HTTP {status} {_message(response)}", status)
         if status >= 400:
             raise HARequestError(f"{method} {path}: HTTP {status} {_message(response)}", status)
         try:
@@ -244,6 +266,30 @@ class HAClient:
         if not isinstance(forecast, list):
             raise HARequestError(f"weather.get_forecasts: no {kind} forecast for {entity_id}")
         return forecast
+
+
+def connection_failure(err: BaseException) -> str:
+    """The innermost cause of a failed request, short: "Connection refused", not urllib3's chain."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    innermost = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        innermost = current
+        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError
+        wrapped = current.args[0] if current.args else None  # requests wraps urllib3's error
+        if isinstance(reason, BaseException):
+            current = reason
+        elif isinstance(wrapped, BaseException):
+            current = wrapped
+        else:
+            current = current.__cause__ or current.__context__
+    if isinstance(innermost, OSError) and innermost.strerror:
+        return innermost.strerror
+    text = str(innermost).strip()
+    if ": " in text and text.startswith("<"):  # "<urllib3… object at 0x…>: Failed to …"
+        text = text.split(": ", 1)[1]
+    return text[:200] or type(innermost).__name__
 
 
 def _message(response: requests.Response) -> str:

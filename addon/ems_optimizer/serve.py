@@ -28,7 +28,14 @@ from ems_core.contract import ContractError, validate_plan, validate_scenario
 
 from .forecast import ForecastConfig, forecast
 from .forecast.solar import clear_sky_pv_w, usable_location
-from .ha_client import HAClient, HAError, HARequestError, HAUnauthorized, HAUnavailable
+from .ha_client import (
+    HAClient,
+    HAError,
+    HARequestError,
+    HAUnauthorized,
+    HAUnavailable,
+    HAUnreachable,
+)
 from .ha_data import (
     HistoryCache,
     history_frame,
@@ -153,6 +160,7 @@ class Service:
         self.rounds: list[tuple[str, Outcome]] = []  # (reason, outcome) of every round
         self._auth_logged = False
         self._failures = 0
+        self._failure_kind: str | None = None  # warned once per kind in a row
 
     # --- control ------------------------------------------------------------------------------
 
@@ -176,9 +184,7 @@ class Service:
             self._log_unauthorized(err)
             outcome = Outcome.UNAUTHORIZED
         except (HAUnavailable, HARequestError) as err:
-            self._failures += 1
-            level = logging.WARNING if self._failures == 1 else logging.INFO
-            LOGGER.log(level, "Home Assistant not ready (%s)", _short(err))
+            self._log_unavailable(err)
             outcome = Outcome.RETRY
         except RoundError as err:
             LOGGER.error("no plan this round (%s): %s", reason, err)
@@ -190,12 +196,45 @@ class Service:
             if self._failures:
                 LOGGER.info("Home Assistant answers again")
             self._failures = 0
+            self._failure_kind = None
             self._auth_logged = False
         self.last_round_at = self.now()
         self.rounds.append((reason, outcome))
         return outcome
 
+    def _log_unavailable(self, err: HAError) -> None:
+        """Say why HA cannot be used this round: unreachable, not ready, or an error answer.
+
+        A new kind of failure is a warning, the same one again only an info line.
+        """
+        self._failures += 1
+        connection = self.client.connection
+        if isinstance(err, HAUnreachable):
+            kind = "unreachable"
+            where = f"{connection.base_url}/api"
+            if connection.supervisor:
+                where += " (the Supervisor's proxy)"
+            message = f"cannot reach Home Assistant at {where}: {err.reason}"
+            if not connection.supervisor:
+                message += " (check the URL, --ha-url or the ha_url option, and the network)"
+        elif isinstance(err, HAUnavailable) and err.status != 500:  # 502-504, slow: no Core yet
+            kind = "not ready"
+            message = f"Home Assistant not ready, starting or restarting ({_short(err)})"
+        elif isinstance(err, HAUnavailable):
+            kind = "server error"
+            message = f"Home Assistant failed to answer ({_short(err)}): see its log"
+        else:
+            kind = "error answer"
+            message = (
+                f"Home Assistant answered with an error ({_short(err)}): "
+                "is the ems integration set up and loaded?"
+            )
+        level = logging.WARNING if kind != self._failure_kind else logging.INFO
+        self._failure_kind = kind
+        LOGGER.log(level, "%s", message)
+
     def _log_unauthorized(self, err: HAUnauthorized) -> None:
+        self._failure_kind = None
         if self._auth_logged:
             LOGGER.debug("still refused: %s", err)
             return
@@ -204,8 +243,8 @@ class Service:
             hint = "the add-on needs `homeassistant_api: true`; restart the add-on"
         else:
             hint = (
-                "create a long-lived access token in your HA profile (Security tab) and pass it "
-                "with --token or the token option"
+                "create a long-lived access token in your HA profile (Security tab) and give it "
+                "in $EMS_HA_TOKEN, a --token-file or the token option"
             )
         LOGGER.error(
             "Home Assistant refused the access token (HTTP 401) at %s: %s",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 import logging
+import os
 from pathlib import Path
 import signal
 import sys
@@ -18,6 +19,7 @@ from .settings import (
     LOG_LEVELS,
     OBJECTIVE_CHOICES,
     STEP_CHOICES,
+    TOKEN_ENV,
     Settings,
     SettingsError,
     default_options_file,
@@ -47,6 +49,37 @@ _FLAG_SETTINGS = (
 )
 
 
+def read_token_file(path: str | Path) -> str:
+    """The access token stored in a file (first line, spaces stripped), never logged."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise SettingsError(f"--token-file {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"--token-file {path}: not a text file") from None
+    lines = text.strip().splitlines()
+    token = lines[0].strip() if lines else ""
+    if not token:
+        raise SettingsError(f"--token-file {path}: the file is empty")
+    return token
+
+
+def token_warnings(args: argparse.Namespace) -> list[str]:
+    """Warnings about how the token was given: on the command line, or in a readable file."""
+    warnings = []
+    if getattr(args, "token", None):
+        warnings.append(
+            "--token puts the access token on the command line, where `ps` and the shell "
+            f"history show it: prefer ${TOKEN_ENV} or --token-file"
+        )
+    token_file = getattr(args, "token_file", None)
+    if token_file and os.name == "posix" and Path(token_file).stat().st_mode & 0o077:
+        warnings.append(
+            f"--token-file {token_file} can be read by other users: chmod 600 {token_file}"
+        )
+    return warnings
+
+
 def load_settings(args: argparse.Namespace) -> tuple[Settings, Path | None]:
     """Defaults ← options file (--options, else /data/options.json if present) ← flags."""
     options_file = Path(args.options) if args.options else default_options_file()
@@ -54,6 +87,8 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, Path | None]:
     if options_file is not None:
         settings = settings_from(settings, read_options(options_file), source=str(options_file))
     flags = {name: getattr(args, name) for name in _FLAG_SETTINGS}
+    if args.token_file:
+        flags["token"] = read_token_file(args.token_file)
     settings = settings_from(settings, flags, source="command line")
     return settings, options_file
 
@@ -100,6 +135,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     undo_logging = configure_logging(settings.level)
+    for warning in token_warnings(args):
+        logging.getLogger("ems_optimizer.serve").warning("%s", warning)
     try:
         return _serve(args, settings, options_file)
     finally:
@@ -148,14 +185,25 @@ def register(subparsers: Any) -> None:
         description="Pull ems.get_problem, forecast load and PV from HA's history and weather, "
         "solve, push with ems.set_plan; every --loop-minutes (aligned) and at once when the "
         "problem changes. Inside the Supervisor it uses $SUPERVISOR_TOKEN; standalone give "
-        "--ha-url and --token (or $EMS_HA_TOKEN). Options come from --options (default "
-        "/data/options.json when it exists); flags override them. Exit codes: 0 plan pushed "
-        "(--once) or stopped, 1 no plan pushed, 2 bad settings, 3 token refused.",
+        "--ha-url and a long-lived access token in $EMS_HA_TOKEN or a --token-file (--token "
+        "works but shows the token in `ps` and the shell history). Options come from --options "
+        "(default /data/options.json when it exists); flags override them. Exit codes: 0 plan "
+        "pushed (--once) or stopped, 1 no plan pushed, 2 bad settings, 3 token refused.",
     )
     s.add_argument("--once", action="store_true", help="one round, then exit (0: plan pushed)")
     s.add_argument("--options", help="options JSON file (default: /data/options.json if present)")
     s.add_argument("--ha-url", dest="ha_url", help="Home Assistant URL, e.g. http://host:8123")
-    s.add_argument("--token", help="long-lived access token (or $EMS_HA_TOKEN)")
+    token = s.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token-file",
+        dest="token_file",
+        metavar="PATH",
+        help="file holding the long-lived access token (else $EMS_HA_TOKEN)",
+    )
+    token.add_argument(
+        "--token",
+        help="the token itself: discouraged, `ps` and the shell history show it",
+    )
     s.add_argument("--config-entry-id", dest="config_entry_id", help="the ems site to plan")
     s.add_argument("--runs-dir", dest="runs_dir", help="where runs are stored (default .ems-runs)")
     s.add_argument("--keep-runs", dest="keep_runs", type=int, help="runs kept (default 96)")

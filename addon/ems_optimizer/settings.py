@@ -8,7 +8,7 @@ here: the CLI parser loads this module for every command.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 import json
 import logging
 from pathlib import Path
@@ -17,6 +17,8 @@ from typing import Any
 ADDON_OPTIONS = Path("/data/options.json")
 ADDON_RUNS_DIR = Path("/data/runs")
 STANDALONE_RUNS_DIR = Path(".ems-runs")
+# Standalone, the access token comes from this environment variable (kept out of `ps`).
+TOKEN_ENV = "EMS_HA_TOKEN"
 
 OBJECTIVE_CHOICES = ("auto", "cost", "import", "self_consumption")
 STEP_CHOICES = ("auto", "5", "10", "15", "30", "60")
@@ -42,7 +44,7 @@ class Settings:
     fallback_load_w: int = 500
     log_level: str = "info"
     ha_url: str = ""
-    token: str = ""
+    token: str = field(default="", repr=False)  # never in a log line or a traceback
     config_entry_id: str = ""
     runs_dir: str = ""  # empty: /data/runs in the add-on, .ems-runs standalone
 

@@ -321,8 +321,8 @@ def test_once_gives_up_when_nobody_answers(
     dead = FakeHA(url=f"http://127.0.0.1:{port}")
     assert _service(dead, tmp_path, clock).once() == serve.EXIT_FAILED
     assert clock.sleeps == [5.0, 10.0, 20.0]
-    assert "Home Assistant not ready" in caplog.text
-    assert "cannot connect" in caplog.text
+    assert f"cannot reach Home Assistant at http://127.0.0.1:{port}/api: " in caplog.text
+    assert "not ready" not in caplog.text  # F17: a wrong URL is not HA starting up
 
 
 def test_the_loop_backs_off_while_ha_is_down_and_never_dies(site: FakeHA, tmp_path: Path) -> None:
