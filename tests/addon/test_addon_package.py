@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import metadata
 import os
 from pathlib import Path
 import re
@@ -11,12 +12,18 @@ import sys
 import tomllib
 import zlib
 
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 import pytest
 import yaml
 
 import ems_optimizer
 from ems_optimizer import cli
 from ems_optimizer.settings import OPTION_NAMES, Settings, settings_from
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "addon" / "tools"))
+import lock_requirements
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDON = ROOT / "addon"
@@ -88,16 +95,37 @@ def test_versions_agree() -> None:
     assert project["version"] == version
 
 
-def test_dockerfile_and_build_yaml_agree_with_config() -> None:
-    dockerfile = (ADDON / "Dockerfile").read_text("utf-8")
+def _dockerfile() -> str:
+    """The Dockerfile with its continuation lines joined."""
+    return (ADDON / "Dockerfile").read_text("utf-8").replace("\\\n", " ")
+
+
+def test_the_dockerfile_carries_the_build_parameters() -> None:
+    # Supervisor 2026.04 deprecated build.yaml: base image and labels live in the Dockerfile
+    for name in ("build.yaml", "build.yml", "build.json"):
+        assert not (ADDON / name).exists(), name
+    dockerfile = _dockerfile()
     match = re.search(r"^ARG BUILD_FROM=(\S+)$", dockerfile, flags=re.MULTILINE)
-    assert match, "BUILD_FROM needs a default"
+    assert match, "BUILD_FROM needs a default: the Supervisor passes none without build.yaml"
     assert dockerfile.index("ARG BUILD_FROM") < dockerfile.index("FROM ${BUILD_FROM}")
-    build = yaml.safe_load((ADDON / "build.yaml").read_text("utf-8"))
-    assert set(build["build_from"]) == set(CONFIG["arch"])
-    assert build["build_from"]["amd64"] == match[1]
-    for arch, image in build["build_from"].items():
-        assert image.startswith(f"ghcr.io/home-assistant/{arch}-base-python:3.13-")
+    # one multi-arch image for every arch of config.yaml (no amd64-/aarch64- prefix)
+    image = re.fullmatch(
+        r"ghcr\.io/home-assistant/base-python:(\d+\.\d+)-alpine(\d+)\.(\d+)", match[1]
+    )
+    assert image, match[1]
+    assert set(CONFIG["arch"]) == {"amd64", "aarch64"}  # what the multi-arch image has
+    python, alpine = image[1], (int(image[2]), int(image[3]))
+    assert python == lock_requirements.PYTHON  # the lock is resolved for the image's Python
+    project = tomllib.loads((ADDON / "pyproject.toml").read_text("utf-8"))["project"]
+    assert project["requires-python"] == f">={python}"
+    assert alpine >= (3, 22), "Alpine 3.21 images stopped receiving builds in June 2026"
+    labels = dict(re.findall(r'(\S+)="([^"]*)"', dockerfile.split("\nLABEL", 1)[1]))
+    assert labels["io.hass.name"] == CONFIG["name"]
+    assert labels["io.hass.type"] in ("app", "addon")
+    assert labels["io.hass.url"] == CONFIG["url"]
+    assert labels["io.hass.version"] == "${BUILD_VERSION}"
+    assert labels["io.hass.arch"] == "${BUILD_ARCH}"
+    assert labels["org.opencontainers.image.source"].startswith("https://github.com/")
     for copied in re.findall(r"^COPY (\S+)", dockerfile, flags=re.MULTILINE):
         assert (ADDON / copied).exists(), copied
     assert 'CMD ["/run.sh"]' in dockerfile
@@ -107,23 +135,133 @@ def test_dockerfile_and_build_yaml_agree_with_config() -> None:
     assert (ADDON / "run.sh").stat().st_mode & 0o111
 
 
-def test_image_pins_are_the_repository_pins() -> None:
-    def pins(path: Path) -> dict[str, str]:
-        out = {}
-        for raw in path.read_text("utf-8").splitlines():
-            line = raw.split("#")[0].strip()
-            if "==" in line:
-                name, version = line.split("==")
-                out[name.lower()] = version
-        return out
+def test_the_image_installs_exactly_the_lock() -> None:
+    dockerfile = _dockerfile()
+    installs = re.findall(r"pip install ([^&\n]+)", dockerfile)
+    assert len(installs) == 2, installs
+    locked, local = (install.split() for install in installs)
+    # the dependencies: the lock's files only, nothing resolved at build time
+    assert {"--only-binary=:all:", "--require-hashes", "--no-deps"} <= set(locked)
+    assert locked[-2:] == ["-r", "requirements.lock"]
+    # then the vendored core and the add-on, from this folder, with the locked setuptools
+    assert {"--no-deps", "--no-build-isolation"} <= set(local)
+    assert [arg for arg in local if not arg.startswith("--")] == ["./vendor/ems-core", "."]
+    assert dockerfile.count("&& pip check") == 2
+    # no other index than the one the lock was resolved against
+    assert 'PIP_EXTRA_INDEX_URL=""' in dockerfile
 
-    image, repository = pins(ADDON / "requirements.txt"), pins(ROOT / "requirements.txt")
+
+def _lock() -> dict[str, str]:
+    """requirements.lock as name → version; every requirement must be `name==version`."""
+    text = (ADDON / "requirements.lock").read_text("utf-8")
+    pins: dict[str, str] = {}
+    for entry in text.replace("\\\n", " ").splitlines():
+        line = entry.split("#")[0].strip()
+        if not line:
+            continue
+        requirement, *hashes = re.split(r"\s+--hash=", line)
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([0-9][A-Za-z0-9.+!-]*)", requirement)
+        assert match, f"not an exact pin: {line[:80]}"
+        assert hashes, f"no hash: {requirement}"
+        assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", h.strip()) for h in hashes), requirement
+        name = canonicalize_name(match[1])
+        assert name not in pins, f"{name} twice"
+        pins[name] = match[2]
+    return pins
+
+
+def _pins(path: Path) -> dict[str, str]:
+    """A requirements file of exact pins as name → version."""
+    out = {}
+    for raw in path.read_text("utf-8").splitlines():
+        line = raw.split("#")[0].strip()
+        if line:
+            assert "==" in line, f"{path.name}: not an exact pin: {line}"
+            name, version = line.split("==")
+            out[canonicalize_name(name)] = version.strip()
+    return out
+
+
+# Pinned for the image only (the repository's environment needs neither).
+IMAGE_ONLY = {"tzdata", "setuptools"}
+
+
+def test_every_package_of_the_image_is_pinned() -> None:
+    lock = _lock()
+    assert len(lock) > len(_pins(ADDON / "requirements.txt"))  # the transitive ones too
+    for name, version in _pins(ADDON / "requirements.txt").items():
+        assert lock.get(name) == version, name  # the lock follows the direct pins
+    # what the image installs from this folder: its dependencies are locked and satisfied
+    for path in (ADDON / "pyproject.toml", ADDON / "vendor" / "ems-core" / "pyproject.toml"):
+        data = tomllib.loads(path.read_text("utf-8"))
+        for raw in [*data["project"]["dependencies"], *data["build-system"]["requires"]]:
+            requirement = Requirement(raw)
+            name = canonicalize_name(requirement.name)
+            if name == "ems-core":
+                continue  # installed from vendor/ems-core
+            assert name in lock, f"{path.parent.name}: {raw} is not locked"
+            assert requirement.specifier.contains(lock[name], prereleases=True), (raw, lock[name])
+
+
+def test_the_direct_pins_are_the_repository_pins() -> None:
+    image, repository = _pins(ADDON / "requirements.txt"), _pins(ROOT / "requirements.txt")
+    assert set(image) - set(repository) == IMAGE_ONLY
+    for name in set(image) - IMAGE_ONLY:
+        assert image[name] == repository[name], name
     project = tomllib.loads((ADDON / "pyproject.toml").read_text("utf-8"))["project"]
-    needed = {re.split(r"[<>=]", dep)[0].lower() for dep in project["dependencies"]}
+    needed = {canonicalize_name(Requirement(dep).name) for dep in project["dependencies"]}
     needed.discard("ems-core")  # installed from the vendored copy, vendor/ems-core
     assert needed <= set(image)
-    for name in needed:
-        assert image[name] == repository[name], name
+
+
+def test_the_lock_tool_constrains_to_the_tested_versions() -> None:
+    constraints = lock_requirements.tested_versions()
+    assert f"numpy=={metadata.version('numpy')}" in constraints
+    assert not [c for c in constraints if c.split("==")[0] in ("ems-core", "ems-optimizer")]
+    assert all(re.fullmatch(r"[a-z0-9-]+==\S+", c) for c in constraints)
+    assert lock_requirements.REQUIREMENTS == ADDON / "requirements.txt"
+    assert lock_requirements.LOCK == ADDON / "requirements.lock"
+    assert "python addon/tools/lock_requirements.py" in (ADDON / "requirements.lock").read_text(
+        "utf-8"
+    )
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_the_lock_holds_every_dependency_of_what_it_locks(machine: str) -> None:
+    """Each locked package's own requirements (musl Linux, the image's Python) are locked too.
+
+    Read from the metadata of the packages installed here at the locked version: the direct
+    pins always are (the repository's requirements.txt), and the lock was resolved with this
+    environment's versions as constraints.
+    """
+    lock = _lock()
+    environment = default_environment() | {
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "platform_machine": machine,
+        "python_version": lock_requirements.PYTHON,
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
+    checked = set()
+    for name, version in lock.items():
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if dist.version != version:
+            continue
+        checked.add(name)
+        for raw in dist.requires or []:
+            requirement = Requirement(raw)
+            if requirement.marker and not requirement.marker.evaluate(environment):
+                continue
+            needed = canonicalize_name(requirement.name)
+            assert needed in lock, f"{name} {version} needs {raw}: not in requirements.lock"
+            assert requirement.specifier.contains(lock[needed], prereleases=True), (name, raw)
+    assert set(_pins(ADDON / "requirements.txt")) - IMAGE_ONLY <= checked
 
 
 def test_icon_is_a_128_pixel_png() -> None:
@@ -154,8 +292,45 @@ def test_docs_describe_every_option_and_the_untested_image() -> None:
     assert "no Docker engine" in docs
     assert "no Docker engine" in (ADDON / "CHANGELOG.md").read_text("utf-8")
     assert "no Docker engine" in (ADDON / "Dockerfile").read_text("utf-8")
+    assert "ems-optimizer serve" in docs  # standalone, without the Supervisor
+    assert "[DEVELOPING.md](DEVELOPING.md)" in docs
+    assert (ADDON / "DEVELOPING.md").exists()
+
+
+def test_the_readme_is_for_the_people_installing_the_add_on() -> None:
+    # the add-on store shows README.md: what it does, what it needs, how to start, in en + fr
     readme = (ADDON / "README.md").read_text("utf-8")
-    assert "ems-optimizer serve" in readme
+    for needed in ("**ems**", "**Auto (plan)**", "DOCS.md", "## En français", "plan pushed"):
+        assert needed in readme, needed
+    for developer in ("make ", "pytest", "ems-optimizer plan", "MILP", "contract", ".venv"):
+        assert developer not in readme, developer
+
+
+def _code_blocks(path: Path) -> list[str]:
+    """The lines of a Markdown file's fenced code blocks."""
+    lines, inside = [], False
+    for line in path.read_text("utf-8").splitlines():
+        if line.strip().startswith("```"):
+            inside = not inside
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ROOT / "README.md", ADDON / "README.md", ADDON / "DOCS.md", ADDON / "DEVELOPING.md"],
+    ids=lambda path: str(path.relative_to(ROOT)),
+)
+def test_no_example_puts_the_token_on_the_command_line(path: Path) -> None:
+    # F15: `ps` and the shell history show a command's arguments
+    commands = [line for line in _code_blocks(path) if "ems-optimizer serve --ha-url" in line]
+    for line in commands:
+        assert not re.search(r"--token[ =]", line), line
+    if commands:  # and the ways that keep it off are shown
+        text = path.read_text("utf-8")
+        assert "--token-file" in text, path
+        assert "EMS_HA_TOKEN" in text, path
 
 
 def test_no_test_fixture_is_named_like_an_addon_config() -> None:
@@ -189,5 +364,13 @@ def test_the_serve_command_is_listed(capsys: pytest.CaptureFixture[str]) -> None
         cli.main(["serve", "--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--ha-url", "--token", "--once", "--options", "--runs-dir", "--keep-runs"):
+    for flag in (
+        "--ha-url",
+        "--token-file",
+        "--token",
+        "--once",
+        "--options",
+        "--runs-dir",
+        "--keep-runs",
+    ):
         assert flag in out
