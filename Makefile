@@ -118,11 +118,11 @@ format: setup
 	$(RUFF) check --fix .
 
 demo: setup
-	$(PY) scripts/demo.py
+	$(PY) -m scripts.demo
 
 # Starts its own demo (temporary dir), lets a few minutes of history build up, logs in.
 screenshots: setup
-	$(PY) scripts/screenshots.py --out docs/screenshots
+	$(PY) -m scripts.screenshots --out docs/screenshots
 
 bench-modbus: setup
 	$(PY) -m benchmarks.modbus_poll

@@ -1,14 +1,20 @@
 """Run the ems demo: the site simulator, a real Home Assistant with ems, and the optimizer add-on.
 
-``make demo`` runs this file with the project's virtualenv. It
+``make demo`` runs this module (``python -m scripts.demo``, from the repository's root) with the
+project's virtualenv. It
 
+0. takes the work dir (``.demo``) for itself: a lock file there (``demo.lock``: pid and URL)
+   makes a second demo on the same dir refuse to start while the first runs, instead of wiping
+   its files; a lock left by a demo that is gone is removed;
 1. starts the Modbus site simulator (``python -m simulator``) on a free loopback port. Its clock
-   follows the wall clock's time of day on a clear summer day of the data, so the PV curve and
-   the plan agree with Home Assistant's clock; ``--speed N`` runs it N times faster;
+   starts at the wall clock's UTC time of day on a day of the data of the same season as today
+   (``simulator.data.season_start``: December plays a December day), so the PV curve and the
+   plan agree with Home Assistant's clock; ``--speed N`` runs it N times faster;
 2. writes a fresh Home Assistant config dir (``.demo/config``, wiped on every run) with an
    explicit component list, the appliances' relays as ``input_boolean`` helpers (the simulator
-   has none), and the repository's dashboard ``dashboards/ems.yaml`` as a YAML-mode dashboard;
-   links ``custom_components/ems`` into it and starts ``hass``;
+   has none), the repository's dashboard (``dashboard_file``) as a YAML-mode dashboard and the
+   example voice sentences of ``docs/custom_sentences`` in ``custom_sentences/``; links
+   ``custom_components/ems`` into it and starts ``hass``;
 3. onboards Home Assistant over REST (user ``demo`` / ``demo-ems-2025``) and creates a
    long-lived token (websocket ``auth/long_lived_access_token``, saved in ``.demo/token``);
 4. configures ems over REST config flows: the site, one subentry per simulated device, three
@@ -19,15 +25,20 @@
 5. starts the optimizer add-on as a plain process, ``ems-optimizer serve --ha-url URL`` with
    the token in ``$EMS_HA_TOKEN`` (kept off the process list), its runs in ``.demo/runs``;
 6. prints the URL and the login, echoes errors (and each plan the add-on pushes), and runs
-   until Ctrl-C or SIGTERM, then stops everything it started.
+   until Ctrl-C or SIGTERM, then stops everything it started. When Home Assistant restarts
+   itself (Settings → System → Restart: ``hass`` exits with code 100) the demo starts it again
+   and keeps going (the simulator and the add-on stay up; the add-on reconnects by itself); any
+   other exit of a process stops the demo with a message naming its log.
 
 ``--check`` does steps 1-5, also logs in as a person would and loads the frontend's page,
 waits until numeric ems sensor states and the add-on's first plan arrive, checks that every
-entity the dashboard shows exists and that the energy preferences are saved, prints the two
-lines and exits (used by tests and CI). Every process it starts is stopped on any exit.
+entity the dashboard shows exists, that the energy preferences are saved and that Assist
+understands the example sentences, prints the two lines and exits (used by tests and CI). Every
+process it starts is stopped on any exit.
 
-The end-to-end tests and ``scripts/screenshots.py`` import this module: ``start`` sets
-everything up and returns a ``Demo``, ``check`` verifies it, ``stop_all`` stops the processes.
+The end-to-end tests and ``scripts.screenshots`` import this module (``from scripts import
+demo``): ``start`` sets everything up and returns a ``Demo``, ``check`` verifies it,
+``stop_all`` stops the processes, ``release_lock`` frees the work dir.
 """
 
 from __future__ import annotations
@@ -61,7 +72,24 @@ PASSWORD = "demo-ems-2025"  # a demo login, printed on purpose
 PREFERRED_HA_PORT = 8123
 STOP_TIMEOUT_S = 30.0
 
-DASHBOARD_FILE = ROOT / "dashboards" / "ems.yaml"
+DASHBOARDS = ROOT / "dashboards"
+SENTENCES = ROOT / "docs" / "custom_sentences"  # <lang>/*.yaml, copied into the config
+# Home Assistant's language in the demo (onboarding, the user's profile, the dashboard).
+LANGUAGE = "en"
+LOCK_FILE = "demo.lock"  # in the work dir, while a demo runs there
+RESTART_EXIT_CODE = 100  # hass's exit code when asked to restart (homeassistant.const)
+
+
+def dashboard_file(language: str = LANGUAGE) -> Path:
+    """The dashboard the demo shows: ``dashboards/ems.<language>.yaml`` if any, else ``ems.yaml``.
+
+    The one place where the dashboard file is chosen (e.g. ``ems.fr.yaml`` for a French demo).
+    """
+    localised = DASHBOARDS / f"ems.{language}.yaml"
+    return localised if language != "en" and localised.is_file() else DASHBOARDS / "ems.yaml"
+
+
+DASHBOARD_FILE = dashboard_file()
 DASHBOARD_URL = "ems-dashboard"  # a YAML dashboard's url path needs a hyphen
 
 # Components loaded instead of default_config (which pulls packages this venv lacks).
@@ -106,13 +134,13 @@ ONBOARDING_EXTRAS = ("met", "google_translate", "radio_browser", "shopping_list"
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? (\w+) ")
 
-# The simulator's data day: a clear summer day (2024-06-13, UTC). The demo starts the simulated
-# clock at the wall clock's UTC time of day on it, so day and night match Home Assistant's.
-SIM_DAY = datetime(2024, 6, 13, tzinfo=UTC)
-
 
 class DemoError(Exception):
     """A step of the demo failed; the message names the step."""
+
+
+class DemoBusy(DemoError):
+    """Another demo runs in the work dir: this one does not start (and touches nothing)."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +235,7 @@ PV_PEAK_W = 6000
 MODE = "auto"
 # The demo user's profile: 24-hour clock, the server's time zone, weeks from Monday.
 USER_LOCALE = {
-    "language": "en-GB",
+    "language": "en-GB" if LANGUAGE == "en" else LANGUAGE,
     "number_format": "language",
     "time_format": "24",
     "date_format": "language",
@@ -288,10 +316,10 @@ class Proc:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     popen: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        """Start the process (new session, output to the log file)."""
+    def start(self, *, append: bool = False) -> None:
+        """Start the process (new session, output to the log file, appended on a restart)."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as out:
+        with self.log.open("ab" if append else "wb") as out:
             self.popen = subprocess.Popen(
                 self.args,
                 cwd=self.cwd,
@@ -311,6 +339,10 @@ class Proc:
     def alive(self) -> bool:
         """Whether the process runs."""
         return self.popen is not None and self.popen.poll() is None
+
+    def exit_code(self) -> int | None:
+        """The exit code once the process has exited, else None."""
+        return None if self.popen is None else self.popen.poll()
 
     def ensure_alive(self, step: str) -> None:
         """Raise DemoError with the log's tail if the process has exited."""
@@ -399,21 +431,36 @@ class LogEcho(threading.Thread):
         record.clear()
 
     def run(self) -> None:
-        """Follow the log file and print the selected records as they complete."""
-        while not self.path.exists() and not self.stopped.wait(0.5):
-            pass
+        """Follow the log file (reopened when it is rotated) and print the selected records."""
+        while not self.stopped.is_set():
+            while not self.path.exists() and not self.stopped.wait(0.5):
+                pass
+            with contextlib.suppress(OSError), self.path.open(errors="replace") as log:
+                self._follow(log)
+
+    def _follow(self, log: Any) -> None:
+        """Echo records until stopped or until the path names another file (a new log)."""
         record: list[str] = []
-        with contextlib.suppress(OSError), self.path.open(errors="replace") as log:
-            while not self.stopped.is_set():
-                line = log.readline()
-                if not line:
-                    self._flush(record)  # the writer is idle: the record is complete
-                    self.stopped.wait(0.5)
-                    continue
-                if LOG_LINE.match(line):
-                    self._flush(record)
-                if record or LOG_LINE.match(line):
-                    record.append(line if line.endswith("\n") else line + "\n")
+        while not self.stopped.is_set():
+            line = log.readline()
+            if not line:
+                self._flush(record)  # the writer is idle: the record is complete
+                if _rotated(self.path, log):
+                    return  # Home Assistant restarted: it moved its log to .1 and began anew
+                self.stopped.wait(0.5)
+                continue
+            if LOG_LINE.match(line):
+                self._flush(record)
+            if record or LOG_LINE.match(line):
+                record.append(line if line.endswith("\n") else line + "\n")
+
+
+def _rotated(path: Path, log: Any) -> bool:
+    """Whether ``path`` no longer names the open file ``log`` (moved away or replaced)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(log.fileno()).st_ino
+    except FileNotFoundError:
+        return True
 
 
 # Records about the integrations that onboarding starts on its own (ONBOARDING_EXTRAS) are left
@@ -433,6 +480,103 @@ def hass_errors(level: str, text: str) -> bool:
 def addon_news(level: str, text: str) -> bool:
     """The add-on's errors and its one line per pushed plan."""
     return level in ("ERROR", "CRITICAL") or "plan pushed" in text
+
+
+# --------------------------------------------------------------------------------------------
+# The work dir's lock: one demo per work dir
+
+
+def _started(pid: int) -> str | None:
+    """A process's start time (clock ticks since boot, Linux), None if it does not run."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _running(pid: int, started: str | None) -> bool:
+    """Whether that process still runs (the same one: a reused pid has another start time)."""
+    if Path("/proc/self/stat").is_file():
+        now = _started(pid)
+        return now is not None and (started is None or now == started)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_lock(work: Path, url: str | None, *, replace: bool) -> bool:
+    """Write this process's lock (atomically); False when ``replace`` is off and one exists."""
+    pid = os.getpid()
+    body = {
+        "pid": pid,
+        "started": _started(pid),
+        "url": url,
+        "since": datetime.now(UTC).isoformat(),
+    }
+    tmp = work / f".{LOCK_FILE}.{pid}"
+    tmp.write_text(json.dumps(body) + "\n")
+    try:
+        if replace:
+            tmp.replace(work / LOCK_FILE)
+        else:
+            os.link(tmp, work / LOCK_FILE)  # fails if the lock exists: no race between demos
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def read_lock(work: Path) -> dict[str, Any] | None:
+    """The lock's content (pid, started, url, since), None without a readable lock."""
+    try:
+        found = json.loads((work / LOCK_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("pid"), int) else None
+
+
+def acquire_lock(work: Path) -> None:
+    """Take the work dir, or raise DemoError naming the demo that runs there.
+
+    A lock left by a demo that no longer runs (or an unreadable one) is removed.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        if _write_lock(work, None, replace=False):
+            return
+        holder = read_lock(work)
+        if holder is not None and _running(holder["pid"], holder.get("started")):
+            url = holder.get("url") or "(Home Assistant still starting)"
+            raise DemoBusy(
+                f"another demo is running in {work}: pid {holder['pid']}, Home Assistant at "
+                f"{url}, since {holder.get('since')}. Its files are left alone: use it, stop it "
+                f"first (Ctrl-C in its terminal, or kill {holder['pid']}), or give this one "
+                "another --dir"
+            )
+        what = f"pid {holder['pid']}" if holder else "unreadable"
+        print(f"demo: removing the lock of a demo that no longer runs ({what})", flush=True)
+        (work / LOCK_FILE).unlink(missing_ok=True)
+    raise DemoError(f"cannot take the lock {work / LOCK_FILE}: another demo keeps taking it")
+
+
+def update_lock(work: Path, url: str) -> None:
+    """Add Home Assistant's URL to this process's lock."""
+    holder = read_lock(work)
+    if holder is not None and holder["pid"] == os.getpid():
+        _write_lock(work, url, replace=True)
+
+
+def release_lock(work: Path) -> None:
+    """Remove the work dir's lock if this process holds it."""
+    holder = read_lock(work)
+    if holder is not None and holder["pid"] == os.getpid():
+        (work / LOCK_FILE).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -551,6 +695,8 @@ def write_config(config_dir: Path, port: int) -> None:
     (config_dir / "custom_components").mkdir(parents=True)
     (config_dir / "custom_components" / "ems").symlink_to(ROOT / "custom_components" / "ems")
     (config_dir / "dashboards").symlink_to(DASHBOARD_FILE.parent)  # edits show on reload
+    # The README's example voice sentences, for the built-in conversation agent (Assist).
+    shutil.copytree(SENTENCES, config_dir / "custom_sentences")
     washing = next(a for a in APPLIANCES if a.kind == "cycle")
     lines = [
         "# Written by scripts/demo.py on every run: edits are lost.",
@@ -632,7 +778,7 @@ def onboard(api: Api, timeout: float, hass: Proc) -> str:
             "name": "Demo",
             "username": USERNAME,
             "password": PASSWORD,
-            "language": "en",
+            "language": LANGUAGE,
         },
     )
     token = api.call(
@@ -653,13 +799,24 @@ def onboard(api: Api, timeout: float, hass: Proc) -> str:
         "onboarding: integration",
         {"client_id": client_id, "redirect_uri": client_id + "?auth_callback=1"},
     )
+    wait_for_core(api, hass, max(deadline - time.monotonic(), 10.0))
+    return str(token["access_token"])
+
+
+def wait_for_core(api: Api, hass: Proc, timeout: float) -> None:
+    """Wait until Home Assistant answers (authenticated) and its core state is RUNNING."""
     step = "waiting for Home Assistant to finish starting"
-    while (state := api.get("/api/config", step).get("state")) != "RUNNING":
+    deadline = time.monotonic() + timeout
+    state: Any = "no answer"
+    while True:
         hass.ensure_alive(step)
+        with contextlib.suppress(requests.RequestException, ValueError, AttributeError):
+            state = api.session.get(api.base + "/api/config", timeout=5).json().get("state")
+            if state == "RUNNING":
+                return
         if time.monotonic() > deadline:
             raise DemoError(f"{step}: core state is still {state!r} after {timeout:.0f} s")
         time.sleep(0.5)
-    return str(token["access_token"])
 
 
 def verify_login(base: str) -> None:
@@ -921,9 +1078,10 @@ class Demo:
 
 
 def sim_start_time(now: datetime | None = None) -> datetime:
-    """The simulated start: the wall clock's UTC time of day on the data's summer day."""
-    now = (now or datetime.now(UTC)).astimezone(UTC)
-    return SIM_DAY + timedelta(hours=now.hour, minutes=now.minute, seconds=now.second)
+    """The simulated start: now's UTC time of day on a day of the data of today's season."""
+    from simulator.data import season_start  # noqa: PLC0415  (reads the data files)
+
+    return season_start(now)
 
 
 def _clean_env() -> dict[str, str]:
@@ -954,9 +1112,10 @@ def start_simulator(args: argparse.Namespace, work: Path, procs: list[Proc]) -> 
         _clean_env(),
     )
     procs.append(sim)
+    when = "as asked" if args.sim_start else "a day of today's season, now's time of day"
     print(
         f"demo: starting the simulator on {HOST}:{port}, {args.speed:g}× real time from "
-        f"{start.isoformat()} in its data (log: {sim.log})",
+        f"{start.isoformat()} in its data ({when}; log: {sim.log})",
         flush=True,
     )
     sim.start()
@@ -1045,14 +1204,17 @@ def start(args: argparse.Namespace, procs: list[Proc], *, sim_port: int | None =
 
     ``sim_port``: use a simulator that already listens there (the e2e tests run one in-process
     to inject faults) instead of starting one. Every process started is appended to ``procs``
-    as soon as it starts, so that the caller can stop them whatever happens.
+    as soon as it starts, so that the caller can stop them whatever happens. The work dir is
+    locked first (DemoError if another demo runs there, before anything is touched); the
+    caller frees it with ``release_lock`` once the processes are stopped.
     """
     work = args.dir.resolve()
-    work.mkdir(parents=True, exist_ok=True)
+    acquire_lock(work)
     if not args.skip_ems and sim_port is None:
         sim_port = start_simulator(args, work, procs)
 
     port = args.port or free_port(PREFERRED_HA_PORT)
+    update_lock(work, f"http://{HOST}:{port}")
     config_dir = work / "config"
     write_config(config_dir, port)
     hass = Proc(
@@ -1173,8 +1335,36 @@ def check_energy(demo: Demo) -> None:
         raise DemoError(f"{step}: expected battery, grid and solar sources, got {kinds}")
 
 
+# A question of docs/custom_sentences/<language>/ems.yaml (EmsGetMode) that --check asks Assist.
+VOICE_QUESTION = {"en": "what is the energy mode", "fr": "quel est le mode énergie"}
+
+
+def ask_assist(api: Api, text: str, step: str, language: str = LANGUAGE) -> dict[str, Any]:
+    """Send a sentence to Assist (the built-in conversation agent); return its response."""
+    result = api.post("/api/conversation/process", step, {"text": text, "language": language})
+    response = result.get("response") if isinstance(result, dict) else None
+    if not isinstance(response, dict):
+        raise DemoError(f"{step}: no response from Assist to {text!r}: {result!r}")
+    return response
+
+
+def speech(response: dict[str, Any]) -> str:
+    """What Assist says in a response ('' if nothing)."""
+    return str(((response.get("speech") or {}).get("plain") or {}).get("speech") or "")
+
+
+def check_voice(demo: Demo) -> str:
+    """Assist understands an example sentence (they are installed); return its answer."""
+    step = "check: voice (Assist, docs/custom_sentences)"
+    question = VOICE_QUESTION[LANGUAGE]
+    response = ask_assist(demo.api, question, step)
+    if response.get("response_type") != "action_done" or "mode" not in speech(response):
+        raise DemoError(f"{step}: Assist did not handle {question!r}: {response}")
+    return speech(response)
+
+
 def check(demo: Demo, timeout: float, *, plan: bool = True) -> str:
-    """Log in, wait for values and the first plan, check dashboard and energy; a summary."""
+    """Log in, wait for values and the first plan, check dashboard, energy, voice; a summary."""
     verify_login(demo.base)
     numeric, total = wait_for_sensors(demo, timeout)
     status = wait_for_plan(demo, timeout) if plan else {"state": "not awaited (no add-on)"}
@@ -1191,10 +1381,11 @@ def check(demo: Demo, timeout: float, *, plan: bool = True) -> str:
         return mode if not plan or effective == MODE else None
 
     mode = wait_until(mode_runs, 30, step, demo.procs)
+    answer = check_voice(demo)
     return (
         f"{numeric} of {total} ems sensors are numeric; plan {status['state']}; "
         f"mode {mode['state']} (runs as {mode['attributes'].get('effective_mode')}); "
-        f"dashboard shows {shown} entities"
+        f"dashboard shows {shown} entities; Assist: {answer!r}"
     )
 
 
@@ -1239,7 +1430,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="set everything up, verify values, plan, dashboard and energy, then stop and exit",
     )
-    parser.add_argument("--dir", type=Path, default=ROOT / ".demo", help="work dir (wiped)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=ROOT / ".demo",
+        help="work dir (wiped on start; refused while another demo runs there)",
+    )
     parser.add_argument("--port", type=int, default=0, help="Home Assistant port (default: free)")
     parser.add_argument(
         "--speed",
@@ -1252,7 +1448,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--sim-start",
         type=_iso,
         default=None,
-        help="simulated start time in the data (default: now's UTC time of day on 2024-06-13)",
+        help="simulated start time in the data (default: now's UTC time of day on a day of the "
+        "data of the same season as today)",
     )
     parser.add_argument("--timeout", type=float, default=180, help="seconds allowed per phase")
     parser.add_argument("--no-addon", action="store_true", help="do not start the optimizer add-on")
@@ -1292,9 +1489,40 @@ def run(args: argparse.Namespace, procs: list[Proc], echoes: list[LogEcho]) -> N
     names = ", ".join(p.name for p in procs)
     print(f"demo: running; Ctrl-C stops everything it started ({names})", flush=True)
     while True:
-        for proc in procs:
-            proc.ensure_alive("running")
+        watch(demo, args.timeout)
         time.sleep(1)
+
+
+def watch(demo: Demo, timeout: float) -> None:
+    """Look at the processes once: start Home Assistant again when it asked for a restart.
+
+    Any other exit (of Home Assistant, the simulator or the add-on) raises DemoError.
+    """
+    for proc in demo.procs:
+        code = proc.exit_code()
+        if code is None:
+            continue
+        if proc.name != "hass":
+            proc.ensure_alive("running")
+        elif code == RESTART_EXIT_CODE:
+            restart_hass(demo, proc, timeout)
+        else:
+            raise DemoError(
+                f"Home Assistant exited with code {code}, so the demo stops; its log: "
+                f"{demo.work / 'config' / 'home-assistant.log'} (console: {proc.log})"
+            )
+
+
+def restart_hass(demo: Demo, hass: Proc, timeout: float) -> None:
+    """Start Home Assistant again after it exited to restart; wait until it runs."""
+    print(
+        f"demo: Home Assistant exited to restart (code {RESTART_EXIT_CODE}): starting it again; "
+        "the simulator and the add-on keep running",
+        flush=True,
+    )
+    hass.start(append=True)
+    wait_for_core(demo.api, hass, timeout)
+    print(f"demo: Home Assistant is back: {demo.base} (pid {hass.pid})", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1310,6 +1538,9 @@ def main(argv: list[str] | None = None) -> int:
         run(args, procs, echoes)
     except KeyboardInterrupt:
         print("\ndemo: stopping", flush=True)
+    except DemoBusy as err:
+        print(f"demo: not started: {err}", file=sys.stderr, flush=True)
+        code = 2
     except DemoError as err:
         print(f"demo: FAILED: {err}", file=sys.stderr, flush=True)
         for proc in procs:
@@ -1321,6 +1552,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     finally:
         stop_all(procs, echoes)
+        release_lock(args.dir.resolve())
     return code
 
 

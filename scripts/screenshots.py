@@ -1,9 +1,10 @@
 """Screenshots of the ems dashboard in a real browser: headless Chromium driven by Playwright.
 
-``make screenshots`` runs it: it starts the demo (``scripts/demo.py``: simulator, Home
-Assistant, optimizer add-on) in a temporary directory, waits for the first plan and for some
-history, logs in through Home Assistant's login page as the demo user, saves one PNG per view of
-the ems dashboard in ``docs/screenshots/`` and stops the demo.
+``make screenshots`` runs it (``python -m scripts.screenshots``, from the repository's root): it
+starts the demo (``scripts/demo.py``: simulator, Home Assistant, optimizer add-on) in a temporary
+directory, waits for the first plan and for some history, logs in through Home Assistant's login
+page as the demo user, saves one PNG per view of the ems dashboard in ``docs/screenshots/`` and
+stops the demo.
 
 ``--url URL`` uses a Home Assistant that already runs the demo (``make demo``) instead. Either
 way the key cards are checked: each must render with a value (no error card, nothing
@@ -31,8 +32,7 @@ import tempfile
 import time
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import demo  # scripts/demo.py, next to this file
+from scripts import demo
 
 OUT = demo.ROOT / "docs" / "screenshots"
 EXIT_NO_CHROMIUM = 3

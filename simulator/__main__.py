@@ -1,4 +1,8 @@
-"""Command line: ``python -m simulator --host 127.0.0.1 --port 5020 [--speed 60] [--start ISO]``."""
+"""Command line: ``python -m simulator --host 127.0.0.1 --port 5020 [--speed 60] [--start ISO]``.
+
+Without ``--start`` the simulated clock starts at now's UTC time of day on a day of the data of
+the same season as today (``simulator.data.season_start``), so day and night match the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from datetime import UTC, datetime
 import logging
 import signal
 
+from .data import season_start
 from .server import DEFAULT_TICK_S, Simulator
-from .site import DEFAULT_START, Site
+from .site import Site
 
 _LOGGER = logging.getLogger("simulator")
 
@@ -31,8 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--start",
         type=_iso,
-        default=DEFAULT_START,
-        help=f"simulated start time in the data (default {DEFAULT_START.isoformat()})",
+        default=None,
+        help="simulated start time in the data (default: now's UTC time of day on a day of the "
+        "same season as today)",
     )
     parser.add_argument("--tick", type=float, default=DEFAULT_TICK_S, help="real seconds per tick")
     parser.add_argument("--seed", type=int, default=1, help="seed of the measurement noise")
@@ -47,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> None:
     """Serve until SIGINT or SIGTERM."""
-    site = await asyncio.to_thread(Site.create, start=args.start, seed=args.seed)
+    start = args.start or await asyncio.to_thread(season_start)
+    site = await asyncio.to_thread(Site.create, start=start, seed=args.seed)
     sim = Simulator(site, host=args.host, port=args.port, speed=args.speed, tick_s=args.tick)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -61,7 +68,7 @@ async def run(args: argparse.Namespace) -> None:
             sim.port,
             args.speed,
             site.start.isoformat(),
-            site.data.path.name,
+            site.data.describe(),
             "; ".join(site.describe_units()),
         )
         await stop.wait()

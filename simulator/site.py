@@ -14,7 +14,7 @@ from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext
 
 from ems_core.profile import Point, Table, builtin_profiles
 
-from .data import HouseData, load_house_data
+from .data import HouseData, data_for, load_house_data
 from .datastore import ILLEGAL_ADDRESS, ExceptionReply, Unit, UnitContext
 from .models import Battery, GridMeter, PvInverter, RelayBoard
 
@@ -79,10 +79,10 @@ class Site:
         seed: int = 1,
         sunspec: bool = True,
     ) -> None:
-        self.data = data or load_house_data()
         start = start or DEFAULT_START
         if start.tzinfo is None:
             start = start.replace(tzinfo=UTC)
+        self.data = data or data_for(start)
         self.data.check_start(start)
         self.start = start
         self._t = start.timestamp()
@@ -118,8 +118,12 @@ class Site:
         seed: int = 1,
         sunspec: bool = True,
     ) -> Site:
-        """Build a site, reading the data file (blocking: run it in an executor)."""
-        return cls(start=start, data=load_house_data(data_path), seed=seed, sunspec=sunspec)
+        """Build a site, reading its data file (blocking: run it in an executor).
+
+        Without ``data_path``, the data is the source that covers ``start`` (see ``data_for``).
+        """
+        data = load_house_data(data_path) if data_path else None
+        return cls(start=start, data=data, seed=seed, sunspec=sunspec)
 
     # --- time -------------------------------------------------------------------------------
 

@@ -53,3 +53,4 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             yield Site(running, sim, started)
         finally:
             demo.stop_all(procs, running.echoes if running else None)
+            demo.release_lock(work)

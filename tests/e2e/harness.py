@@ -1,8 +1,9 @@
 """What the e2e tests share: the demo's machinery, the in-process simulator, the running site.
 
-The demo's own code (``scripts/demo.py``, imported as the module ``demo``) starts and configures
-Home Assistant and the add-on. The simulator runs in the test process, on an event loop of its
-own thread, so that tests can inject faults into it (its command line has no fault API).
+The demo's own code (``scripts/demo.py``, imported as ``from scripts import demo``) starts and
+configures Home Assistant and the add-on. The simulator runs in the test process, on an event
+loop of its own thread, so that tests can inject faults into it (its command line has no fault
+API).
 """
 
 from __future__ import annotations
@@ -14,19 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 import logging
 from pathlib import Path
-import sys
 import threading
 import time
 from typing import Any
 
 import pytest
 
+from scripts import demo
 from simulator import Simulator, start_simulator
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import demo  # noqa: E402  (scripts/demo.py)
 
 __all__ = ["ROOT", "SimThread", "Site", "demo"]
 

@@ -20,7 +20,6 @@ from .harness import ROOT, Site, demo
 E = demo.E
 pytestmark = pytest.mark.e2e
 
-SCREENSHOTS = ROOT / "scripts" / "screenshots.py"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -241,8 +240,7 @@ def test_device_outage_and_recovery(site: Site) -> None:
 @pytest.mark.timeout(240)
 def test_dashboard_in_a_browser(site: Site, tmp_path: Path) -> None:
     """Headless Chromium logs in and shows the dashboard's key cards with values."""
-    sys.path.insert(0, str(SCREENSHOTS.parent))
-    import screenshots
+    from scripts import screenshots
 
     chromium = screenshots.find_chromium()
     if chromium is None:
@@ -254,7 +252,8 @@ def test_dashboard_in_a_browser(site: Site, tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable,
-            str(SCREENSHOTS),
+            "-m",
+            "scripts.screenshots",
             "--url",
             site.demo.base,
             "--out",
@@ -265,6 +264,7 @@ def test_dashboard_in_a_browser(site: Site, tmp_path: Path) -> None:
             "--timeout",
             "60",
         ],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=220,

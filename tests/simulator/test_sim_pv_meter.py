@@ -10,7 +10,17 @@ from sim_helpers import profile_of, read_point, write_point
 
 from ems_core.transport import ModbusTransport
 from simulator import DEFAULT_START, Simulator, Site
-from simulator.data import BUNDLED_FILE, find_data_file, load_house_data
+from simulator.data import (
+    BUNDLED_FILE,
+    BUNDLED_WINTER_FILE,
+    GHI_COLUMN,
+    PV_W_PER_GHI,
+    WEATHER_FILE,
+    WINTER_LOAD_FILE,
+    find_data_file,
+    load_house_data,
+    load_winter_data,
+)
 
 
 @pytest.fixture
@@ -144,12 +154,34 @@ def test_bundled_slice_matches_the_shared_data() -> None:
     full = find_data_file()
     if full == BUNDLED_FILE:
         pytest.skip("the shared data folder is not here")
-    shared, bundled = load_house_data(full), load_house_data(BUNDLED_FILE)
-    for series in ("load_w", "pv_w"):
-        small = getattr(bundled, series)
-        big = getattr(shared, series)
-        for t, value in zip(small.times, small.values, strict=True):
-            assert big.at(t) == pytest.approx(value)
+    winter = load_winter_data(full.parent / WINTER_LOAD_FILE, full.parent / WEATHER_FILE)
+    pairs = ((load_house_data(full), BUNDLED_FILE), (winter, BUNDLED_WINTER_FILE))
+    for shared, path in pairs:
+        bundled = load_house_data(path)
+        assert bundled.pv_modelled == shared.pv_modelled
+        for series in ("load_w", "pv_w"):
+            small = getattr(bundled, series)
+            big = getattr(shared, series)
+            for t, value in zip(small.times, small.values, strict=True):
+                assert big.at(t) == pytest.approx(value, abs=0.051)
+    # The modelled PV's factor: the measured PV over the weather's estimate, March → September.
+    measured = load_house_data(full).pv_w
+    import csv
+
+    with (full.parent / WEATHER_FILE).open(encoding="utf-8") as handle:
+        hours = [
+            (datetime.fromisoformat(row["timestamp"]), float(row[GHI_COLUMN]))
+            for row in csv.DictReader(handle)
+            if row[GHI_COLUMN]
+        ]
+    march = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
+    pv_sum = ghi_sum = 0.0
+    for when, value in hours:
+        t = when.timestamp()
+        if march <= t and t + 1800 <= measured.end:
+            pv_sum += (measured.at(t) + measured.at(t + 1800)) / 2
+            ghi_sum += value
+    assert pv_sum / ghi_sum == pytest.approx(PV_W_PER_GHI, rel=0.02)
 
 
 def test_start_outside_the_data_is_refused() -> None:

@@ -1,0 +1,1 @@
+"""The demo and its screenshots: ``python -m scripts.demo``, ``python -m scripts.screenshots``."""
