@@ -219,11 +219,17 @@ class HAClient:
         plan: Mapping[str, Any],
         scenario: Mapping[str, Any] | None = None,
         config_entry_id: str | None = None,
+        source: str | None = None,
     ) -> None:
-        """`ems.set_plan`; a rejected plan raises HARequestError with HA's message (HTTP 400)."""
+        """`ems.set_plan`; a rejected plan raises HARequestError with HA's message (HTTP 400).
+
+        ``source`` names this optimizer, so that ems can tell when two of them push plans.
+        """
         body: dict[str, Any] = {"plan": plan}
         if scenario is not None:
             body["scenario"] = scenario
+        if source:
+            body["source"] = source[:80]
         if config_entry_id:
             body["config_entry_id"] = config_entry_id
         self._service("ems", "set_plan", body, response=False)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import enum
 import logging
 import math
+import socket
 import threading
 import time
 from typing import Any
@@ -158,6 +159,12 @@ class Service:
         self.last_plan: dict[str, Any] | None = store.last_pushed_plan()
         self.last_round_at: datetime | None = None
         self.rounds: list[tuple[str, Outcome]] = []  # (reason, outcome) of every round
+        # Who pushes the plans: ems reports it when two optimizers plan one site.
+        self.source = (
+            "ems-optimizer add-on"
+            if client.connection.supervisor
+            else f"ems-optimizer on {socket.gethostname()} ({store.root})"
+        )
         self._auth_logged = False
         self._failures = 0
         self._failure_kind: str | None = None  # warned once per kind in a row
@@ -301,7 +308,7 @@ class Service:
         }
         path = self.store.save(now, scenario, result, previous, meta)
         try:
-            self.client.set_plan(result, scenario, entry_id)
+            self.client.set_plan(result, scenario, entry_id, source=self.source)
         except HARequestError as err:
             self.store.update_meta(path, push_error=str(err))
             if err.status == 400:

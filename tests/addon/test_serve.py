@@ -131,7 +131,8 @@ def test_once_pushes_a_plan_and_stores_a_replayable_run(
     assert service.once() == serve.EXIT_OK
 
     (body,) = site.plans
-    assert set(body) == {"plan", "scenario", "config_entry_id"}
+    assert set(body) == {"plan", "scenario", "config_entry_id", "source"}
+    assert body["source"].startswith("ems-optimizer on ")  # ems tells two optimizers apart
     assert body["config_entry_id"] == "entry1"
     scenario, plan = body["scenario"], body["plan"]
     assert len(scenario["load_w"]) == len(scenario["pv_w"]) == 96
