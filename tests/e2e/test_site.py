@@ -127,7 +127,8 @@ def test_serve_once(site: Site, tmp_path: Path) -> None:
     candidates = plan["battery_w"][max(slot - 1, 0) : slot + 2]
     assert any(abs(planned - w) < 0.5 for w in candidates), (planned, candidates)
     soc = site.state("sensor.demo_site_planned_state_of_charge")["attributes"]["series"]
-    assert [round(p["value"], 3) for p in soc] == [round(v, 3) for v in plan["soc_pct"]]
+    # The attribute keeps 0.01 % (recorder-friendly): the same series at that precision.
+    assert [p["value"] for p in soc] == pytest.approx(plan["soc_pct"], abs=0.006)
 
 
 def _battery_setpoint_register(site: Site) -> float:
