@@ -246,6 +246,8 @@ USER_LOCALE = {
 # Entity ids the demo, its dashboard and the tests rely on (from the names above).
 E = {
     "mode": "select.demo_site_mode",
+    "grid_charging": "switch.demo_site_charge_from_the_grid",
+    "status": "sensor.demo_site_status",
     "manual_setpoint": "number.demo_site_manual_battery_setpoint",
     "pv_power": "sensor.demo_site_pv_power",
     "battery_power": "sensor.demo_site_battery_power",
@@ -1147,7 +1149,7 @@ def start_addon(demo: Demo, extra: list[str] | None = None) -> Proc:
     demo.procs.append(addon)
     print(
         f"demo: starting the optimizer add-on: ems-optimizer serve --ha-url {demo.base} "
-        f"--token $(cat {demo.work / 'token'}) --runs-dir {runs} (log: {addon.log})",
+        f"--token-file {demo.work / 'token'} --runs-dir {runs} (log: {addon.log})",
         flush=True,
     )
     addon.start()
@@ -1188,6 +1190,10 @@ def configure_ems(demo: Demo, timeout: float) -> None:
     washing = next(a for a in APPLIANCES if a.kind == "cycle")
     finish = arm_washing_machine(api, demo.subentries[washing.name])
     print(f"demo: {washing.name.lower()} armed, to finish by {finish}", flush=True)
+    # Off-peak hours are cheap: the plan may charge the battery from the grid then.
+    api.service(
+        "switch", "turn_on", {"entity_id": E["grid_charging"]}, "allow charging from the grid"
+    )
     set_mode(api, MODE, procs)
     demo.ws(
         [
