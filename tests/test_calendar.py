@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import json
+from pathlib import Path
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -14,6 +16,12 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from custom_components.ems.const import DOMAIN
 
 STEPS = 96
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/ems/translations"
+
+
+def _common(lang: str) -> dict[str, str]:
+    """The ``common`` strings of ems's translation file for ``lang``."""
+    return json.loads((TRANSLATIONS / f"{lang}.json").read_text(encoding="utf-8"))["common"]
 
 
 def _plan() -> dict[str, Any]:
@@ -107,6 +115,54 @@ async def test_calendar_in_french(hass: HomeAssistant, freezer: FrozenDateTimeFa
         "Décharge de la batterie",
         "Dishwasher",
     ]
+    assert events[0]["description"] == "Planifié par ems : 2.00 kWh, 2000 W en moyenne."
+
+
+async def test_calendar_texts_are_the_translations(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The texts come from translations/<lang>.json (category "common"), not from the code."""
+    freezer.move_to(NOW)
+    hass.config.language = "fr"
+    await setup_site(hass, [DISHWASHER])
+    await hass.services.async_call(DOMAIN, "set_plan", {"plan": _plan()}, blocking=True)
+    await hass.async_block_till_done()
+    events = await _events(hass, NOW, 24)
+    common = _common("fr")
+    assert events[0]["summary"] == common["calendar_charge"]
+    assert events[1]["summary"] == common["calendar_discharge"]
+    assert events[0]["description"] == common["calendar_description"].format(
+        energy="2.00", power="2000"
+    )
+
+
+async def test_calendar_in_a_language_ems_does_not_ship(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """German: Home Assistant's English fallback."""
+    freezer.move_to(NOW)
+    hass.config.language = "de"
+    await setup_site(hass, [DISHWASHER])
+    await hass.services.async_call(DOMAIN, "set_plan", {"plan": _plan()}, blocking=True)
+    await hass.async_block_till_done()
+    events = await _events(hass, NOW, 24)
+    assert [e["summary"] for e in events] == ["Battery charge", "Battery discharge", "Dishwasher"]
+    assert events[0]["description"] == "Planned by ems: 2.00 kWh, 2000 W on average."
+
+
+async def test_calendar_follows_a_language_change(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Home Assistant's language changed in its settings: the next events use it."""
+    freezer.move_to(NOW)
+    await setup_site(hass, [DISHWASHER])
+    await hass.services.async_call(DOMAIN, "set_plan", {"plan": _plan()}, blocking=True)
+    await hass.async_block_till_done()
+    assert hass.states.get("calendar.home_plan").attributes["message"] == "Battery charge"
+    await hass.config.async_update(language="fr")
+    await hass.async_block_till_done()
+    assert hass.states.get("calendar.home_plan").attributes["message"] == "Charge de la batterie"
+    events = await _events(hass, NOW, 24)
     assert events[0]["description"] == "Planifié par ems : 2.00 kWh, 2000 W en moyenne."
 
 

@@ -157,7 +157,7 @@ async def test_rtu_step_reports_missing_port(hass: HomeAssistant) -> None:
             "name": "Meter",
             "serial_port": "/dev/ems-no-such-port",
             "baudrate": "9600",
-            "parity": "N",
+            "parity": "none",
             "stopbits": 1,
             "bytesize": 8,
             "unit_id": 1,

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
+
+import pytest
 
 from custom_components.ems.core.profile import Platform, builtin_profiles
+from custom_components.ems.validation import ERROR_INVALID_NUMBER
+from tools import gen_translations
 
 ROOT = Path(__file__).resolve().parent.parent / "custom_components" / "ems"
 
@@ -51,3 +56,25 @@ def test_manifest_and_hacs() -> None:
     assert keys[2:] == sorted(keys[2:])
     assert manifest["config_flow"] is True
     assert "version" in manifest
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_generated_files_are_up_to_date(lang: str) -> None:
+    """The JSON files are what ``python -m tools.gen_translations`` writes from the tables."""
+    path = ROOT / "translations" / f"{lang}.json"
+    assert path.read_text(encoding="utf-8") == gen_translations.render(lang), (
+        "run: python -m tools.gen_translations"
+    )
+
+
+def test_every_raised_error_is_translated() -> None:
+    """Every exception key the code raises, and the form error of bad numbers, is translated."""
+    source = "\n".join(path.read_text(encoding="utf-8") for path in ROOT.glob("*.py"))
+    keys = set(re.findall(r"(?:EmsValidationError|PlanRejectedError)\(\s*\"(\w+)\"", source))
+    keys |= set(re.findall(r"translation_domain=DOMAIN,\s*translation_key=\"(\w+)\"", source))
+    assert {"invalid_field", "invalid_value", "plan_expired", "write_failed"} <= keys
+    for lang in ("en", "fr"):
+        data = _load(lang)
+        assert keys <= set(data["exceptions"]), lang
+        flows = [data["config"], data["options"], *data["config_subentries"].values()]
+        assert all(ERROR_INVALID_NUMBER in flow["error"] for flow in flows), lang

@@ -1,17 +1,16 @@
 """Write custom_components/ems/translations/{en,fr}.json from one table (keeps keys in step).
 
-Run: .venv/bin/python tools/gen_translations.py
+Run from the repository root: .venv/bin/python -m tools.gen_translations
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-import sys
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tr_control import merge
-from tr_plan import merge as merge_plan
+from tools.tr_control import merge
+from tools.tr_plan import merge as merge_plan
+from tools.tr_validation import merge as merge_validation
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "custom_components" / "ems" / "translations"
@@ -323,9 +322,10 @@ def build(lang: int) -> dict:
         "selector": {
             "parity": {
                 "options": {
-                    "N": "None" if en else "Aucune",
-                    "E": "Even" if en else "Paire",
-                    "O": "Odd" if en else "Impaire",
+                    # Keys hassfest accepts ([a-z0-9-_]); link_params maps them to N/E/O.
+                    "none": "None" if en else "Aucune",
+                    "even": "Even" if en else "Paire",
+                    "odd": "Odd" if en else "Impaire",
                 }
             }
         },
@@ -390,13 +390,22 @@ def build(lang: int) -> dict:
     }
 
 
+LANGUAGES = {"en": 0, "fr": 1}
+
+
+def render(lang: str) -> str:
+    """The text of translations/<lang>.json."""
+    index = LANGUAGES[lang]
+    # Validation last: its form errors go to every subentry type, the plan's included.
+    data = merge_validation(merge_plan(merge(build(index), index), index), index)
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
 def main() -> None:
     """Write both files."""
     OUT.mkdir(exist_ok=True)
-    for lang, name in ((0, "en"), (1, "fr")):
-        data = merge_plan(merge(build(lang), lang), lang)
-        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-        (OUT / f"{name}.json").write_text(text, encoding="utf-8")
+    for lang in LANGUAGES:
+        (OUT / f"{lang}.json").write_text(render(lang), encoding="utf-8")
 
 
 if __name__ == "__main__":

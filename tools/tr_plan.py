@@ -432,6 +432,18 @@ def _appliance(lang: int) -> dict:
     }
 
 
+# The plan calendar's event texts (calendar.py reads them in Home Assistant's language); the
+# placeholders arrive formatted (energy in kWh with 2 decimals, power in W without).
+CALENDAR = {
+    "calendar_charge": ("Battery charge", "Charge de la batterie"),
+    "calendar_discharge": ("Battery discharge", "Décharge de la batterie"),
+    "calendar_description": (
+        "Planned by ems: {energy} kWh, {power} W on average.",
+        "Planifié par ems : {energy} kWh, {power} W en moyenne.",
+    ),
+}
+
+
 def merge(data: dict, lang: int) -> dict:
     """Add the plan's strings to a built translation file (0 English, 1 French)."""
     data.setdefault("config_subentries", {})["appliance"] = _appliance(lang)
@@ -471,6 +483,7 @@ def merge(data: dict, lang: int) -> dict:
     exceptions = data.setdefault("exceptions", {})
     for key, messages in EXCEPTIONS.items():
         exceptions[key] = {"message": messages[lang]}
+    data.setdefault("common", {}).update({k: v[lang] for k, v in CALENDAR.items()})
     services = data.setdefault("services", {})
     for service, (name, description, fields) in SERVICES.items():
         services[service] = {

@@ -84,7 +84,7 @@ def link_params(data: Mapping[str, Any]) -> TcpParams | SerialParams:
     return SerialParams(
         port=data[CONF_SERIAL_PORT],
         baudrate=int(data[CONF_BAUDRATE]),
-        parity=data[CONF_PARITY],
+        parity=data[CONF_PARITY][:1].upper(),  # none/even/odd (N/E/O before) -> N/E/O
         stopbits=int(data[CONF_STOPBITS]),
         bytesize=int(data[CONF_BYTESIZE]),
     )

@@ -9,31 +9,31 @@ from homeassistant.components.calendar import (
     CalendarEntityDescription,
     CalendarEvent,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_CORE_CONFIG_UPDATE
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
-from .coordinator import EmsConfigEntry
-from .plan import PlanRun
+from .const import DOMAIN
+from .plan import PlanManager, PlanRun
 from .plan_entities import EmsPlanEntity
+from .runtime import EmsConfigEntry
 
 PARALLEL_UPDATES = 0
 
 PLAN_CALENDAR = CalendarEntityDescription(key="plan", translation_key="plan")
 
-# Event texts are data, not entity names: the two languages ems ships, by the HA language.
-_TEXTS = {
-    "en": {
-        "charge": "Battery charge",
-        "discharge": "Battery discharge",
-        "description": "Planned by ems: {energy:.2f} kWh, {power:.0f} W on average.",
-    },
-    "fr": {
-        "charge": "Charge de la batterie",
-        "discharge": "Décharge de la batterie",
-        "description": "Planifié par ems : {energy:.2f} kWh, {power:.0f} W en moyenne.",
-    },
-}
+# Event texts are data, not entity names: the "common" strings of ems's translations, read in
+# Home Assistant's language (Home Assistant fills in English for a language ems does not ship).
+_TEXT_KEYS = ("calendar_charge", "calendar_discharge", "calendar_description")
+
+
+async def async_calendar_texts(hass: HomeAssistant, language: str) -> dict[str, str]:
+    """The calendar's texts in ``language``, by key without the ``calendar_`` prefix."""
+    strings = await async_get_translations(hass, language, "common", [DOMAIN])
+    prefix = f"component.{DOMAIN}.common."
+    return {key.removeprefix("calendar_"): strings[prefix + key] for key in _TEXT_KEYS}
 
 
 async def async_setup_entry(
@@ -42,26 +42,53 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the site's plan calendar."""
-    if (manager := entry.runtime_data.plan) is not None:
-        async_add_entities([EmsPlanCalendar(manager, PLAN_CALENDAR)])
+    language = hass.config.language
+    texts = await async_calendar_texts(hass, language)
+    async_add_entities([EmsPlanCalendar(entry.runtime_data.plan, PLAN_CALENDAR, language, texts)])
 
 
 class EmsPlanCalendar(EmsPlanEntity, CalendarEntity):
     """Planned appliance runs and battery charge / discharge blocks."""
 
+    def __init__(
+        self,
+        manager: PlanManager,
+        description: CalendarEntityDescription,
+        language: str,
+        texts: dict[str, str],
+    ) -> None:
+        """The calendar of a plan, with its texts in ``language``."""
+        super().__init__(manager, description)
+        self._language = language
+        self.texts = texts
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the plan, and Home Assistant's language."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, self._async_config_updated)
+        )
+
+    async def _async_config_updated(self, event: Event) -> None:
+        """Reload the texts when Home Assistant's language changes."""
+        if (language := self.hass.config.language) == self._language:
+            return
+        self._language = language
+        self.texts = await async_calendar_texts(self.hass, language)
+        self.async_write_ha_state()
+
     def _event(self, run: PlanRun) -> CalendarEvent:
-        texts = _TEXTS["fr" if self.hass.config.language.startswith("fr") else "en"]
         if run.appliance is not None:
             appliance = self.manager.appliances.get(run.appliance)
             summary = appliance.name if appliance else run.appliance
         else:
-            summary = texts[run.kind]
+            summary = self.texts[run.kind]
         return CalendarEvent(
             start=run.start,
             end=run.end,
             summary=summary,
-            description=texts["description"].format(
-                energy=run.energy_wh / 1000, power=abs(run.average_w)
+            description=self.texts["description"].format(
+                energy=f"{run.energy_wh / 1000:.2f}", power=f"{abs(run.average_w):.0f}"
             ),
             uid=f"{run.appliance or run.kind}_{run.start.isoformat()}",
         )

@@ -216,15 +216,47 @@ class EmsOptionsFlow(OptionsFlow):
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
 
 
+# Parity options are translation keys (hassfest allows [a-z0-9-_] only); link_params turns them
+# into pymodbus's N/E/O, which entries made before stored (shown here as their key).
+PARITIES = {"N": "none", "E": "even", "O": "odd"}
+
+
+def _parity(stored: str) -> str:
+    return PARITIES.get(stored, stored)
+
+
+class _WholeNumber(vol.Coerce):
+    """To int, refusing a fraction or NaN (a number box lets them through); serialized as int."""
+
+    def __init__(self) -> None:
+        super().__init__(int)
+
+    def __call__(self, value: Any) -> int:
+        """The value as an int."""
+        if value % 1:  # NaN % 1 is NaN: refused too
+            raise vol.Invalid("expected a whole number")
+        return int(value)
+
+
+def _unit_id(highest: int) -> vol.All:
+    """The Modbus unit id as a number box: a slider (HA's form for a range under 256) hid it."""
+    return vol.All(
+        selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=0, max=highest, step=1, mode=selector.NumberSelectorMode.BOX
+            )
+        ),
+        _WholeNumber(),
+    )
+
+
 def _tcp_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
     return {
         vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, vol.UNDEFINED)): str,
         vol.Required(CONF_PORT, default=defaults.get(CONF_PORT, 502)): vol.All(
             vol.Coerce(int), vol.Range(min=1, max=65535)
         ),
-        vol.Required(CONF_UNIT_ID, default=defaults.get(CONF_UNIT_ID, 1)): vol.All(
-            vol.Coerce(int), vol.Range(min=0, max=255)
-        ),
+        vol.Required(CONF_UNIT_ID, default=defaults.get(CONF_UNIT_ID, 1)): _unit_id(255),
     }
 
 
@@ -239,9 +271,11 @@ def _rtu_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
                 )
             )
         ),
-        vol.Required(CONF_PARITY, default=defaults.get(CONF_PARITY, "N")): selector.SelectSelector(
-            selector.SelectSelectorConfig(
-                options=["N", "E", "O"], translation_key=CONF_PARITY, mode="dropdown"
+        vol.Required(CONF_PARITY, default=_parity(defaults.get(CONF_PARITY, "none"))): (
+            selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=list(PARITIES.values()), translation_key=CONF_PARITY, mode="dropdown"
+                )
             )
         ),
         vol.Required(CONF_STOPBITS, default=defaults.get(CONF_STOPBITS, 1)): vol.All(
@@ -250,9 +284,7 @@ def _rtu_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
         vol.Required(CONF_BYTESIZE, default=defaults.get(CONF_BYTESIZE, 8)): vol.All(
             vol.Coerce(int), vol.In([7, 8])
         ),
-        vol.Required(CONF_UNIT_ID, default=defaults.get(CONF_UNIT_ID, 1)): vol.All(
-            vol.Coerce(int), vol.Range(min=0, max=247)
-        ),
+        vol.Required(CONF_UNIT_ID, default=defaults.get(CONF_UNIT_ID, 1)): _unit_id(247),
     }
 
 
