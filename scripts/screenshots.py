@@ -86,7 +86,7 @@ KEY_CARDS = (
         "Controller and limiter",
         rf"Controller state (Running|Degraded) Limited by \S+.* Battery setpoint {NUMBER} W",
     ),
-    CardCheck("site", "hui-entities-card", "Alarms", r"Battery fault (OK|Problem)"),
+    CardCheck("site", "hui-entities-card", "Alarms", r"(?i)Battery fault (OK|Problem)"),
     CardCheck("site", "hui-glance-card", "Devices connected", r"Connected"),
     CardCheck(
         "plan",

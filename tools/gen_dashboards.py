@@ -60,6 +60,8 @@ TEXTS = {
     "power_flows": ("Power flows (2 h)", "Flux de puissance (2 h)"),
     "control": ("Control", "Pilotage"),
     "mode": ("Mode", "Mode"),
+    "running_now": ("Running now", "En ce moment"),
+    "ramp_rate": ("Ramp rate", "Rampe de puissance"),
     "controller_and_limiter": ("Controller and limiter", "Pilotage et limitations"),
     "controller_state": ("Controller state", "État du pilotage"),
     "limited_by": ("Limited by", "Limité par"),
