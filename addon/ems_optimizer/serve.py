@@ -376,7 +376,7 @@ class Service:
         zone = _zone(sources.get("timezone")) or _zone((self.ha_config or {}).get("time_zone"))
         fahrenheit = (self.ha_config or {}).get("unit_system", {}).get("temperature") == "°F"
         inputs = Inputs()
-        steps, step = scenario["horizon_steps"], scenario["step_minutes"]
+        steps = scenario["horizon_steps"]
 
         self._history(inputs, [e for e in (load_entity, pv_entity) if e], now)
         weather = self._weather(inputs, weather_entity, now, fahrenheit)
@@ -386,58 +386,19 @@ class Service:
         if pv_entity:
             columns["pv_w"] = power_series(self.history.get(pv_entity))
         frame = history_frame(columns)
+        result = self._forecast(inputs, frame, scenario, weather, zone)
         load_w: list[float] | None = None
         pv_w: list[float] | None = None
-        failed = False
-        try:
-            result = forecast(
-                frame,
-                scenario["start"],
-                steps,
-                step,
-                weather=weather,
-                tz=zone,
-                config=ForecastConfig(max_hold=HISTORY_MAX_HOLD),
-            )
-        except Exception as err:  # any failure: plan on the fallback instead
-            failed = True
-            inputs.warnings.append(_source_warning(f"forecast failed ({_short(err)})"))
-            LOGGER.warning("forecast failed: %s", _short(err), exc_info=True)
-        else:
-            methods = result.as_json()["method"]
-            inputs.info["forecast"] = methods
+        if result is not None:
+            inputs.info["forecast"] = result.as_json()["method"]
             if load_entity and result.load.method != "none":
                 load_w = [round(float(v), 1) for v in result.load.power_w]
             if pv_entity and result.pv.method != "none":
-                pv_w = [round(float(v), 1) for v in result.pv.power_w]
-                quality = result.pv.quality
-                known_h = (quality.steps - quality.steps_missing) * step / 60
-                if known_h < PV_MIN_HISTORY_HOURS:
-                    clear = self._clear_sky_pv(sources, scenario)
-                    if clear is not None:
-                        pv_w = clear
-                        inputs.info["pv_fallback"] = "clear_sky"
-                        inputs.warnings.append(
-                            _source_warning(
-                                f"history of {pv_entity} too short ({known_h:.1f} h): "
-                                f"PV forecast from a clear-sky estimate "
-                                f"({_peak(sources):.0f} W peak)"
-                            )
-                        )
+                pv_w = self._pv_from_history(inputs, result, sources, scenario, pv_entity)
         if pv_entity and pv_w is None:
-            pv_w = self._clear_sky_pv(sources, scenario)
-            if pv_w is not None:
-                inputs.info["pv_fallback"] = "clear_sky"
-                inputs.warnings.append(
-                    _source_warning(
-                        f"no usable history of {pv_entity}: PV forecast from a clear-sky "
-                        f"estimate ({_peak(sources):.0f} W peak)"
-                    )
-                )
-            elif not failed:  # a failed forecast has its own warning
-                inputs.warnings.append(
-                    _source_warning(f"no usable history of {pv_entity}: PV forecast 0 W")
-                )
+            pv_w = self._pv_without_history(
+                inputs, sources, scenario, pv_entity, failed=result is None
+            )
         if load_w is None:
             flat = float(self.settings.fallback_load_w)
             why = f"no usable history of {load_entity}" if load_entity else "no load sensor"
@@ -446,6 +407,81 @@ class Service:
         inputs.info["load_w"] = load_w
         inputs.info["pv_w"] = pv_w or [0.0] * steps
         return inputs
+
+    def _forecast(
+        self,
+        inputs: Inputs,
+        frame: Any,
+        scenario: Mapping[str, Any],
+        weather: Any,
+        zone: Any,
+    ) -> Any:
+        """The forecast of load and PV, or None (with a warning) when it fails."""
+        try:
+            return forecast(
+                frame,
+                scenario["start"],
+                scenario["horizon_steps"],
+                scenario["step_minutes"],
+                weather=weather,
+                tz=zone,
+                config=ForecastConfig(max_hold=HISTORY_MAX_HOLD),
+            )
+        except Exception as err:  # any failure: plan on the fallback instead
+            inputs.warnings.append(_source_warning(f"forecast failed ({_short(err)})"))
+            LOGGER.warning("forecast failed: %s", _short(err), exc_info=True)
+            return None
+
+    def _pv_from_history(
+        self,
+        inputs: Inputs,
+        result: Any,
+        sources: Mapping[str, Any],
+        scenario: Mapping[str, Any],
+        pv_entity: str,
+    ) -> list[float]:
+        """The PV forecast from history; a clear-sky estimate while the history is short."""
+        pv_w = [round(float(v), 1) for v in result.pv.power_w]
+        quality = result.pv.quality
+        known_h = (quality.steps - quality.steps_missing) * scenario["step_minutes"] / 60
+        if known_h >= PV_MIN_HISTORY_HOURS:
+            return pv_w
+        clear = self._clear_sky_pv(sources, scenario)
+        if clear is None:
+            return pv_w
+        inputs.info["pv_fallback"] = "clear_sky"
+        inputs.warnings.append(
+            _source_warning(
+                f"history of {pv_entity} too short ({known_h:.1f} h): "
+                f"PV forecast from a clear-sky estimate ({_peak(sources):.0f} W peak)"
+            )
+        )
+        return clear
+
+    def _pv_without_history(
+        self,
+        inputs: Inputs,
+        sources: Mapping[str, Any],
+        scenario: Mapping[str, Any],
+        pv_entity: str,
+        *,
+        failed: bool,
+    ) -> list[float] | None:
+        """No PV forecast from history: a clear-sky estimate, else 0 W (said in a warning)."""
+        pv_w = self._clear_sky_pv(sources, scenario)
+        if pv_w is not None:
+            inputs.info["pv_fallback"] = "clear_sky"
+            inputs.warnings.append(
+                _source_warning(
+                    f"no usable history of {pv_entity}: PV forecast from a clear-sky "
+                    f"estimate ({_peak(sources):.0f} W peak)"
+                )
+            )
+        elif not failed:  # a failed forecast has its own warning
+            inputs.warnings.append(
+                _source_warning(f"no usable history of {pv_entity}: PV forecast 0 W")
+            )
+        return pv_w
 
     def _clear_sky_pv(
         self, sources: Mapping[str, Any], scenario: Mapping[str, Any]
