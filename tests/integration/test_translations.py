@@ -12,7 +12,7 @@ from custom_components.ems.core.profile import Platform, builtin_profiles
 from custom_components.ems.validation import ERROR_INVALID_NUMBER
 from tools import gen_translations
 
-ROOT = Path(__file__).resolve().parent.parent / "custom_components" / "ems"
+ROOT = Path(__file__).resolve().parents[2] / "custom_components" / "ems"
 
 
 def _keys(data: dict, prefix: str = "") -> set[str]:

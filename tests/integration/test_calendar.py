@@ -16,7 +16,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from custom_components.ems.const import DOMAIN
 
 STEPS = 96
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "custom_components/ems/translations"
+TRANSLATIONS = Path(__file__).resolve().parents[2] / "custom_components/ems/translations"
 
 
 def _common(lang: str) -> dict[str, str]:

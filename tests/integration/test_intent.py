@@ -15,7 +15,7 @@ from site_helpers import setup_site
 from custom_components.ems.controller import Mode
 from custom_components.ems.intent import INTENT_GET_MODE, INTENT_SET_MODE
 
-SENTENCES = Path(__file__).parents[1] / "docs" / "custom_sentences"
+SENTENCES = Path(__file__).parents[2] / "docs" / "custom_sentences"
 
 
 @pytest.fixture

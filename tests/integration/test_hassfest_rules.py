@@ -56,7 +56,7 @@ from voluptuous.humanize import humanize_error
 
 from custom_components.ems.const import DOMAIN
 
-INTEGRATION = Path(__file__).resolve().parent.parent / "custom_components" / "ems"
+INTEGRATION = Path(__file__).resolve().parents[2] / "custom_components" / "ems"
 LANGUAGES = ("en", "fr")
 
 # --- values and keys ---------------------------------------------------------------------------

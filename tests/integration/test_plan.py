@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from custom_components.ems.const import DOMAIN
 from custom_components.ems.plan import PLAN_MAX_AGE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STORE_KEY = f"{DOMAIN}.plan.site_entry_id"
 
 
