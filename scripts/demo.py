@@ -1273,7 +1273,7 @@ def _is_number(value: str) -> bool:
 def wait_for_sensors(demo: Demo, timeout: float) -> tuple[int, int]:
     """Wait until ems sensors report numbers; return (numeric, total) sensor counts."""
     step = "check: numeric ems sensor states"
-    template = "{{ integration_entities('ems') | select('match', 'sensor\\.') | list | tojson }}"
+    template = "{{ integration_entities('ems') | select('match', 'sensor[.]') | list | tojson }}"
     counts = (0, 0)
 
     def numeric() -> tuple[int, int] | None:

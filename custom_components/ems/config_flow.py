@@ -126,7 +126,7 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None and not (errors := number_errors(user_input)):
             await self.async_set_unique_id(slugify(user_input[CONF_NAME]))
-            self._abort_if_unique_id_configured()
+            self._abort_if_unique_id_configured(reload_on_update=False)
             return self.async_create_entry(title=user_input[CONF_NAME], data=_site_data(user_input))
         kept = {k: v for k, v in (user_input or {}).items() if k not in errors}
         return self.async_show_form(step_id="user", data_schema=_site_schema(kept), errors=errors)
@@ -141,7 +141,7 @@ class EmsConfigFlow(ConfigFlow, domain=DOMAIN):
             slug = slugify(user_input[CONF_NAME])
             if slug != entry.unique_id:
                 await self.async_set_unique_id(slug)
-                self._abort_if_unique_id_configured()
+                self._abort_if_unique_id_configured(reload_on_update=False)
             # The update listener reloads the entry once.
             self.hass.config_entries.async_update_entry(
                 entry, unique_id=slug, title=user_input[CONF_NAME], data=_site_data(user_input)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import pytest_socket
 
+from . import logscan
 from .harness import SimThread, Site, demo
 
 
@@ -54,3 +55,5 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         finally:
             demo.stop_all(procs, running.echoes if running else None)
             demo.release_lock(work)
+        # A deprecation warning about ems (or what it loads) in this hass fails the module.
+        logscan.check_session(work)

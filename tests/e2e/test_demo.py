@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from . import logscan
 from .harness import ROOT, demo
 
 E = demo.E
@@ -351,6 +352,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     finally:
         if proc.poll() is None:
             _interrupt(proc, output)
+    logscan.check_session(work)  # no deprecation warning about ems in the demo's logs
 
 
 @pytest.mark.e2e
