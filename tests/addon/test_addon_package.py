@@ -21,9 +21,7 @@ import yaml
 import ems_optimizer
 from ems_optimizer import cli
 from ems_optimizer.settings import OPTION_NAMES, Settings, settings_from
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "addon" / "tools"))
-import lock_requirements
+from tools import lock_addon as lock_requirements
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDON = ROOT / "addon"
@@ -221,7 +219,7 @@ def test_the_lock_tool_constrains_to_the_tested_versions() -> None:
     assert all(re.fullmatch(r"[a-z0-9-]+==\S+", c) for c in constraints)
     assert lock_requirements.REQUIREMENTS == ADDON / "requirements.txt"
     assert lock_requirements.LOCK == ADDON / "requirements.lock"
-    assert "python addon/tools/lock_requirements.py" in (ADDON / "requirements.lock").read_text(
+    assert "python -m tools.lock_addon" in (ADDON / "requirements.lock").read_text(
         "utf-8"
     )
 

@@ -1,6 +1,6 @@
 """Write addon/requirements.lock: every package of the add-on image, pinned and hashed.
 
-    .venv/bin/python addon/tools/lock_requirements.py
+    .venv/bin/python -m tools.lock_addon
 
 The input is addon/requirements.txt (the direct pins, equal to the repository's
 requirements.txt). `uv pip compile` resolves it for the image's Python (3.13, CPython) on
@@ -23,14 +23,14 @@ import subprocess
 import sys
 import tempfile
 
-ADDON = Path(__file__).resolve().parent.parent
+ADDON = Path(__file__).resolve().parent.parent / "addon"
 REQUIREMENTS = ADDON / "requirements.txt"
 LOCK = ADDON / "requirements.lock"
 PYTHON = "3.13"
 PLATFORMS = ("x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl")
 # Installed from the add-on folder itself, never from an index.
 LOCAL = {"ems-core", "ems-optimizer"}
-COMMAND = "python addon/tools/lock_requirements.py"
+COMMAND = "python -m tools.lock_addon"
 
 
 def _name(raw: str) -> str:
