@@ -14,7 +14,15 @@ import pulp
 from . import battery as battery_model
 from .appliances import BUILDERS
 from .appliances.base import Built, Prepared, Result
-from .core import EPSILON_THROUGHPUT_EUR_PER_KWH, OBJECTIVE_SCALE, Horizon, Model, Stability, value
+from .core import (
+    EPSILON_THROUGHPUT_EUR_PER_KWH,
+    OBJECTIVE_SCALE,
+    Horizon,
+    Model,
+    Power,
+    Stability,
+    value,
+)
 
 IMPORT_SLACK_MEUR_PER_WH = 1e6  # repair mode: exceeding the import limit is the very last resort
 
@@ -85,83 +93,111 @@ class SiteModel:
     def __init__(self, phase: Phase) -> None:
         began = time.perf_counter()
         self.phase = phase
-        scenario, horizon = phase.scenario, phase.horizon
-        steps, dt_h = horizon.steps, horizon.dt_h
-        model = Model(horizon, repair=phase.repair, stability=phase.stability)
-        self.model = model
-        import_weight, export_weight = objective_prices(scenario)
-        load, pv = scenario["load_w"], scenario["pv_w"]
-        limit_in = scenario["grid"]["import_limit_w"]
-        limit_out = scenario["grid"]["export_limit_w"]
+        self.model = Model(phase.horizon, repair=phase.repair, stability=phase.stability)
+        self.import_weight, self.export_weight = objective_prices(phase.scenario)
+        balance = _Balance.of_load(phase.scenario["load_w"])
+        imports: list[Any] = []
+        self.pv_used: list[Any] = []
+        self.excess: list[Any] = []
+        for t in range(phase.horizon.steps):  # step by step: the variables keep their order
+            imports.append(self._grid(balance, t))
+            self.pv_used.append(self._pv(balance, t))
+        self._peak_import(imports)
+        self.battery = self._battery(balance)
+        self.built = self._appliances(balance)
+        balance.constrain(self.model)
+        self.model.finish_objective()
+        self.build_ms = (time.perf_counter() - began) * 1000
 
-        balance: list[list[Any]] = [[] for _ in range(steps)]
-        constant = [float(x) for x in load]  # what the grid side must cover
-        imports, pv_used, excess = [], [], []
-        for t in range(steps):
-            high_in = None if (limit_in is None or phase.import_slack) else limit_in
-            imp = model.var("grid_in", 0.0, high_in)
-            exp = model.var("grid_out", 0.0, limit_out)
-            imports.append(imp)
-            model.cost(imp, dt_h * import_weight[t])
-            model.cost(exp, -dt_h * export_weight[t])
-            balance[t] += [(imp, 1.0), (exp, -1.0)]
-            if export_weight[t] > import_weight[t]:
-                # importing and exporting at once would pay: forbid it with a direction binary
-                way = model.var("grid_dir", binary=True)
-                big_in = big_out = sum(load) + sum(pv) + 1e7
-                if high_in is not None:
-                    big_in = high_in
-                if limit_out is not None:
-                    big_out = limit_out
-                model.constrain([(imp, 1.0), (way, -big_in)], "<=", 0.0)
-                model.constrain([(exp, 1.0), (way, big_out)], "<=", big_out)
-            if phase.import_slack and limit_in is not None:
-                over = model.var("grid_over")
-                excess.append(over)
-                model.constrain([(imp, 1.0), (over, -1.0)], "<=", limit_in)
-                model.repair_cost(over, dt_h * IMPORT_SLACK_MEUR_PER_WH)
-            if pv[t] > 0:
-                used = model.var("pv_used", 0.0, pv[t])
-                pv_used.append(used)
-                balance[t].append((used, 1.0))
-                # a hair of price on curtailment: keep all PV unless curtailing pays
-                model.objective_constant += dt_h * EPSILON_THROUGHPUT_EUR_PER_KWH * pv[t]
-                model.cost(used, -dt_h * EPSILON_THROUGHPUT_EUR_PER_KWH)
-            else:
-                pv_used.append(None)
-        self.pv_used, self.excess = pv_used, excess
+    def _grid(self, balance: _Balance, t: int) -> Any:
+        """Import and export at step t, priced by the objective's weights; the import variable."""
+        model, dt_h = self.model, self.phase.horizon.dt_h
+        imp = model.var("grid_in", 0.0, self._import_bound_w())
+        exp = model.var("grid_out", 0.0, self.phase.scenario["grid"]["export_limit_w"])
+        model.cost(imp, dt_h * self.import_weight[t])
+        model.cost(exp, -dt_h * self.export_weight[t])
+        balance.terms[t] += [(imp, 1.0), (exp, -1.0)]
+        if self.export_weight[t] > self.import_weight[t]:
+            self._one_direction(imp, exp)
+        if self.phase.import_slack and self.phase.scenario["grid"]["import_limit_w"] is not None:
+            self._import_excess(imp)
+        return imp
 
-        penalty = scenario.get("peak_import_penalty_eur_per_kw", 0.0)
-        if penalty:
-            peak = model.var("peak_in")
-            model.cost(peak, penalty)  # € per kW × W = m€
-            for imp in imports:
-                model.constrain([(peak, 1.0), (imp, -1.0)], ">=", 0.0)
+    def _import_bound_w(self) -> float | None:
+        """The import variable's upper bound: the limit, unless repair mode may exceed it."""
+        limit_in = self.phase.scenario["grid"]["import_limit_w"]
+        return None if (limit_in is None or self.phase.import_slack) else limit_in
 
-        self.battery = None
-        if phase.battery is not None:
-            exclusive = (
-                range(steps)
-                if phase.exclusive_everywhere
-                else [t for t in range(steps) if import_weight[t] < 0]
-            )
-            self.battery = battery_model.build(
-                model, phase.battery, exclusive, phase.battery_flip_meur_per_wh
-            )
-            _subtract(balance, constant, self.battery.power)
+    def _one_direction(self, imp: Any, exp: Any) -> None:
+        """Importing and exporting at once would pay: forbid it with a direction binary."""
+        scenario = self.phase.scenario
+        high_in, limit_out = self._import_bound_w(), scenario["grid"]["export_limit_w"]
+        way = self.model.var("grid_dir", binary=True)
+        big_in = big_out = sum(scenario["load_w"]) + sum(scenario["pv_w"]) + 1e7
+        if high_in is not None:
+            big_in = high_in
+        if limit_out is not None:
+            big_out = limit_out
+        self.model.constrain([(imp, 1.0), (way, -big_in)], "<=", 0.0)
+        self.model.constrain([(exp, 1.0), (way, big_out)], "<=", big_out)
 
-        self.built: dict[str, Built] = {}
-        for prepared in phase.appliances:
+    def _import_excess(self, imp: Any) -> None:
+        """Repair mode: import − over ≤ limit, the excess at the very last resort's price."""
+        over = self.model.var("grid_over")
+        self.excess.append(over)
+        limit_in = self.phase.scenario["grid"]["import_limit_w"]
+        self.model.constrain([(imp, 1.0), (over, -1.0)], "<=", limit_in)
+        self.model.repair_cost(over, self.phase.horizon.dt_h * IMPORT_SLACK_MEUR_PER_WH)
+
+    def _pv(self, balance: _Balance, t: int) -> Any:
+        """PV used at step t, up to the forecast (None when there is none)."""
+        pv_w, dt_h = self.phase.scenario["pv_w"][t], self.phase.horizon.dt_h
+        if pv_w <= 0:
+            return None
+        used = self.model.var("pv_used", 0.0, pv_w)
+        balance.terms[t].append((used, 1.0))
+        # a hair of price on curtailment: keep all PV unless curtailing pays
+        self.model.objective_constant += dt_h * EPSILON_THROUGHPUT_EUR_PER_KWH * pv_w
+        self.model.cost(used, -dt_h * EPSILON_THROUGHPUT_EUR_PER_KWH)
+        return used
+
+    def _peak_import(self, imports: list[Any]) -> None:
+        """The peak-import penalty: peak ≥ import at every step, priced per kW."""
+        penalty = self.phase.scenario.get("peak_import_penalty_eur_per_kw", 0.0)
+        if not penalty:
+            return
+        peak = self.model.var("peak_in")
+        self.model.cost(peak, penalty)  # € per kW × W = m€
+        for imp in imports:
+            self.model.constrain([(peak, 1.0), (imp, -1.0)], ">=", 0.0)
+
+    def _battery(self, balance: _Balance) -> battery_model.BuiltBattery | None:
+        """The battery, with direction binaries where they are needed (or everywhere)."""
+        phase = self.phase
+        if phase.battery is None:
+            return None
+        steps = phase.horizon.steps
+        exclusive = (
+            range(steps)
+            if phase.exclusive_everywhere
+            else [t for t in range(steps) if self.import_weight[t] < 0]
+        )
+        built = battery_model.build(
+            self.model, phase.battery, exclusive, phase.battery_flip_meur_per_wh
+        )
+        balance.subtract(built.power)
+        return built
+
+    def _appliances(self, balance: _Balance) -> dict[str, Built]:
+        """Every appliance not left out, by id."""
+        built: dict[str, Built] = {}
+        for prepared in self.phase.appliances:
             if prepared.ignored:
                 continue
-            item = BUILDERS[prepared.kind].build(model, prepared)
-            self.built[prepared.ident] = item
-            _subtract(balance, constant, item.power)
-
-        for t in range(steps):
-            model.constrain(balance[t], "==", constant[t])
-        model.finish_objective()
-        self.build_ms = (time.perf_counter() - began) * 1000
+            item = BUILDERS[prepared.kind].build(self.model, prepared)
+            built[prepared.ident] = item
+            balance.subtract(item.power)
+        return built
 
     def solve(
         self, settings: SolverSettings, time_left_s: float, *, warm: bool = False
@@ -205,9 +241,26 @@ class SiteModel:
         return solution
 
 
-def _subtract(balance: list[list[Any]], constant: list[float], power: Any) -> None:
-    """Move a device's power to the load side of the balance."""
-    for t, terms in enumerate(power.terms):
-        for var, coefficient in terms:
-            balance[t].append((var, -coefficient))
-        constant[t] += power.constant[t]
+@dataclass
+class _Balance:
+    """The site balance per step: grid-side terms = what they must cover (W)."""
+
+    terms: list[list[Any]]
+    constant: list[float]  # the load, plus every device's fixed power
+
+    @classmethod
+    def of_load(cls, load_w: list[float]) -> _Balance:
+        """Nothing on the grid side yet; the load to cover."""
+        return cls([[] for _ in load_w], [float(x) for x in load_w])
+
+    def subtract(self, power: Power) -> None:
+        """Move a device's power to the load side of the balance."""
+        for t, terms in enumerate(power.terms):
+            for var, coefficient in terms:
+                self.terms[t].append((var, -coefficient))
+            self.constant[t] += power.constant[t]
+
+    def constrain(self, model: Model) -> None:
+        """Σ grid-side terms = load side, at every step."""
+        for t, terms in enumerate(self.terms):
+            model.constrain(terms, "==", self.constant[t])

@@ -59,60 +59,75 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
 
 def build(model: Model, prepared: Prepared) -> Built:
     """Start binaries, Σ = 1 (or = kept in repair mode); power = Σ y_s · profile shifted by s."""
-    horizon = model.horizon
-    steps = horizon.steps
-    profile = prepared.spec["profile_w"]
     starts: list[int] = prepared.data["starts"]
-    late_meur: dict[int, float] = prepared.data["late_meur"]
-    power = Power.zero(steps)
+    power = Power.zero(model.horizon.steps)
     kept = repair_include(model, prepared)
-    stability = model.stability
-    previous_start = stability.appliance_start.get(prepared.ident) if stability else None
     chosen: dict[int, Any] = {}
     if len(starts) == 1 and kept is None:
-        fixed = starts[0]
-        for offset, watts in enumerate(profile):
-            power.constant[fixed + offset] += watts
+        # nothing to choose: the profile at its only start
+        for offset, watts in enumerate(prepared.spec["profile_w"]):
+            power.constant[starts[0] + offset] += watts
     else:
-        for s in starts:
-            y = model.var("cycle_start", binary=True)
-            chosen[s] = y
-            cost = EPSILON_TIME_MEUR * s / steps + late_meur.get(s, 0.0)
-            if stability and previous_start is not None and 0 <= previous_start != s:
-                cost += stability.move_start_meur
-            model.cost(y, cost)
-            for offset, watts in enumerate(profile):
-                if watts:
-                    power.terms[s + offset].append((y, watts))
+        chosen = _start_binaries(model, prepared, power)
+        # exactly one start, or none when left out in repair mode
         terms = [(y, 1.0) for y in chosen.values()]
         if kept is not None:
-            terms.append((kept, -1.0))
-            model.constrain(terms, "==", 0.0)
+            model.constrain([*terms, (kept, -1.0)], "==", 0.0)
         else:
             model.constrain(terms, "==", 1.0)
 
     def result() -> Result:
         if chosen:
             picked = [s for s, y in chosen.items() if on(y)]
-            start = picked[0] if picked else None
-        else:
-            start = starts[0]
-        series = [0.0] * steps
-        out = Result(series, start)
-        if start is not None:
-            for offset, watts in enumerate(profile):
-                series[start + offset] = float(watts)
-            end = start + len(profile)
-            if end > prepared.data["deadline"]:
-                message = (
-                    f"cannot end by its deadline {when(horizon, prepared.data['deadline'])}: "
-                    f"ends at {when(horizon, end)}"
-                )
-                out.warnings.append(PlanWarning("WARN_CONSTRAINT", prepared.ident, message))
-        return out
+            return _result(model.horizon, prepared, picked[0] if picked else None)
+        return _result(model.horizon, prepared, starts[0])
 
     repair = Repair(lambda: on(kept), lambda: 0.0) if kept is not None else None
     return Built(power, result, repair)
+
+
+def _start_binaries(model: Model, prepared: Prepared, power: Power) -> dict[int, Any]:
+    """y_s ∈ {0,1} per admissible start, priced late and later, adding its shifted profile."""
+    profile = prepared.spec["profile_w"]
+    chosen: dict[int, Any] = {}
+    for s in prepared.data["starts"]:
+        y = model.var("cycle_start", binary=True)
+        chosen[s] = y
+        model.cost(y, _start_cost_meur(model, prepared, s))
+        for offset, watts in enumerate(profile):
+            if watts:
+                power.terms[s + offset].append((y, watts))
+    return chosen
+
+
+def _start_cost_meur(model: Model, prepared: Prepared, s: int) -> float:
+    """Starting at s: later is a hair dearer, late past the deadline, moved from the last plan."""
+    late_meur: dict[int, float] = prepared.data["late_meur"]
+    cost = EPSILON_TIME_MEUR * s / model.horizon.steps + late_meur.get(s, 0.0)
+    stability = model.stability
+    previous_start = stability.appliance_start.get(prepared.ident) if stability else None
+    if stability and previous_start is not None and 0 <= previous_start != s:
+        cost += stability.move_start_meur
+    return cost
+
+
+def _result(horizon: Horizon, prepared: Prepared, start: int | None) -> Result:
+    """The profile from its start, warning when it ends past the deadline."""
+    profile = prepared.spec["profile_w"]
+    series = [0.0] * horizon.steps
+    out = Result(series, start)
+    if start is not None:
+        for offset, watts in enumerate(profile):
+            series[start + offset] = float(watts)
+        end = start + len(profile)
+        deadline: int = prepared.data["deadline"]
+        if end > deadline:
+            message = (
+                f"cannot end by its deadline {when(horizon, deadline)}: "
+                f"ends at {when(horizon, end)}"
+            )
+            out.warnings.append(PlanWarning("WARN_CONSTRAINT", prepared.ident, message))
+    return out
 
 
 def reduce(prepared: Prepared, shortfall: float) -> None:

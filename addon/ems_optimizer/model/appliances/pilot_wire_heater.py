@@ -13,6 +13,7 @@ from typing import Any
 from ems_optimizer.model.core import EPSILON_TIME_MEUR, Horizon, Model, Power, on, step_index, value
 
 from .base import Built, Prepared, Repair, Result, repair_include, shortfall_meur
+from .replanning import flip_cost_meur
 
 
 def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
@@ -34,64 +35,77 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
 
 def build(model: Model, prepared: Prepared) -> Built:
     """c_t ∈ {0,1} in the period, Σ c ≥ n; power = eco + (comfort − eco)·c."""
-    horizon, spec = model.horizon, prepared.spec
-    steps = horizon.steps
+    spec = prepared.spec
     eco_w, comfort_w = spec["eco_power_w"], spec["comfort_power_w"]
     extra_w = comfort_w - eco_w
     period: list[int] = prepared.data["period"]
     needed: int = prepared.data["comfort"]
-    power = Power.zero(steps)
+    power = Power.zero(model.horizon.steps)
     kept = repair_include(model, prepared)
-    stability = model.stability
     comfort: dict[int, Any] = {}
-    short = None
     free = extra_w > 0 and (needed < len(period) or kept is not None)
     for k in period:
-        if kept is not None:
-            power.terms[k].append((kept, eco_w))
-        else:
-            power.constant[k] += eco_w
-        if not free:
-            if extra_w > 0:
-                power.constant[k] += extra_w  # all steps comfort: nothing to choose
-            continue
-        c = model.var("pw_comfort", binary=True)
-        comfort[k] = c
-        power.terms[k].append((c, extra_w))
-        cost = EPSILON_TIME_MEUR * k / steps
-        was = stability.was_on(prepared.ident, k) if stability else None
-        if stability and was is not None:
-            # "on" here means comfort: the previous power above eco
-            previous = stability.appliance_power_w[prepared.ident][k] or 0.0
-            if previous > eco_w + 0.5:
-                model.objective_constant += stability.step_change_meur
-                cost -= stability.step_change_meur
-            else:
-                cost += stability.step_change_meur
-        model.cost(c, cost)
-        if kept is not None:
-            model.constrain([(c, 1.0), (kept, -1.0)], "<=", 0.0)
-    if comfort and needed:
-        terms = [(c, 1.0) for c in comfort.values()]
-        if kept is not None:
-            short = model.var("pw_short", 0.0, float(needed))
-            model.repair_cost(short, shortfall_meur(prepared.kind) / needed)
-            model.constrain([*terms, (short, 1.0), (kept, -float(needed))], ">=", 0.0)
-        else:
-            model.constrain(terms, ">=", float(needed))
+        _eco_power(power, k, eco_w, kept)
+        if free:
+            comfort[k] = _comfort_step(model, prepared, power, k, kept)
+        elif extra_w > 0:
+            power.constant[k] += extra_w  # all steps comfort: nothing to choose
+    short = _comfort_count(model, prepared, comfort, kept) if comfort and needed else None
 
     def result() -> Result:
-        series = [0.0] * steps
+        series = [0.0] * model.horizon.steps
         for k in period:
             if comfort:
                 series[k] = float(comfort_w if on(comfort[k]) else eco_w)
             else:
                 series[k] = float(comfort_w if extra_w > 0 else eco_w)
-        active = [k for k in range(steps) if series[k] > 0]
+        active = [k for k in range(model.horizon.steps) if series[k] > 0]
         return Result(series, active[0] if active else None)
 
     repair = Repair(lambda: on(kept), lambda: value(short)) if kept is not None else None
     return Built(power, result, repair)
+
+
+def _eco_power(power: Power, k: int, eco_w: float, kept: Any) -> None:
+    """Eco power at every step of the period (× kept in repair mode: 0 W when left out)."""
+    if kept is not None:
+        power.terms[k].append((kept, eco_w))
+    else:
+        power.constant[k] += eco_w
+
+
+def _comfort_step(model: Model, prepared: Prepared, power: Power, k: int, kept: Any) -> Any:
+    """c_k ∈ {0,1}: comfort − eco more power, earlier first; c ≤ kept in repair mode."""
+    spec = prepared.spec
+    c = model.var("pw_comfort", binary=True)
+    power.terms[k].append((c, spec["comfort_power_w"] - spec["eco_power_w"]))
+    was = _was_comfort(model, prepared, k)
+    model.cost(c, EPSILON_TIME_MEUR * k / model.horizon.steps + flip_cost_meur(model, was))
+    if kept is not None:
+        model.constrain([(c, 1.0), (kept, -1.0)], "<=", 0.0)
+    return c
+
+
+def _was_comfort(model: Model, prepared: Prepared, k: int) -> bool | None:
+    """Whether step k was in comfort in the previous plan: its power above eco (None: unknown)."""
+    stability = model.stability
+    if stability is None or stability.was_on(prepared.ident, k) is None:
+        return None
+    previous = stability.appliance_power_w[prepared.ident][k] or 0.0
+    return previous > prepared.spec["eco_power_w"] + 0.5
+
+
+def _comfort_count(model: Model, prepared: Prepared, comfort: dict[int, Any], kept: Any) -> Any:
+    """Σ c ≥ n; in repair mode Σ c + short ≥ n·kept, short ∈ [0, n] steps missed at a price."""
+    needed: int = prepared.data["comfort"]
+    terms = [(c, 1.0) for c in comfort.values()]
+    if kept is None:
+        model.constrain(terms, ">=", float(needed))
+        return None
+    short = model.var("pw_short", 0.0, float(needed))
+    model.repair_cost(short, shortfall_meur(prepared.kind) / needed)
+    model.constrain([*terms, (short, 1.0), (kept, -float(needed))], ">=", 0.0)
+    return short
 
 
 def reduce(prepared: Prepared, shortfall: float) -> None:

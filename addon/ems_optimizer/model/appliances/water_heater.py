@@ -24,6 +24,7 @@ from ems_optimizer.model.core import (
 )
 
 from .base import Built, PlanWarning, Prepared, Repair, Result, repair_include, shortfall_meur
+from .replanning import flip_cost_meur
 
 
 def _window_steps(spec: dict[str, Any], horizon: Horizon) -> set[int]:
@@ -74,82 +75,89 @@ def prepare(spec: dict[str, Any], horizon: Horizon) -> Prepared:
 
 def build(model: Model, prepared: Prepared) -> Built:
     """x_k ∈ {0,1} on admissible steps, Σ x = n; power = power_w · x."""
-    horizon, spec = model.horizon, prepared.spec
-    steps, watts = horizon.steps, spec["power_w"]
+    # the step count as built: repair mode may lower the prepared one before this model is read
     needed: int = prepared.data["needed"]
     costs: dict[int, float] = prepared.data["costs"]
-    power = Power.zero(steps)
+    power = Power.zero(model.horizon.steps)
     kept = repair_include(model, prepared)
-    stability = model.stability
     switch: dict[int, Any] = {}
     short = None
-    if needed == 0 and kept is None:
-        pass
-    elif needed == len(costs) and kept is None:
-        for k in costs:
-            power.constant[k] += watts
+    if kept is None and needed in (0, len(costs)):
+        # nothing to choose: no step at all, or every admissible step
+        if needed:
+            for k in costs:
+                power.constant[k] += prepared.spec["power_w"]
     else:
-        for k in sorted(costs):
-            x = model.var("wh_on", binary=True)
-            switch[k] = x
-            cost = costs[k] + EPSILON_TIME_MEUR * k / steps
-            if stability:
-                was = stability.was_on(prepared.ident, k)
-                if was is not None:
-                    # penalise flipping against the previous plan: (1 − x) if it was on, x if off
-                    if was:
-                        model.objective_constant += stability.step_change_meur
-                        cost -= stability.step_change_meur
-                    else:
-                        cost += stability.step_change_meur
-            model.cost(x, cost)
-            power.terms[k].append((x, watts))
-        terms = [(x, 1.0) for x in switch.values()]
-        if kept is not None:
-            short = model.var("wh_short", 0.0, float(needed))
-            model.repair_cost(short, shortfall_meur(prepared.kind) / max(needed, 1))
-            model.constrain([*terms, (short, 1.0), (kept, -float(needed))], "==", 0.0)
+        switch = _heating_steps(model, prepared, power)
+        if kept is None:
+            model.constrain([(x, 1.0) for x in switch.values()], "==", float(needed))
         else:
-            model.constrain(terms, "==", float(needed))
+            short = _partial_heating(model, prepared, switch, kept)
 
     def result() -> Result:
         if switch:
             on_steps = sorted(k for k, x in switch.items() if on(x))
         else:
             on_steps = sorted(costs) if needed and needed == len(costs) else []
-        series = [0.0] * steps
-        for k in on_steps:
-            series[k] = float(watts)
-        out = Result(series, on_steps[0] if on_steps else None)
-        outside = [
-            k
-            for k in on_steps
-            if k not in prepared.data["in_window"] and k < prepared.data["deadline"]
-        ]
-        late = [k for k in on_steps if k >= prepared.data["deadline"]]
-        if outside:
-            out.warnings.append(
-                PlanWarning(
-                    "WARN_CONSTRAINT",
-                    prepared.ident,
-                    f"the windows are too short for {spec['energy_wh']:.0f} Wh: "
-                    f"{len(outside)} step(s) outside them, from {when(horizon, outside[0])}",
-                )
-            )
-        if late:
-            out.warnings.append(
-                PlanWarning(
-                    "WARN_CONSTRAINT",
-                    prepared.ident,
-                    f"cannot deliver {spec['energy_wh']:.0f} Wh by "
-                    f"{when(horizon, prepared.data['deadline'])}: "
-                    f"heats until {when(horizon, late[-1] + 1)}",
-                )
-            )
-        return out
+        return _result(model.horizon, prepared, on_steps)
 
     repair = Repair(lambda: on(kept), lambda: value(short)) if kept is not None else None
     return Built(power, result, repair)
+
+
+def _heating_steps(model: Model, prepared: Prepared, power: Power) -> dict[int, Any]:
+    """x_k ∈ {0,1} per admissible step, at its soft cost, earlier first, re-planning price."""
+    steps = model.horizon.steps
+    costs: dict[int, float] = prepared.data["costs"]
+    stability = model.stability
+    switch: dict[int, Any] = {}
+    for k in sorted(costs):
+        x = model.var("wh_on", binary=True)
+        switch[k] = x
+        was = stability.was_on(prepared.ident, k) if stability else None
+        model.cost(x, costs[k] + EPSILON_TIME_MEUR * k / steps + flip_cost_meur(model, was))
+        power.terms[k].append((x, prepared.spec["power_w"]))
+    return switch
+
+
+def _partial_heating(model: Model, prepared: Prepared, switch: dict[int, Any], kept: Any) -> Any:
+    """Repair mode: Σ x + short = n·kept, short ∈ [0, n] steps missed at a price."""
+    needed: int = prepared.data["needed"]
+    short = model.var("wh_short", 0.0, float(needed))
+    model.repair_cost(short, shortfall_meur(prepared.kind) / max(needed, 1))
+    terms = [(x, 1.0) for x in switch.values()]
+    model.constrain([*terms, (short, 1.0), (kept, -float(needed))], "==", 0.0)
+    return short
+
+
+def _result(horizon: Horizon, prepared: Prepared, on_steps: list[int]) -> Result:
+    """The heating steps' power, warning about steps outside the windows or past the deadline."""
+    spec, deadline = prepared.spec, prepared.data["deadline"]
+    series = [0.0] * horizon.steps
+    for k in on_steps:
+        series[k] = float(spec["power_w"])
+    out = Result(series, on_steps[0] if on_steps else None)
+    outside = [k for k in on_steps if k not in prepared.data["in_window"] and k < deadline]
+    late = [k for k in on_steps if k >= deadline]
+    if outside:
+        out.warnings.append(
+            PlanWarning(
+                "WARN_CONSTRAINT",
+                prepared.ident,
+                f"the windows are too short for {spec['energy_wh']:.0f} Wh: "
+                f"{len(outside)} step(s) outside them, from {when(horizon, outside[0])}",
+            )
+        )
+    if late:
+        out.warnings.append(
+            PlanWarning(
+                "WARN_CONSTRAINT",
+                prepared.ident,
+                f"cannot deliver {spec['energy_wh']:.0f} Wh by {when(horizon, deadline)}: "
+                f"heats until {when(horizon, late[-1] + 1)}",
+            )
+        )
+    return out
 
 
 def reduce(prepared: Prepared, shortfall: float) -> None:
