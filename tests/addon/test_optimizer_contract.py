@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 from optimizer_helpers import at, battery, scenario
 import pytest
@@ -12,6 +13,7 @@ from ems_core.contract import (
     MAX_APPLIANCES,
     MAX_HORIZON_STEPS,
     MAX_JSON_BYTES,
+    MAX_SITE_APPLIANCES,
     ContractError,
     check_json_size,
     validate_plan,
@@ -220,8 +222,8 @@ def _huge_appliances(count: int) -> list[dict]:
             "appliances[0].id: must be at most 64 characters",
         ),
         (
-            lambda d: d.update(appliances=_huge_appliances(51)),
-            "appliances: must have at most 50 appliances",
+            lambda d: d.update(appliances=_huge_appliances(MAX_APPLIANCES + 1)),
+            f"appliances: must have at most {MAX_APPLIANCES} appliances",
         ),
         (
             lambda d: d.update(appliances=[_appliance(profile_w=[1.0] * 2017)]),
@@ -270,8 +272,10 @@ def test_a_long_unknown_key_is_cut_in_the_message() -> None:
             "warnings[0].message: must be at most 500 characters",
         ),
         (
-            lambda p: p["appliances"].update({f"a{i}": p["appliances"]["wm"] for i in range(50)}),
-            "appliances: must have at most 50 appliances, got 51",
+            lambda p: p["appliances"].update(
+                {f"a{i}": p["appliances"]["wm"] for i in range(MAX_APPLIANCES)}
+            ),
+            f"appliances: must have at most {MAX_APPLIANCES} appliances, got {MAX_APPLIANCES + 1}",
         ),
         (
             lambda p: p["appliances"].update({"y" * 100: p["appliances"]["wm"]}),
@@ -332,7 +336,7 @@ def test_a_week_at_5_minutes_is_within_every_limit() -> None:
         "pv_used_w": [0.0] * steps,
         "appliances": {
             f"appliance_{i:012x}": {"power_w": [1234.567] * steps, "start": None}
-            for i in range(MAX_APPLIANCES)
+            for i in range(MAX_SITE_APPLIANCES)
         },
         "warnings": [],
         "report": {
@@ -348,3 +352,12 @@ def test_a_week_at_5_minutes_is_within_every_limit() -> None:
     }
     validate_plan(result)
     check_json_size(result, "plan")
+
+
+def test_every_benchmark_scenario_is_within_the_contract() -> None:
+    """The bounds must not refuse the shipped scenarios (a 200-consumer community included)."""
+    folder = Path(__file__).resolve().parents[2] / "benchmarks" / "scenarios"
+    files = sorted(folder.glob("*.json"))
+    assert files
+    for path in files:
+        validate_scenario(json.loads(path.read_text()))

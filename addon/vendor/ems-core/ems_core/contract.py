@@ -37,7 +37,8 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100  # any time of a scenario or plan
 MAX_HORIZON = timedelta(days=7)  # horizon_steps × step_minutes (the add-on plans ≤ 168 h)
 # Sizes: what a plan or scenario may hold, so that a 10 MB plan never becomes a sensor state.
 MAX_HORIZON_STEPS = 2016  # one week at 5 minutes
-MAX_APPLIANCES = 50
+MAX_APPLIANCES = 500  # a scenario: a community of ELFE's size (200 consumers) fits
+MAX_SITE_APPLIANCES = 50  # one home's appliances: its largest plan fits MAX_JSON_BYTES
 MAX_WARNINGS = 100
 MAX_WINDOWS = 100  # windows of one appliance
 MAX_ID_LENGTH = 64  # appliance ids
