@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+
 def device_uid(subentry: ConfigSubentry) -> str:
     """Stable identity of a device: its serial, else where it is wired, else the subentry."""
     data = subentry.data

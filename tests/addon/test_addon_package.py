@@ -219,9 +219,7 @@ def test_the_lock_tool_constrains_to_the_tested_versions() -> None:
     assert all(re.fullmatch(r"[a-z0-9-]+==\S+", c) for c in constraints)
     assert lock_requirements.REQUIREMENTS == ADDON / "requirements.txt"
     assert lock_requirements.LOCK == ADDON / "requirements.lock"
-    assert "python -m tools.lock_addon" in (ADDON / "requirements.lock").read_text(
-        "utf-8"
-    )
+    assert "python -m tools.lock_addon" in (ADDON / "requirements.lock").read_text("utf-8")
 
 
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
