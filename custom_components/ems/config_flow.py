@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 import logging
@@ -71,6 +72,9 @@ from .plan_flow import ApplianceSubentryFlow, tariff_fields, tariff_options
 from .validation import number_errors
 
 _LOGGER = logging.getLogger(__name__)
+
+PROBE_ATTEMPTS = 2
+PROBE_RETRY_S = 0.5
 
 CONF_NAME = "name"
 STEP_TCP = "modbus_tcp"
@@ -435,17 +439,25 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     async def _probe(
         self, data: Mapping[str, Any], profile: Profile
     ) -> tuple[tuple[str, str] | None, str | None]:
-        """Read every point the device's entities would show, and its serial."""
-        async with self._transport(data) as transport:
-            device = ModbusDevice(transport, int(data[CONF_UNIT_ID]), profile)
-            try:
-                keys = {p.key for p in profile.points if p.platform is not Platform.NONE}
-                values = await device.read(keys)
-                serial = await device.read_serial()
-            except TransportError as err:
-                return ("cannot_connect", str(err)), None
-            except DeviceError as err:
-                return ("device_error", str(err)), None
+        """Read every point the device's entities would show, and its serial.
+
+        A link that does not answer is tried again once: a gateway busy with another client (or
+        the site's own polling on a shared link) often misses one request.
+        """
+        keys = {p.key for p in profile.points if p.platform is not Platform.NONE}
+        for attempt in range(PROBE_ATTEMPTS):
+            async with self._transport(data) as transport:
+                device = ModbusDevice(transport, int(data[CONF_UNIT_ID]), profile)
+                try:
+                    values = await device.read(keys)
+                    serial = await device.read_serial()
+                    break
+                except TransportError as err:
+                    if attempt + 1 == PROBE_ATTEMPTS:
+                        return ("cannot_connect", str(err)), None
+                except DeviceError as err:
+                    return ("device_error", str(err)), None
+            await asyncio.sleep(PROBE_RETRY_S)
         required = [k for k in ("power", "soc") if k in profile]
         if missing := [k for k in required if values.get(k) is None]:
             return ("profile_mismatch", ", ".join(missing)), None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigSubentryData
@@ -146,6 +147,22 @@ async def test_modbus_errors(hass: HomeAssistant, sim) -> None:
     assert result["errors"] == {"base": "device_error"}
     await sim.faults.clear()
     assert not entry.subentries
+
+
+async def test_a_link_that_misses_one_request_is_tried_again(hass: HomeAssistant, sim) -> None:
+    """A gateway busy for a moment (a shared link, another client) does not fail the form."""
+    entry = _site(hass)
+    base = {"name": "B", "host": "127.0.0.1", "port": sim.port, "unit_id": BESS_UNIT}
+    await sim.faults.refuse_connections()
+
+    async def back() -> None:
+        await asyncio.sleep(0.2)
+        await sim.faults.accept_connections()
+
+    task = asyncio.create_task(back())
+    result = await _tcp(hass, entry, "battery", base | {"profile": "generic_bess"})
+    await task
+    assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 async def test_rtu_step_reports_missing_port(hass: HomeAssistant) -> None:
