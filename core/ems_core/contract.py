@@ -60,6 +60,26 @@ WARNING_CODES = (
     "WARN_SOURCE",
 )
 
+# What the plan means the battery to do in each step (plan field ``intents``, optional):
+#   self_consumption  keep the grid near 0 W: cover the house, store the surplus (real ones)
+#   hold              keep the energy for later: no discharge; store only PV surplus
+#   charge            charge, towards soc_target_pct at the end of the step (power_w planned)
+#   discharge         discharge towards soc_target_pct, never exporting more than planned
+#   export            discharge at power_w to sell, towards soc_target_pct
+INTENT_KINDS = ("self_consumption", "hold", "charge", "discharge", "export")
+# Why, as the optimizer justifies it from its own solution.
+INTENT_REASONS = (
+    "store_pv_surplus",  # PV beyond the house's needs is stored
+    "cover_load",  # the battery covers the house instead of the grid
+    "cheap_grid_now",  # grid energy is cheaper now than when it will be used
+    "expensive_now",  # import is expensive now: use the stored energy
+    "keep_for_later",  # the stored energy is worth more later
+    "sell_high",  # the feed-in price is worth discharging for
+    "peak_limit",  # the import limit (or peak) is held by the battery
+    "reach_final_soc",  # the plan must end at its final state of charge
+    "at_limit",  # full or empty: nothing to do
+)
+
 type Scenario = dict[str, Any]
 type Plan = dict[str, Any]
 
@@ -574,6 +594,17 @@ _PLAN_APPLIANCE = vol.Schema(
     }
 )
 
+_INTENT = vol.Schema(
+    {
+        vol.Required("kind"): vol.In(INTENT_KINDS, msg=f"must be one of {', '.join(INTENT_KINDS)}"),
+        vol.Optional("power_w", default=None): _optional(_SIGNED_POWER),
+        vol.Optional("soc_target_pct", default=None): _optional(_PERCENT),
+        vol.Required("reason"): vol.In(
+            INTENT_REASONS, msg=f"must be one of {', '.join(INTENT_REASONS)}"
+        ),
+    }
+)
+
 _PLAN = vol.Schema(
     {
         vol.Required("version"): vol.All(_integer, vol.In([CONTRACT_VERSION], msg="must be 1")),
@@ -593,6 +624,8 @@ _PLAN = vol.Schema(
         ),
         vol.Required("warnings"): vol.All(_list(MAX_WARNINGS, "warnings"), [_WARNING]),
         vol.Required("report"): _REPORT,
+        # Optional (plans without it stay valid): one intent per step, see INTENT_KINDS.
+        vol.Optional("intents"): _series(_INTENT),
         vol.Required("curves"): vol.Schema(
             {
                 vol.Required("net_without_flexible_w"): _SIGNED_POWERS,
@@ -634,6 +667,8 @@ def _check_plan_lengths(plan: Plan) -> None:
     _check_length("soc_pct", plan["soc_pct"], steps + 1)
     for key in ("net_without_flexible_w", "net_with_flexible_w"):
         _check_length(f"curves.{key}", plan["curves"][key], steps)
+    if "intents" in plan:
+        _check_length("intents", plan["intents"], steps)
     for ident, result in plan["appliances"].items():
         _check_length(f"appliances.{ident}.power_w", result["power_w"], steps)
         if "temperature_c" in result:

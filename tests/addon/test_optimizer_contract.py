@@ -361,3 +361,29 @@ def test_every_benchmark_scenario_is_within_the_contract() -> None:
     assert files
     for path in files:
         validate_scenario(json.loads(path.read_text()))
+
+
+def test_intents_are_optional_and_checked() -> None:
+    data = scenario(steps=2)
+    result = plan(data)
+    result.pop("intents", None)
+    validate_plan(result, validate_scenario(data))  # plans without intents stay valid
+    good = {"kind": "charge", "power_w": 1000.0, "soc_target_pct": 60.0, "reason": "cheap_grid_now"}
+    result["intents"] = [good, {"kind": "self_consumption", "reason": "cover_load"}]
+    checked = validate_plan(result, validate_scenario(data))
+    assert checked["intents"][1] == {
+        "kind": "self_consumption",
+        "power_w": None,
+        "soc_target_pct": None,
+        "reason": "cover_load",
+    }
+    for bad, message in (
+        ([good], "intents: must have 2 values"),
+        ([good, {**good, "kind": "sell"}], "intents[1].kind: must be one of"),
+        ([good, {**good, "reason": "because"}], "intents[1].reason: must be one of"),
+        ([good, {**good, "soc_target_pct": 120}], "intents[1].soc_target_pct"),
+        ([good, {**good, "power_w": float("nan")}], "intents[1].power_w: must be finite"),
+    ):
+        result["intents"] = bad
+        with pytest.raises(ContractError, match=message.replace("[", r"\[").replace("]", r"\]")):
+            validate_plan(result, validate_scenario(data))
