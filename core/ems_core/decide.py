@@ -16,6 +16,7 @@ from enum import StrEnum
 import math
 
 from .control import PIController, peak_shaving_setpoint, self_consumption_step, split_setpoint
+from .executor import Intent, Measured, execute
 from .limiter import BatteryLimits, BatteryState, LimitReason, charge_cap, discharge_cap, limit
 
 # PI gains for self-consumption, per W of grid error (measured on the simulator).
@@ -170,6 +171,8 @@ class Inputs:
     batteries: Sequence[BatteryInput] = ()
     plan_status: PlanStatus = PlanStatus.NONE
     plan_battery_w: float | None = None
+    plan_intent: Intent | None = None  # the step's intent (None: an older plan, its power only)
+    plan_step_left_s: float | None = None
     external_fresh: bool = False
     site_soc_pct: float | None = None
     dt_s: float = 5.0
@@ -263,6 +266,7 @@ class _Site:
     battery_w: float  # measured power of the batteries that share the setpoint
     charge_w: float  # their static maxima
     discharge_w: float
+    capacity_wh: float | None = None  # their total capacity, when every one is known
 
 
 def _pi(memory: PiMemory, mode: Mode, battery_w: float, low: float, high: float) -> PIController:
@@ -280,7 +284,7 @@ def _site_request(
 ) -> tuple[float | None, PIController | None]:
     """The site setpoint the mode asks for (before limits), and its PI loop if one ran."""
     if mode is Mode.AUTO:
-        return inputs.plan_battery_w, None
+        return _auto_request(inputs, site, memory)
     if mode is Mode.MANUAL:
         return settings.manual_setpoint_w, None
     if mode is Mode.EXTERNAL:
@@ -309,6 +313,28 @@ def _site_request(
     target = settings.grid_target_w if mode is Mode.SELF_CONSUMPTION else 0.0
     value = self_consumption_step(site.grid_w, target, pi, inputs.dt_s, deadband_w=DEADBAND_W)
     return value, pi
+
+
+def _auto_request(
+    inputs: Inputs, site: _Site, memory: PiMemory
+) -> tuple[float | None, PIController | None]:
+    """The plan step: its intent through the executor, or (older plans) its battery power."""
+    intent = inputs.plan_intent
+    if intent is None:
+        return inputs.plan_battery_w, None
+    if intent.follows_grid:
+        low = 0.0 if intent.kind == "hold" else -site.discharge_w
+        pi = _pi(memory, Mode.AUTO, site.battery_w, low, site.charge_w)
+        value = self_consumption_step(site.grid_w, 0.0, pi, inputs.dt_s, deadband_w=DEADBAND_W)
+        return value, pi
+    measured = Measured(
+        soc_pct=inputs.site_soc_pct,
+        capacity_wh=site.capacity_wh,
+        net_w=site.net_w,
+        step_left_s=inputs.plan_step_left_s,
+    )
+    request = execute(intent, measured)
+    return (request if request is not None else inputs.plan_battery_w), None
 
 
 def grid_bounds(net_w: float | None, limits: SiteLimits) -> tuple[float, float]:
@@ -402,6 +428,9 @@ def _share(
         battery_w=battery_w,
         charge_w=sum(limit_.charge_max_w for limit_ in limits.values()),
         discharge_w=sum(limit_.discharge_max_w for limit_ in limits.values()),
+        capacity_wh=sum(float(b.capacity_wh) for b in sharing)  # type: ignore[arg-type]
+        if all(_finite(b.capacity_wh) for b in sharing)
+        else None,
     )
     requested, target, site_reason, surplus, pi, fallback = _site_target(
         mode, inputs, settings=settings, site_limits=site_limits, site=site, memory=memory

@@ -9,7 +9,7 @@ the commands, repairs, and the settings store.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -39,6 +39,7 @@ from .core.decide import (
     SiteLimits,
     decide,
 )
+from .core.executor import Intent
 from .core.limiter import LimitReason
 from .core.watch import FollowWatch, FreezeWatch, WriteWatch, active_alarms
 
@@ -110,6 +111,12 @@ class PlanSource(Protocol):
 
     def stale_reason(self, now: datetime) -> str | None:
         """Why the plan may not be followed now, None when it may."""
+
+    def intent_at(self, now: datetime) -> Mapping[str, Any] | None:
+        """The plan step's intent now, None without one."""
+
+    def step_end(self, now: datetime) -> datetime | None:
+        """When the plan step containing ``now`` ends."""
 
     @property
     def starts_at(self) -> datetime | None:
@@ -374,15 +381,22 @@ class SiteController:
             if meter.last_update_success and meter.data:
                 meter.set_frozen(watch.observe(meter.observed_values(), commanded, now.timestamp()))
 
-    def _plan_status(self, now: datetime) -> tuple[PlanStatus, float | None]:
+    def _plan_inputs(self, now: datetime) -> dict[str, Any]:
+        """What ``decide`` needs of the plan now: its status, the step's power and intent."""
         if self.mode is not Mode.AUTO:
-            return PlanStatus.NONE, None
+            return {"plan_status": PlanStatus.NONE}
         setpoint = self.plan.battery_setpoint_w(now)
         if setpoint is not None:
-            return PlanStatus.ACTIVE, float(setpoint)
+            end = self.plan.step_end(now)
+            return {
+                "plan_status": PlanStatus.ACTIVE,
+                "plan_battery_w": float(setpoint),
+                "plan_intent": Intent.from_plan(self.plan.intent_at(now)),
+                "plan_step_left_s": (end - now).total_seconds() if end else None,
+            }
         if self.plan.stale_reason(now) == "not_started":
-            return PlanStatus.NOT_STARTED, None
-        return PlanStatus.STALE, None
+            return {"plan_status": PlanStatus.NOT_STARTED}
+        return {"plan_status": PlanStatus.STALE}
 
     def _battery_input(
         self, key: str, battery: EmsDeviceCoordinator, now: datetime
@@ -414,7 +428,6 @@ class SiteController:
         )
 
     async def _async_step(self, now: datetime) -> TickResult:
-        plan_status, plan_w = self._plan_status(now)
         batteries = self.batteries
         if self.mode is Mode.PASSIVE:
             if not self._released:  # hand the batteries back (retried until done), then idle
@@ -430,8 +443,7 @@ class SiteController:
             mode=self.mode,
             grid_w=self._grid_w(),
             batteries=tuple(self._battery_input(k, b, now) for k, b in batteries.items()),
-            plan_status=plan_status,
-            plan_battery_w=plan_w,
+            **self._plan_inputs(now),
             external_fresh=self.external_updated is not None
             and (now - self.external_updated).total_seconds() <= EXTERNAL_TIMEOUT_S,
             site_soc_pct=self.site.values().soc,

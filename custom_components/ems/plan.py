@@ -403,6 +403,18 @@ class PlanManager:
             return None
         return float(self.plan["battery_w"][index])  # type: ignore[index]
 
+    def intent_at(self, now: datetime) -> dict[str, Any] | None:
+        """The plan step's intent now (None: stale, or a plan without intents)."""
+        if self.is_stale(now) or (index := self.slot(now)) is None:
+            return None
+        intents = self.plan.get("intents") if self.plan else None  # type: ignore[union-attr]
+        return intents[index] if intents else None
+
+    def step_end(self, now: datetime) -> datetime | None:
+        """When the plan step containing ``now`` ends."""
+        index = self.slot(now)
+        return None if index is None else self._start + self._step * (index + 1)
+
     def step_times(self, count: int | None = None) -> list[datetime]:
         """Start of each step (or ``count`` boundaries), in local time."""
         if self.plan is None:

@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import given, settings as hyp_settings, strategies as st
 import pytest
 
+from ems_core.contract import INTENT_KINDS
 from ems_core.decide import (
     BatteryInput,
     ControlSettings,
@@ -26,6 +27,7 @@ from ems_core.decide import (
     decide,
     grid_bounds,
 )
+from ems_core.executor import Intent
 from ems_core.limiter import BatteryLimits, BatteryState
 
 LIMITS = BatteryLimits(
@@ -473,9 +475,30 @@ def batteries(draw: st.DrawFn, key: str) -> BatteryInput:
     soc_window=st.tuples(st.floats(0, 100), st.floats(0, 100)),
     grid_charging=st.booleans(),
     dt=st.floats(0, 10),
+    intent=st.one_of(
+        st.none(),
+        st.builds(
+            Intent,
+            kind=st.sampled_from(INTENT_KINDS),
+            power_w=ODD,
+            soc_target_pct=ODD,
+        ),
+    ),
+    step_left=ODD,
 )
 def test_no_command_leaves_the_limits(
-    mode, grid, bats, plan_w, plan_status, manual, ramp, soc_window, grid_charging, dt
+    mode,
+    grid,
+    bats,
+    plan_w,
+    plan_status,
+    manual,
+    ramp,
+    soc_window,
+    grid_charging,
+    dt,
+    intent,
+    step_left,
 ) -> None:
     settings = ControlSettings(
         manual_setpoint_w=manual,
@@ -492,6 +515,8 @@ def test_no_command_leaves_the_limits(
             batteries=bats,
             plan_status=plan_status,
             plan_battery_w=plan_w,
+            plan_intent=intent,
+            plan_step_left_s=step_left,
             external_fresh=True,
             site_soc_pct=50.0,
             dt_s=dt,

@@ -552,3 +552,23 @@ async def test_status_says_when_nothing_may_be_commanded(hass: HomeAssistant, si
 
 def _battery_id(site) -> str:
     return next(s for s, sub in site.subentries.items() if sub.subentry_type == "battery")
+
+
+async def test_auto_follows_the_intent_when_the_load_departs_from_the_forecast(
+    hass: HomeAssistant, site, sim
+) -> None:
+    """Issue 13: a self-consumption step covers the real load, not the planned 500 W."""
+    controller = site.runtime_data.controller
+    now = dt_util.utcnow()
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    plan = make_plan(start, battery_w=[-500.0] * 96)
+    plan["intents"] = [{"kind": "self_consumption", "reason": "cover_load"}] * 96
+    await hass.services.async_call(DOMAIN, "set_plan", {"plan": plan}, blocking=True)
+    sim.site.meter.extra_load_w = 2300.0  # a kettle on top of the forecast
+    clock = Clock(controller, sim)
+    clock.now = now
+    await _select(hass, "auto")
+    grid = await clock.run(20)
+    assert controller.last.effective_mode is Mode.AUTO
+    assert grid[-1] == pytest.approx(0, abs=TOLERANCE_W)  # the fixed -500 W would import 1.8 kW
+    assert sim.site.battery.setpoint < -2000
