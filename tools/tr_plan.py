@@ -444,6 +444,39 @@ CALENDAR = {
 }
 
 
+# What the plan means the battery to do (contract INTENT_KINDS), in a household's words.
+INTENT_KINDS = {
+    "self_consumption": (
+        "Cover the house, store the surplus",
+        "Couvrir la maison, stocker le surplus",
+    ),
+    "hold": ("Keep the energy for later", "Garder l'énergie pour plus tard"),
+    "charge": ("Charge", "Charger"),
+    "discharge": ("Discharge for the house", "Décharger pour la maison"),
+    "export": ("Sell to the grid", "Vendre au réseau"),
+}
+INTENT_REASONS = {
+    "store_pv_surplus": ("Solar surplus to store", "Surplus solaire à stocker"),
+    "cover_load": ("The battery covers the house", "La batterie alimente la maison"),
+    "cheap_grid_now": (
+        "Grid power is cheaper now than when it will be used",
+        "Le courant est moins cher maintenant qu'au moment où il servira",
+    ),
+    "expensive_now": ("Grid power is expensive now", "Le courant est cher maintenant"),
+    "keep_for_later": (
+        "The stored energy is worth more later",
+        "L'énergie stockée vaudra plus tard davantage",
+    ),
+    "sell_high": ("The feed-in price is worth it", "Le prix de revente en vaut la peine"),
+    "peak_limit": ("Keeps the grid import under its limit", "Garde le soutirage sous sa limite"),
+    "reach_final_soc": (
+        "To end the plan at its state of charge",
+        "Pour finir le plan à son état de charge",
+    ),
+    "at_limit": ("The battery is full or empty", "La batterie est pleine ou vide"),
+}
+
+
 def merge(data: dict, lang: int) -> dict:
     """Add the plan's strings to a built translation file (0 English, 1 French)."""
     data.setdefault("config_subentries", {})["appliance"] = _appliance(lang)
@@ -462,6 +495,19 @@ def merge(data: dict, lang: int) -> dict:
     entity["sensor"]["plan_status"] = {
         "name": ("Plan status", "État du plan")[lang],
         "state": {k: v[lang] for k, v in STATUSES.items()},
+    }
+    entity["sensor"]["battery_intent"] = {
+        "name": ("Battery plan now", "Plan de la batterie maintenant")[lang],
+        "state": {k: v[lang] for k, v in INTENT_KINDS.items()},
+        "state_attributes": {
+            "reason": {
+                "name": ("Why", "Pourquoi")[lang],
+                "state": {k: v[lang] for k, v in INTENT_REASONS.items()},
+            },
+            "power_w": {"name": ("Planned power", "Puissance prévue")[lang]},
+            "soc_target_pct": {"name": ("State of charge aimed at", "État de charge visé")[lang]},
+            "until": {"name": ("Until", "Jusqu'à")[lang]},
+        },
     }
     entity.setdefault("binary_sensor", {})["plan_stale"] = {
         "name": ("Plan stale", "Plan périmé")[lang],

@@ -37,7 +37,7 @@ from homeassistant.util import dt as dt_util
 
 from .appliance import ApplianceConfig
 from .const import DOMAIN
-from .core.contract import MAX_REQUEST_ENERGY_WH, STATUSES
+from .core.contract import INTENT_KINDS, MAX_REQUEST_ENERGY_WH, STATUSES
 from .descriptions import POWER_SENSOR_FIELDS
 from .entity import EmsSiteBaseEntity
 from .plan import PlanManager
@@ -291,6 +291,46 @@ class EmsPlanStatusSensor(EmsPlanEntity, SensorEntity):
         }
 
 
+BATTERY_INTENT = SensorEntityDescription(
+    key="battery_intent",
+    translation_key="battery_intent",
+    device_class=SensorDeviceClass.ENUM,
+    options=list(INTENT_KINDS),
+)
+
+
+class EmsBatteryIntentSensor(EmsPlanEntity, SensorEntity):
+    """What the plan means the battery to do now, and why (the reason, translated)."""
+
+    @property
+    def _intent(self) -> dict[str, Any] | None:
+        return self.manager.intent_at(dt_util.utcnow())
+
+    @property
+    def available(self) -> bool:
+        """Only while a plan with intents is being followed."""
+        return self._intent is not None
+
+    @property
+    def native_value(self) -> str | None:
+        """self_consumption, hold, charge, discharge or export."""
+        intent = self._intent
+        return None if intent is None else intent["kind"]
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Why, the planned power and the state of charge aimed at by the end of the step."""
+        if (intent := self._intent) is None:
+            return None
+        end = self.manager.step_end(dt_util.utcnow())
+        return {
+            "reason": intent["reason"],
+            "power_w": intent.get("power_w"),
+            "soc_target_pct": intent.get("soc_target_pct"),
+            "until": end.isoformat() if end else None,
+        }
+
+
 PLAN_STALE = BinarySensorEntityDescription(
     key="plan_stale",
     translation_key="plan_stale",
@@ -435,6 +475,7 @@ def _site_entities(manager: PlanManager, platform: str) -> list[Entity]:
             ),
             EmsPlanAgeSensor(manager, PLAN_AGE),
             EmsPlanStatusSensor(manager, PLAN_STATUS),
+            EmsBatteryIntentSensor(manager, BATTERY_INTENT),
         ]
     if platform == Platform.BINARY_SENSOR:
         return [EmsPlanStaleSensor(manager, PLAN_STALE)]

@@ -572,3 +572,17 @@ async def test_auto_follows_the_intent_when_the_load_departs_from_the_forecast(
     assert controller.last.effective_mode is Mode.AUTO
     assert grid[-1] == pytest.approx(0, abs=TOLERANCE_W)  # the fixed -500 W would import 1.8 kW
     assert sim.site.battery.setpoint < -2000
+    # "Why is my battery doing this?": the intent and its reason, in the entity.
+    state = hass.states.get("sensor.home_battery_plan_now")
+    assert state.state == "self_consumption"
+    assert state.attributes["reason"] == "cover_load"
+
+
+async def test_the_battery_plan_now_is_unavailable_without_intents(
+    hass: HomeAssistant, site, sim
+) -> None:
+    now = dt_util.utcnow()
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    await hass.services.async_call(DOMAIN, "set_plan", {"plan": make_plan(start)}, blocking=True)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_battery_plan_now").state == "unavailable"
