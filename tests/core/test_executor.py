@@ -183,3 +183,16 @@ def test_stale_plan_is_self_consumption() -> None:
     )
     assert decision.fallback is Fallback.PLAN_STALE
     assert decision.setpoint_w < 0  # covering the house, not charging
+
+
+def test_settled_is_where_the_loop_converges() -> None:
+    from ems_core.executor import settled
+
+    assert settled(Intent(kind="self_consumption"), HALF) == -800.0
+    exporting = Measured(soc_pct=50.0, capacity_wh=1e4, net_w=-1200.0, step_left_s=900.0)
+    assert settled(Intent(kind="self_consumption"), exporting) == 1200.0
+    assert settled(Intent(kind="hold"), HALF) == 0.0
+    assert settled(Intent(kind="hold"), exporting) == 1200.0
+    assert settled(None, HALF, planned_w=-300.0) == -300.0
+    charge = Intent(kind="charge", power_w=2000.0, soc_target_pct=55.0)
+    assert settled(charge, HALF) == execute(charge, HALF)

@@ -100,3 +100,22 @@ def execute(intent: Intent, measured: Measured) -> float | None:
     if intent.kind == "discharge" and _finite(measured.net_w):
         power = max(power, min(0.0, -float(measured.net_w)))  # type: ignore[arg-type]
     return power
+
+
+def settled(
+    intent: Intent | None, measured: Measured, planned_w: float | None = None
+) -> float | None:
+    """The request once settled, for a whole step (``ems-optimizer simulate``).
+
+    For the grid-following kinds it is where ``decide``'s PI loop converges: the battery takes
+    the net load (``self_consumption``: −net; ``hold``: only a surplus, max(0, −net)). For the
+    others it is :func:`execute`. Without an intent (an older plan): the planned power.
+    """
+    if intent is None:
+        return planned_w
+    if intent.follows_grid:
+        if not _finite(measured.net_w):
+            return None
+        balance = -float(measured.net_w)  # type: ignore[arg-type]
+        return max(0.0, balance) if intent.kind == "hold" else balance
+    return execute(intent, measured)
