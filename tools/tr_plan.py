@@ -530,6 +530,10 @@ def merge(data: dict, lang: int) -> dict:
     for key, messages in EXCEPTIONS.items():
         exceptions[key] = {"message": messages[lang]}
     data.setdefault("common", {}).update({k: v[lang] for k, v in CALENDAR.items()})
+    data["common"]["calendar_why"] = ("Why: {reason}.", "Pourquoi : {reason}.")[lang]
+    data["common"].update(
+        {f"calendar_reason_{k}": v[lang].lower() for k, v in INTENT_REASONS.items()}
+    )
     services = data.setdefault("services", {})
     for service, (name, description, fields) in SERVICES.items():
         services[service] = {

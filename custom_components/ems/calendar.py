@@ -16,6 +16,7 @@ from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
+from .core.contract import INTENT_REASONS
 from .plan import PlanManager, PlanRun
 from .plan_entities import EmsPlanEntity
 from .runtime import EmsConfigEntry
@@ -26,7 +27,13 @@ PLAN_CALENDAR = CalendarEntityDescription(key="plan", translation_key="plan")
 
 # Event texts are data, not entity names: the "common" strings of ems's translations, read in
 # Home Assistant's language (Home Assistant fills in English for a language ems does not ship).
-_TEXT_KEYS = ("calendar_charge", "calendar_discharge", "calendar_description")
+_TEXT_KEYS = (
+    "calendar_charge",
+    "calendar_discharge",
+    "calendar_description",
+    "calendar_why",
+    *(f"calendar_reason_{code}" for code in INTENT_REASONS),
+)
 
 
 async def async_calendar_texts(hass: HomeAssistant, language: str) -> dict[str, str]:
@@ -83,13 +90,17 @@ class EmsPlanCalendar(EmsPlanEntity, CalendarEntity):
             summary = appliance.name if appliance else run.appliance
         else:
             summary = self.texts[run.kind]
+        description = self.texts["description"].format(
+            energy=f"{run.energy_wh / 1000:.2f}", power=f"{abs(run.average_w):.0f}"
+        )
+        if run.reason is not None:  # "why is my battery charging from the grid now?"
+            why = self.texts[f"reason_{run.reason}"]
+            description = f"{description}\n{self.texts['why'].format(reason=why)}"
         return CalendarEvent(
             start=run.start,
             end=run.end,
             summary=summary,
-            description=self.texts["description"].format(
-                energy=f"{run.energy_wh / 1000:.2f}", power=f"{abs(run.average_w):.0f}"
-            ),
+            description=description,
             uid=f"{run.appliance or run.kind}_{run.start.isoformat()}",
         )
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 import logging
 import math
@@ -72,6 +72,7 @@ class PlanRun:
     appliance: str | None  # appliance uid
     energy_wh: float
     average_w: float
+    reason: str | None = None  # a battery block: its intents' most frequent reason
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -480,10 +481,15 @@ class PlanManager:
                 return "discharge"
             return None
 
-        return [
-            self._run(first, last, kind, None, power)
-            for first, last, kind in self._blocks(power, label)
-        ]
+        intents = self.plan.get("intents") or []
+        runs = []
+        for first, last, kind in self._blocks(power, label):
+            run = self._run(first, last, kind, None, power)
+            reasons = [i["reason"] for i in intents[first:last]]
+            if reasons:
+                run = replace(run, reason=max(set(reasons), key=reasons.count))
+            runs.append(run)
+        return runs
 
     def runs(self) -> list[PlanRun]:
         """Every block of the plan, by start time."""

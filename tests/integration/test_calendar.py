@@ -11,6 +11,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from plan_helpers import DISHWASHER, HEATER, NOW, WATER_HEATER, at, make_plan, run, setup_site
+import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.ems.const import DOMAIN
@@ -186,3 +187,27 @@ async def test_calendar_follows_time_and_new_plans(
     )
     await hass.async_block_till_done()
     assert await _events(hass, NOW, 24) == []
+
+
+@pytest.mark.parametrize(
+    ("language", "why"),
+    [
+        ("en", "Why: grid power is cheaper now than when it will be used."),
+        ("fr", "Pourquoi : le courant est moins cher maintenant qu'au moment où il servira."),
+    ],
+)
+async def test_battery_blocks_say_why(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, language: str, why: str
+) -> None:
+    """Issue 13: 'why is my battery charging from the grid now?' — the calendar answers."""
+    freezer.move_to(NOW)
+    hass.config.language = language
+    await setup_site(hass, [])
+    plan = _plan()
+    intents = [{"kind": "hold", "reason": "keep_for_later"}] * STEPS
+    intents[0:4] = [{"kind": "charge", "reason": "cheap_grid_now"}] * 4
+    plan["intents"] = intents
+    await hass.services.async_call(DOMAIN, "set_plan", {"plan": plan}, blocking=True)
+    await hass.async_block_till_done()
+    charge = (await _events(hass, NOW, 1))[0]
+    assert charge["description"].endswith(why)
