@@ -1,4 +1,4 @@
-"""Assist intents: set and read the site mode by voice ("set the energy mode to backup")."""
+"""Assist intents: set and read the site mode, and ask why the battery does what it does."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, intent
 from homeassistant.helpers.translation import async_get_translations
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .controller import SiteController
@@ -16,6 +17,7 @@ from .core.decide import Mode
 
 INTENT_SET_MODE = "EmsSetMode"
 INTENT_GET_MODE = "EmsGetMode"
+INTENT_BATTERY_WHY = "EmsBatteryWhy"
 _LANGUAGES = ("en", "fr")
 
 
@@ -23,6 +25,7 @@ async def async_setup_intents(hass: HomeAssistant) -> None:
     """Register the intents (called by Home Assistant's intent integration)."""
     intent.async_register(hass, SetModeIntentHandler())
     intent.async_register(hass, GetModeIntentHandler())
+    intent.async_register(hass, BatteryWhyIntentHandler())
 
 
 def _normalise(text: str) -> str:
@@ -110,4 +113,41 @@ class GetModeIntentHandler(intent.IntentHandler):
             )
         response = intent_obj.create_response()
         response.async_set_speech(text)
+        return response
+
+
+class BatteryWhyIntentHandler(intent.IntentHandler):
+    """Say what the plan means the battery to do now, and why ("why is my battery charging?")."""
+
+    intent_type = INTENT_BATTERY_WHY
+    description = "Tells what the ems plan has the battery do now, and why"
+    platforms: ClassVar[set[str]] = {"sensor"}
+
+    async def async_handle(self, intent_obj: intent.Intent) -> intent.IntentResponse:
+        """Read the step's intent and its reason from the battery-plan sensor's translations."""
+        hass = intent_obj.hass
+        controller = _controller(hass)
+        language = intent_obj.language
+        french = language.startswith("fr")
+        current = controller.plan.intent_at(dt_util.utcnow())
+        response = intent_obj.create_response()
+        if current is None or controller.mode is not Mode.AUTO:
+            labels = await _labels(hass, language)
+            response.async_set_speech(
+                f"Pas de plan suivi en ce moment : le mode est {labels[controller.mode.value]}"
+                if french
+                else f"No plan is being followed: the mode is {labels[controller.mode.value]}"
+            )
+            return response
+        strings = await async_get_translations(hass, language, "entity", {DOMAIN})
+        base = f"component.{DOMAIN}.entity.sensor.battery_intent"
+        kind = strings.get(f"{base}.state.{current['kind']}", current["kind"])
+        reason = strings.get(
+            f"{base}.state_attributes.reason.state.{current['reason']}", current["reason"]
+        )
+        response.async_set_speech(
+            f"{kind} : {reason[0].lower()}{reason[1:]}."
+            if french
+            else f"{kind}: {reason[0].lower()}{reason[1:]}."
+        )
         return response

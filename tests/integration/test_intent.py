@@ -1,4 +1,4 @@
-"""Assist intents: set and read the site mode in English and French."""
+"""Assist intents: set and read the site mode, and ask why the battery does it (en, fr)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from homeassistant.components import conversation
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import intent
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from plan_helpers import make_plan
 import pytest
 from site_helpers import setup_site
 
 from custom_components.ems.controller import Mode
-from custom_components.ems.intent import INTENT_GET_MODE, INTENT_SET_MODE
+from custom_components.ems.intent import INTENT_BATTERY_WHY, INTENT_GET_MODE, INTENT_SET_MODE
 
 SENTENCES = Path(__file__).parents[2] / "docs" / "custom_sentences"
 
@@ -95,4 +97,53 @@ async def test_assist_with_the_shipped_sentences(
     assert entry.runtime_data.controller.mode is mode
     answer = result.response.speech["plain"]["speech"]
     assert answer == (speech or "Mode énergie : Autoconsommation")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def _plan_with_intent(hass: HomeAssistant, kind: str, reason: str) -> None:
+    now = dt_util.utcnow()
+    start = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    plan = make_plan(start, battery_w=[1000.0] * 96)
+    plan["intents"] = [{"kind": kind, "reason": reason}] * 96
+    await hass.services.async_call("ems", "set_plan", {"plan": plan}, blocking=True)
+
+
+@pytest.mark.parametrize(
+    ("language", "speech"),
+    [
+        ("en", "Charge: grid power is cheaper now than when it will be used."),
+        ("fr", "Charger : le courant est moins cher maintenant qu'au moment où il servira."),
+    ],
+)
+async def test_why_is_my_battery_charging(
+    hass: HomeAssistant, controller, language: str, speech: str
+) -> None:
+    """Issue 13: the question users of every peer ask, answered by voice."""
+    await _plan_with_intent(hass, "charge", "cheap_grid_now")
+    await controller.async_set_mode(Mode.AUTO)
+    response = await intent.async_handle(hass, "test", INTENT_BATTERY_WHY, {}, language=language)
+    assert response.speech["plain"]["speech"] == speech
+
+
+async def test_why_without_a_plan_says_so(hass: HomeAssistant, controller) -> None:
+    await controller.async_set_mode(Mode.MANUAL)
+    response = await intent.async_handle(hass, "test", INTENT_BATTERY_WHY, {}, language="en")
+    assert response.speech["plain"]["speech"] == "No plan is being followed: the mode is Manual"
+
+
+async def test_why_with_the_shipped_sentences(hass: HomeAssistant, sim, tmp_path: Path) -> None:
+    hass.config.config_dir = str(tmp_path)
+    target = tmp_path / "custom_sentences" / "en"
+    target.mkdir(parents=True)
+    shutil.copy(SENTENCES / "en" / "ems.yaml", target / "ems.yaml")
+    entry = await setup_site(hass, sim)
+    for component in ("homeassistant", "conversation", "intent"):
+        assert await async_setup_component(hass, component, {})
+    await _plan_with_intent(hass, "self_consumption", "cover_load")
+    await entry.runtime_data.controller.async_set_mode(Mode.AUTO)
+    result = await conversation.async_converse(
+        hass, "why is my battery discharging", None, Context(), language="en"
+    )
+    speech = result.response.speech["plain"]["speech"]
+    assert speech == "Cover the house, store the surplus: the battery covers the house."
     assert await hass.config_entries.async_unload(entry.entry_id)
