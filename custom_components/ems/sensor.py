@@ -23,6 +23,7 @@ from .descriptions import POWER_SENSOR_FIELDS, device_points, entity_category
 from .entity import EmsControllerEntity, EmsDeviceEntity, EmsSiteEntity
 from .plan_entities import async_add_plan_entities
 from .runtime import EmsConfigEntry
+from .savings import async_add_savings_sensors
 from .site import SiteValues
 
 PARALLEL_UPDATES = 0
@@ -93,6 +94,7 @@ async def async_setup_entry(
     async_add_entities(EmsSiteSensor(entry, d) for d in SITE_SENSORS)
     async_add_entities(EmsControllerSensor(entry, d) for d in CONTROLLER_SENSORS)
     async_add_plan_entities(entry, async_add_entities, "sensor")
+    async_add_savings_sensors(hass, entry, async_add_entities)
 
 
 class EmsPointSensor(EmsDeviceEntity, SensorEntity):
