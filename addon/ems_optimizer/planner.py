@@ -24,6 +24,7 @@ from ems_core.contract import (
     validate_scenario,
 )
 
+from .intents import derive_intents
 from .model import battery as battery_model
 from .model.appliances import BUILDERS
 from .model.appliances.base import PlanWarning, Prepared, Result
@@ -275,6 +276,7 @@ def _assemble(
     }
     result_plan["report"] = build_report(scenario, result_plan, counted)
     result_plan["objective_value"] = objective_value(scenario, result_plan)
+    result_plan["intents"] = derive_intents(scenario, result_plan)
     return result_plan
 
 
