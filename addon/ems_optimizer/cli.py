@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
 
     serve_cli.register(subparsers)
+    importlib.import_module("ems_optimizer.simulate_cli").register(subparsers)
 
     try:
         forecast_cli = importlib.import_module("ems_optimizer.forecast.cli")
