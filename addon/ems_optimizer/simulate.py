@@ -20,7 +20,7 @@ Prices are treated as known over the horizon (a tariff, or day-ahead prices).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 import html
 import math
@@ -408,6 +408,21 @@ def share_captured(cost: float, no_battery: float | None, perfect: float | None)
     return (no_battery - cost) / (no_battery - perfect)
 
 
+def _stored_value(inputs: Inputs, steps: Sequence[Step]) -> float:
+    """The energy left in the battery beyond the start, at the mean import price (after η)."""
+    if not steps:
+        return 0.0
+    battery = inputs.battery
+    change_kwh = (steps[-1].soc_pct - battery["soc_initial_pct"]) / 100.0
+    change_kwh *= battery["capacity_wh"] / 1000.0 * battery["discharge_efficiency"]
+    price = float(inputs.actual.loc[inputs.index, PRICE_COLUMNS[0]].mean())
+    return change_kwh * price
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def run(
     inputs: Inputs,
     strategies: Sequence[str] = STRATEGIES,
@@ -416,6 +431,7 @@ def run(
     """Every strategy's steps and cost, and the summary (the output JSON)."""
     results = {name: simulate(inputs, name, progress) for name in strategies}
     costs = {name: sum(s.cost_eur for s in steps) for name, steps in results.items()}
+    adjusted = {name: costs[name] - _stored_value(inputs, steps) for name, steps in results.items()}
     summary: dict[str, Any] = {}
     for name, steps in results.items():
         imported = sum(max(0.0, s.grid_w) for s in steps) * inputs.hours / 1000.0
@@ -424,6 +440,12 @@ def run(
         summary[name] = {
             "cost_eur": round(costs[name], 4),
             "share_of_perfect_foresight": None if share is None else round(share, 4),
+            "cost_soc_adjusted_eur": round(adjusted[name], 4),
+            "share_soc_adjusted": _rounded(
+                share_captured(
+                    adjusted[name], adjusted.get("no_battery"), adjusted.get("perfect_foresight")
+                )
+            ),
             "import_kwh": round(imported, 3),
             "export_kwh": round(exported, 3),
             "soc_final_pct": round(steps[-1].soc_pct, 2) if steps else None,
@@ -445,15 +467,21 @@ def run(
     }
 
 
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.1f} %"
+
+
 def format_table(output: dict[str, Any]) -> str:
     """Strategy, cost and share of perfect foresight captured, as a text table."""
-    lines = [f"{'strategy':<18} {'cost €':>10} {'captured':>9} {'import kWh':>11} {'SOC end':>8}"]
+    lines = [
+        f"{'strategy':<18} {'cost €':>8} {'captured':>9} {'import kWh':>11} {'SOC end':>8} "
+        f"{'cost, SOC valued €':>19} {'captured':>9}"
+    ]
     for name, row in output["summary"].items():
-        share = row["share_of_perfect_foresight"]
-        shown = "—" if share is None else f"{share * 100:.1f} %"
         lines.append(
-            f"{name:<18} {row['cost_eur']:>10.2f} {shown:>9} {row['import_kwh']:>11.1f} "
-            f"{row['soc_final_pct']:>7.0f}%"
+            f"{name:<18} {row['cost_eur']:>8.2f} {_percent(row['share_of_perfect_foresight']):>9} "
+            f"{row['import_kwh']:>11.1f} {row['soc_final_pct']:>7.0f}% "
+            f"{row['cost_soc_adjusted_eur']:>19.2f} {_percent(row['share_soc_adjusted']):>9}"
         )
     return "\n".join(lines)
 
@@ -536,8 +564,3 @@ def chart_html(output: dict[str, Any], inputs: Inputs) -> str:
         f"<h2>Closed loop {html.escape(output['from'])} → {html.escape(output['to'])}</h2>"
         f"<pre>{table}</pre>" + "".join(panels) + "</body></html>\n"
     )
-
-
-def with_options(inputs: Inputs, options: PlanOptions) -> Inputs:
-    """The same inputs planned with other solver options."""
-    return replace(inputs, options=options)
