@@ -248,6 +248,7 @@ E = {
     "mode": "select.demo_site_mode",
     "grid_charging": "switch.demo_site_charge_from_the_grid",
     "status": "sensor.demo_site_status",
+    "battery_intent": "sensor.demo_site_battery_plan_now",
     "manual_setpoint": "number.demo_site_manual_battery_setpoint",
     "pv_power": "sensor.demo_site_pv_power",
     "battery_power": "sensor.demo_site_battery_power",

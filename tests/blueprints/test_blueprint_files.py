@@ -124,11 +124,11 @@ async def test_every_blueprint_loads_from_the_config_dir(
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_custom_sentences(language: str) -> None:
-    """The example custom sentences parse and fill slot `mode` with a mode value."""
+    """The example custom sentences parse, fill slot `mode` with a mode value, ask why."""
     path = SENTENCES_DIR / language / "ems.yaml"
     data = yaml.safe_load(path.read_text())
     assert data["language"] == language
-    assert set(data["intents"]) == {"EmsSetMode", "EmsGetMode"}
+    assert set(data["intents"]) == {"EmsSetMode", "EmsGetMode", "EmsBatteryWhy"}
     assert {v["out"] for v in data["lists"]["mode"]["values"]} == set(MODES)
     intents = Intents.from_dict(data)
     cases = {
@@ -137,6 +137,8 @@ def test_custom_sentences(language: str) -> None:
             ("switch energy mode to backup", "EmsSetMode", "backup"),
             ("change the battery mode to peak shaving mode", "EmsSetMode", "peak_shaving"),
             ("what is the energy mode", "EmsGetMode", None),
+            ("why is my battery charging", "EmsBatteryWhy", None),
+            ("what is the battery doing now", "EmsBatteryWhy", None),
         ],
         "fr": [
             ("mets le mode énergie sur autoconsommation", "EmsSetMode", "self_consumption"),
@@ -144,6 +146,8 @@ def test_custom_sentences(language: str) -> None:
             ("règle le mode énergie sur écrêtage des pointes", "EmsSetMode", "peak_shaving"),
             ("mets le mode energie sur charge seule", "EmsSetMode", "charge_only"),
             ("quel est le mode énergie", "EmsGetMode", None),
+            ("pourquoi ma batterie charge", "EmsBatteryWhy", None),
+            ("que fait la batterie en ce moment", "EmsBatteryWhy", None),
         ],
     }[language]
     for text, intent, mode in cases:

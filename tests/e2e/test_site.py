@@ -187,24 +187,36 @@ def test_passive_mode_leaves_the_battery(site: Site) -> None:
 
 @pytest.mark.timeout(120)
 def test_auto_mode_follows_the_plan(site: Site) -> None:
-    """Mode auto with a current plan: the battery setpoint is the plan's (within the limiter)."""
+    """Mode auto with a current plan: the battery carries out the step's intent (via the limiter).
+
+    The plan's intents come from the add-on's own solution; what the battery does must fit the
+    intent of the step running now: a charge never discharges, a hold never discharges, a
+    discharge or an export never charges, and self-consumption holds the grid near 0 W unless a
+    limit stops it.
+    """
     site.service("select", "select_option", {"entity_id": E["mode"], "option": "auto"})
 
-    def following() -> tuple[float, float] | None:
+    def following() -> tuple[str, float] | None:
         mode = site.state(E["mode"])
-        setpoint, planned = site.number(E["setpoint"]), site.number(E["plan_battery"])
+        setpoint = site.number(E["setpoint"])
+        intent = site.value(E["battery_intent"])
         register = _battery_setpoint_register(site)
         if mode["attributes"].get("effective_mode") != "auto" or setpoint is None:
             return None
-        if planned is None or not _near(register, setpoint, 10):
+        if intent in (None, "unavailable") or not _near(register, setpoint, 10):
             return None
-        # The limiter may only bring the plan's power towards 0 W, never beyond it.
-        ok = _near(setpoint, planned, 1) or (
-            abs(setpoint) < abs(planned) and site.value(E["limit_reason"]) != "none"
-        )
-        return (setpoint, planned) if ok else None
+        limited = site.value(E["limit_reason"]) != "none"
+        grid = site.number(E["grid_power"])
+        ok = {
+            "charge": setpoint >= 0,
+            "hold": setpoint >= 0,
+            "discharge": setpoint <= 0,
+            "export": setpoint <= 0,
+            "self_consumption": limited or (grid is not None and abs(grid) <= 300),
+        }.get(intent, False)
+        return (intent, setpoint) if ok else None
 
-    site.wait(following, 45, "the battery setpoint follows the plan")
+    site.wait(following, 90, "the battery carries out the plan's intent")
 
 
 @pytest.mark.timeout(150)
@@ -221,8 +233,8 @@ def test_device_outage_and_recovery(site: Site) -> None:
             45,
             "the battery's entities turn unavailable",
         )
-        # The site's only battery is down: nothing can be controlled safely.
-        assert site.value(E["site_state"]) == "error"
+        # The site's only battery is down: nothing can be controlled safely (next control tick).
+        site.wait(lambda: site.value(E["site_state"]) == "error", 15, "the controller says error")
         assert site.number(E["pv_inverter_power"]) is not None, "the PV inverter still answers"
     finally:
         site.sim.call(lambda sim: sim.faults.clear_exception(1))
