@@ -39,9 +39,10 @@ from .core.decide import (
     SiteLimits,
     decide,
 )
-from .core.executor import Intent
+from .core.executor import EFFICIENCY, Intent
 from .core.limiter import LimitReason
 from .core.watch import FollowWatch, FreezeWatch, WriteWatch, active_alarms
+from .issues import set_issue
 
 if TYPE_CHECKING:
     from .coordinator import EmsDeviceCoordinator
@@ -54,7 +55,6 @@ WRITE_DELTA_W = 10.0
 WRITE_EVERY_S = 30.0
 EXTERNAL_TIMEOUT_S = 120.0  # external setpoint not refreshed for this long → 0 W
 METER_STALE_S = 120.0  # an entity-backed meter silent for longer is treated as missing
-EFFICIENCY = 0.95  # per direction, for the plan's battery model when the device gives none
 STORE_VERSION = 1
 SAVE_DELAY_S = 2.0
 
@@ -240,11 +240,12 @@ class SiteController:
             self.stored.add("mode")
         self.plan.hold_appliances = self.mode is Mode.PASSIVE
 
+    def _stored_data(self) -> dict[str, Any]:
+        """What the store keeps: the mode and every setting."""
+        return {"mode": self.mode.value, "settings": dict(self.settings.__dict__)}
+
     def _save(self) -> None:
-        self._store.async_delay_save(
-            lambda: {"mode": self.mode.value, "settings": dict(self.settings.__dict__)},
-            SAVE_DELAY_S,
-        )
+        self._store.async_delay_save(self._stored_data, SAVE_DELAY_S)
 
     @callback
     def async_start(self) -> None:
@@ -528,9 +529,7 @@ class SiteController:
     async def async_shutdown(self) -> None:
         """Unload or stop: tick no more, and no command of ours stays in force."""
         self._cancel_timer()
-        await self._store.async_save(
-            {"mode": self.mode.value, "settings": dict(self.settings.__dict__)}
-        )
+        await self._store.async_save(self._stored_data())
         async with self._lock:
             self._stopped = True
             await self._async_release(self.batteries)
@@ -562,39 +561,28 @@ class SiteController:
             battery = self.batteries.get(key)
             problems = watch.problems()
             for problem in Problem:
-                issue_id = self._issue_id(problem, key)
-                if problem in problems and battery is not None:
-                    ir.async_create_issue(
-                        self.hass,
-                        DOMAIN,
-                        issue_id,
-                        is_fixable=False,
-                        severity=ir.IssueSeverity.ERROR
-                        if problem is not Problem.NOT_FOLLOWING
-                        else ir.IssueSeverity.WARNING,
-                        translation_key=problem.value,
-                        translation_placeholders={
-                            "name": battery.subentry.title,
-                            "detail": problems[problem],
-                        },
-                    )
-                else:
-                    ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+                set_issue(
+                    self.hass,
+                    self._issue_id(problem, key),
+                    problem in problems and battery is not None,
+                    translation_key=problem.value,
+                    placeholders={
+                        "name": battery.subentry.title if battery else key,
+                        "detail": problems.get(problem, ""),
+                    },
+                    severity=ir.IssueSeverity.WARNING
+                    if problem is Problem.NOT_FOLLOWING
+                    else ir.IssueSeverity.ERROR,
+                )
 
     def _update_plan_issue(self, decision: Decision) -> None:
-        issue_id = f"plan_stale_{self.entry.entry_id}"
-        if decision.fallback is Fallback.PLAN_STALE:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="plan_stale",
-                translation_placeholders={"name": self.entry.title},
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        set_issue(
+            self.hass,
+            f"plan_stale_{self.entry.entry_id}",
+            decision.fallback is Fallback.PLAN_STALE,
+            translation_key="plan_stale",
+            placeholders={"name": self.entry.title},
+        )
 
     @callback
     def _clear_issues(self) -> None:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.const import ATTR_ENTITY_ID, ATTR_OPTION, STATE_ON
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_utc_time_change
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -40,6 +39,7 @@ from .const import (
     PLAN_STORE_VERSION,
 )
 from .core.contract import ContractError, parse_time, validate_plan, validate_scenario
+from .issues import set_issue
 from .validation import EmsValidationError
 
 if TYPE_CHECKING:
@@ -335,22 +335,13 @@ class PlanManager:
         for name, seen in list(self.sources.items()):
             if now - seen > SOURCE_WINDOW:
                 del self.sources[name]
-        issue_id = f"plan_sources_{self.entry.entry_id}"
-        if len(self.sources) > 1:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="plan_sources",
-                translation_placeholders={
-                    "name": self.entry.title,
-                    "sources": ", ".join(sorted(self.sources)),
-                },
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        set_issue(
+            self.hass,
+            f"plan_sources_{self.entry.entry_id}",
+            len(self.sources) > 1,
+            translation_key="plan_sources",
+            placeholders={"name": self.entry.title, "sources": ", ".join(sorted(self.sources))},
+        )
 
     async def async_request_run(self, now: datetime | None = None) -> None:
         """Note that a new plan was asked for (``ems.request_run``)."""

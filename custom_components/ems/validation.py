@@ -17,16 +17,10 @@ from homeassistant.exceptions import ServiceValidationError
 import voluptuous as vol
 
 from .const import DOMAIN
-from .core.contract import MAX_DEADLINE_AHEAD, check_number
+from .core.contract import MAX_DEADLINE_AHEAD, check_number, format_path, short_text
 
 # Form error (config, options and subentry flows) on a field given NaN, ±inf or an absurd value.
 ERROR_INVALID_NUMBER = "invalid_number"
-_SHOWN = 64  # characters of a refused value or path shown in a message
-
-
-def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}…"
 
 
 class EmsValidationError(ServiceValidationError, web.HTTPBadRequest):
@@ -42,7 +36,7 @@ class EmsValidationError(ServiceValidationError, web.HTTPBadRequest):
         """A refusal; placeholders name the field so the message reads well untranslated."""
         self.translation_domain = DOMAIN
         self.translation_key = translation_key
-        self.translation_placeholders = {k: _short(v) for k, v in placeholders.items()}
+        self.translation_placeholders = {k: short_text(v) for k, v in placeholders.items()}
         self.generate_message = True
         body = {
             "message": str(self),
@@ -81,7 +75,7 @@ def check_value(field: str, value: Any, low: float, high: float) -> float:
         return check_number(value, low, high)
     except ValueError as err:
         raise EmsValidationError(
-            "invalid_value", field=field, value=_short(value), error=str(err)
+            "invalid_value", field=field, value=short_text(value), error=str(err)
         ) from None
 
 
@@ -112,16 +106,6 @@ def bounded(low: float, high: float) -> Callable[[Any], float]:
     return validate
 
 
-def _path(parts: list[Any]) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{_short(part)}" if out else _short(part)
-    return out
-
-
 class RefusingSchema(vol.Schema):
     """An action schema whose refusals name the field (and are a 400 with it over REST)."""
 
@@ -137,11 +121,11 @@ class RefusingSchema(vol.Schema):
         except vol.MultipleInvalid as err:
             first = err.errors[0]
             raise EmsValidationError(
-                "invalid_field", field=_path(first.path) or self._field, error=first.msg
+                "invalid_field", field=format_path(first.path) or self._field, error=first.msg
             ) from err
         except vol.Invalid as err:
             raise EmsValidationError(
-                "invalid_field", field=_path(err.path) or self._field, error=err.msg
+                "invalid_field", field=format_path(err.path) or self._field, error=err.msg
             ) from err
 
 

@@ -410,19 +410,20 @@ _SCENARIO = vol.Schema(
 )
 
 
-def _short(value: Any, limit: int = MAX_ID_LENGTH) -> str:
+def short_text(value: Any, limit: int = MAX_ID_LENGTH) -> str:
     """A value shown in a message, cut so that an error never echoes megabytes."""
     text = str(value)
     return text if len(text) <= limit else f"{text[:limit]}…"
 
 
-def _path(parts: Sequence[Any]) -> str:
+def format_path(parts: Sequence[Any]) -> str:
+    """A voluptuous error path as a field name: ``battery_w[12]``, ``battery.soc_min_pct``."""
     out = ""
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{_short(part)}" if out else _short(part)
+            out += f".{short_text(part)}" if out else short_text(part)
     return out
 
 
@@ -431,9 +432,9 @@ def _run(schema: Callable[[Any], Any], data: Any, prefix: Sequence[Any]) -> Any:
         return schema(data)
     except vol.MultipleInvalid as err:
         first = err.errors[0]
-        raise ContractError(_path([*prefix, *first.path]), first.msg) from None
+        raise ContractError(format_path([*prefix, *first.path]), first.msg) from None
     except vol.Invalid as err:
-        raise ContractError(_path([*prefix, *err.path]), err.msg) from None
+        raise ContractError(format_path([*prefix, *err.path]), err.msg) from None
 
 
 def _within_horizon(scenario: Scenario, path: str, value: str) -> None:
@@ -466,7 +467,7 @@ def check_json_size(data: Any, path: str, limit: int = MAX_JSON_BYTES) -> None:
                 json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str).encode()
             )
         except (RecursionError, TypeError, ValueError) as err:
-            raise ContractError(path, f"not a JSON value ({_short(err)})") from None
+            raise ContractError(path, f"not a JSON value ({short_text(err)})") from None
     if size > limit:
         raise ContractError(path, f"is {size} bytes, more than the limit of {limit} bytes")
 
@@ -519,7 +520,7 @@ def _validate_appliance(scenario: Scenario, index: int, raw: Any) -> dict[str, A
     if kind not in APPLIANCE_SCHEMAS:
         raise ContractError(
             f"{prefix}.type",
-            f"unknown type {_short(repr(kind))} (one of {', '.join(APPLIANCE_TYPES)})",
+            f"unknown type {short_text(repr(kind))} (one of {', '.join(APPLIANCE_TYPES)})",
         )
     appliance = _run(APPLIANCE_SCHEMAS[kind], dict(raw), ["appliances", index])
     for path, moment in _appliance_times(prefix, appliance):

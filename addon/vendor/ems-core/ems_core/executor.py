@@ -22,7 +22,7 @@ from typing import Any
 
 # The last minute of a step is not squeezed: a target is tracked over at least this long.
 MIN_TRACKING_S = 60.0
-EFFICIENCY = 0.95  # one way, to turn a SOC difference into AC power
+EFFICIENCY = 0.95  # one way, when a device gives none (SOC ↔ AC power, the plan's model)
 
 
 def _finite(value: object) -> bool:
