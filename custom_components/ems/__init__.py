@@ -36,7 +36,7 @@ from .const import (
     PROFILE_SUNSPEC,
     SUBENTRY_APPLIANCE,
 )
-from .controller import SiteController
+from .controller import Problem, SiteController, controller_store
 from .coordinator import EmsDeviceCoordinator
 from .core.device import ModbusDevice
 from .core.profile import Profile, ProfileError, builtin_profiles
@@ -176,7 +176,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool
 async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
     """Drop the repair issues of a removed site; hand back the loads ems drove, forget its plan."""
     for subentry_id in entry.subentries:
-        for prefix in ("device_unreachable", "invalid_profile"):
+        for prefix in ("device_unreachable", "invalid_profile", *Problem):
             ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{subentry_id}")
-    ir.async_delete_issue(hass, DOMAIN, f"plan_stale_{entry.entry_id}")
+    for prefix in ("plan_stale", "plan_sources"):
+        ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{entry.entry_id}")
     await async_remove_plan_store(hass, entry.entry_id)
+    await controller_store(hass, entry.entry_id).async_remove()

@@ -59,6 +59,11 @@ STORE_VERSION = 1
 SAVE_DELAY_S = 2.0
 
 
+def controller_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """The store where a site's controller keeps its mode and settings."""
+    return Store(hass, STORE_VERSION, f"{DOMAIN}.controller.{entry_id}")
+
+
 class SiteState(StrEnum):
     """Watchdog state of the site."""
 
@@ -212,9 +217,7 @@ class SiteController:
         self.external_updated: datetime | None = None
         self.watches: dict[str, BatteryWatch] = {}
         self.meter_watches: dict[str, FreezeWatch] = {}
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORE_VERSION, f"{DOMAIN}.controller.{entry.entry_id}"
-        )
+        self._store = controller_store(hass, entry.entry_id)
         self._memory = PiMemory()
         self._last_tick: datetime | None = None
         self._listeners: list[Callable[[], None]] = []

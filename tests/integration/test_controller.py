@@ -586,3 +586,32 @@ async def test_the_battery_plan_now_is_unavailable_without_intents(
     await hass.services.async_call(DOMAIN, "set_plan", {"plan": make_plan(start)}, blocking=True)
     await hass.async_block_till_done()
     assert hass.states.get("sensor.home_battery_plan_now").state == "unavailable"
+
+
+async def test_removing_the_site_leaves_no_repair_and_no_settings(
+    hass: HomeAssistant, sim, hass_storage
+) -> None:
+    """A removed site takes its battery repairs, its plan-source repair and its store along."""
+    entry = await setup_site(hass, sim)
+    controller = entry.runtime_data.controller
+    clock = Clock(controller, sim)
+    await _manual(hass, 2000)
+    await clock.run(2)
+    sim.faults.device_fault(1)
+    await clock.run(1)
+    now = dt_util.utcnow()
+    plan = make_plan(now.replace(second=0, microsecond=0), battery_w=[0.0] * 96)
+    for source in ("one", "two"):
+        await hass.services.async_call(
+            DOMAIN, "set_plan", {"plan": plan, "source": source}, blocking=True
+        )
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, f"battery_alarm_{_battery_id(entry)}")
+    assert issues.async_get_issue(DOMAIN, f"plan_sources_{entry.entry_id}")
+    await hass.async_block_till_done()
+    await controller.async_shutdown()  # writes the store now
+    assert f"ems.controller.{entry.entry_id}" in hass_storage
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not [i for (domain, i) in issues.issues if domain == DOMAIN]
+    assert f"ems.controller.{entry.entry_id}" not in hass_storage
