@@ -4,8 +4,12 @@ A pure function of the validated scenario and the solved plan. With ``tol`` the 
 a step (``max(50 W, 2 % of the house's load with its appliances)``) and ``eps`` = 1 W:
 
 * no battery: ``hold`` / ``at_limit``, 0 W, no SOC target;
-* |battery| ≤ eps → ``hold`` (0 W): ``at_limit`` when the SOC sits at its min or max bound
-  (except full while importing: the energy is kept on purpose), else ``keep_for_later``;
+* |battery| ≤ eps → ``hold`` (0 W): ``at_limit`` when the SOC sits at its min bound,
+  ``keep_for_later`` when keeping the energy pays: a later step discharges at a higher price or
+  at the peak, or the plan ends at its final SOC. Otherwise the idle battery (full, or with
+  nothing planned to cover) is a tie of the optimizer, not a choice: discharging now or later
+  costs the same, so it is ``self_consumption`` / ``cover_load`` and what the forecast missed
+  is covered too;
 * |grid| ≤ tol → ``self_consumption``: ``store_pv_surplus`` when charging, ``cover_load`` when
   discharging;
 * charging while exporting → ``charge`` / ``store_pv_surplus``;
@@ -140,7 +144,11 @@ def _kind_reason(ctx: _Context, t: int) -> tuple[str, str]:
     """The kind and reason of step t."""
     battery, grid, tol = ctx.battery_w[t], ctx.grid_w[t], ctx.tol_w[t]
     if abs(battery) <= BATTERY_EPS_W:
-        return "hold", _idle_reason(ctx, t)
+        if ctx.soc_pct[t + 1] <= ctx.soc_min + SOC_TOL_PCT:
+            return "hold", "at_limit"
+        if _keeping_pays(ctx, t):
+            return "hold", "keep_for_later"
+        return "self_consumption", "cover_load"
     charging = battery > 0
     if abs(grid) <= tol:
         return "self_consumption", "store_pv_surplus" if charging else "cover_load"
@@ -151,14 +159,9 @@ def _kind_reason(ctx: _Context, t: int) -> tuple[str, str]:
     return "discharge", "peak_limit" if _at_peak(ctx, t) else "expensive_now"
 
 
-def _idle_reason(ctx: _Context, t: int) -> str:
-    """Why an idle battery holds: at a bound, or keeping its energy for later."""
-    soc = ctx.soc_pct[t + 1]
-    empty = soc <= ctx.soc_min + SOC_TOL_PCT
-    full = soc >= ctx.soc_max - SOC_TOL_PCT
-    if empty or (full and ctx.grid_w[t] <= ctx.tol_w[t]):
-        return "at_limit"
-    return "keep_for_later"
+def _keeping_pays(ctx: _Context, t: int) -> bool:
+    """Whether energy kept now is worth more later than used now."""
+    return ctx.later_price[t] > ctx.price[t] + 1e-9 or ctx.later_peak[t] or ctx.final_binds
 
 
 def _charge_reason(ctx: _Context, t: int) -> str:

@@ -7,8 +7,9 @@ Pure, like ``decide`` that calls it in ``auto``. Kinds (``contract.INTENT_KINDS`
 * ``charge`` / ``discharge`` / ``export``: the power that brings the measured SOC to the step's
   ``soc_target_pct`` by the end of the step (so a late or early start is caught up, and a
   target reached early stops the battery), the planned ``power_w`` when the SOC is not known.
-  ``charge`` never discharges; ``discharge`` never discharges into the grid (at most the house's
-  net load); ``export`` may.
+  ``charge`` never discharges, and when its reason is ``store_pv_surplus`` (the plan exported
+  the rest) it never imports to charge either: at most the measured surplus; ``discharge`` never
+  discharges into the grid (at most the house's net load); ``export`` may.
 
 The request goes through the limiter afterwards, like every other.
 """
@@ -95,7 +96,10 @@ def execute(intent: Intent, measured: Measured) -> float | None:
     if power is None:
         return None
     if intent.kind == "charge":
-        return max(0.0, float(power))
+        power = max(0.0, float(power))
+        if intent.reason == "store_pv_surplus" and _finite(measured.net_w):
+            power = min(power, max(0.0, -float(measured.net_w)))  # type: ignore[arg-type]
+        return power
     power = min(0.0, float(power))
     if intent.kind == "discharge" and _finite(measured.net_w):
         power = max(power, min(0.0, -float(measured.net_w)))  # type: ignore[arg-type]

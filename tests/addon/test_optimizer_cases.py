@@ -299,3 +299,40 @@ def test_previous_plan_from_another_grid_is_ignored() -> None:
     other = plan(scenario(steps=8, step_minutes=30))
     assert solve(data, other)["status"] == "optimal"
     assert solve(data, {"garbage": True})["status"] == "optimal"
+
+
+def _pv_at_the_end(**battery_fields: float) -> dict:
+    """PV surplus in the last two steps, exported for 0.04 €/kWh, imports at 0.20 €/kWh."""
+    return scenario(
+        steps=3,
+        load_w=[500.0, 0.0, 0.0],
+        pv_w=[0.0, 2000.0, 2000.0],
+        import_price_eur_per_kwh=[0.20] * 3,
+        export_price_eur_per_kwh=[0.04] * 3,
+        battery=battery(soc_initial_pct=50, **battery_fields),
+    )
+
+
+def test_energy_left_at_the_end_is_worth_keeping() -> None:
+    """The next plan will use what is stored at this one's end: PV is kept, not sold for little.
+
+    Without a value for it, storing the surplus of the horizon's last hours is worth nothing and
+    exporting it earns 0.04 €/kWh: the plan sells it (what a rolling 24 h plan did every day).
+    """
+    kept = solve(_pv_at_the_end())
+    assert kept["battery_w"] == pytest.approx([-500.0, 2000.0, 2000.0])
+    assert kept["grid_w"] == pytest.approx([0.0, 0.0, 0.0])
+    # worth nothing: the surplus is sold, and so is the whole battery (for 0.04 €/kWh)
+    sold = solve(_pv_at_the_end(stored_energy_value_eur_per_kwh=0.0))
+    assert sold["battery_w"][1:] == pytest.approx([0.0, 0.0])
+    assert sold["grid_w"][1:] == pytest.approx([-2000.0, -2000.0])
+    assert sold["soc_pct"][-1] == pytest.approx(0.0)
+
+
+def test_the_stored_energy_value_never_pays_for_grid_charging() -> None:
+    """Worth a little less than the cheapest import it can displace: buying to store never pays."""
+    data = scenario(steps=3, import_price_eur_per_kwh=[0.10, 0.10, 0.10], battery=battery())
+    assert solve(data)["battery_w"] == pytest.approx([0.0, 0.0, 0.0])
+    # a value the scenario states is the scenario's: above the import price, it buys
+    data["battery"]["stored_energy_value_eur_per_kwh"] = 0.50
+    assert solve(data)["soc_pct"][-1] == pytest.approx(100.0)

@@ -126,6 +126,10 @@ def _appliance(**fields: object) -> dict:
             ),
             "appliances[0].outdoor_temp_c: must have 4 values",
         ),
+        (
+            lambda d: d.update(battery=battery(stored_energy_value_eur_per_kwh=-0.1)),
+            "battery.stored_energy_value_eur_per_kwh",
+        ),
     ],
 )
 def test_bad_input_names_the_field(change, message) -> None:

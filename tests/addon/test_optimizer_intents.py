@@ -152,6 +152,30 @@ def test_an_idle_battery_holds_for_later_or_at_its_limit() -> None:
     assert [i["power_w"] for i in result["intents"]] == [0.0, -1000.0, 0.0]
 
 
+def test_an_idle_battery_with_nothing_to_keep_for_self_consumes() -> None:
+    """Idle only because the forecast shows nothing to cover (or the battery is full): a tie.
+
+    Discharging now or later is worth the same, so the step self-consumes: a load the forecast
+    missed is covered by the battery rather than bought at the same price.
+    """
+    data = scenario(
+        steps=3,
+        load_w=[0.0, 1000.0, 0.0],
+        pv_w=[0.0, 1000.0, 2000.0],
+        import_price_eur_per_kwh=[0.20, 0.20, 0.20],
+        battery=battery(soc_initial_pct=50),
+    )
+    result = solve(data)
+    assert result["battery_w"][:2] == [0.0, 0.0]
+    assert kinds(result)[:2] == [("self_consumption", "cover_load")] * 2
+    # the same step before a dearer one keeps its energy for it
+    data["import_price_eur_per_kwh"] = [0.20, 0.20, 0.50]
+    data["load_w"] = [0.0, 0.0, 3000.0]
+    data["pv_w"] = [0.0, 0.0, 0.0]
+    result = solve(data)
+    assert kinds(result)[:2] == [("hold", "keep_for_later")] * 2
+
+
 def test_no_battery_holds_at_its_limit() -> None:
     data = scenario(steps=3, load_w=[500.0, 800.0, 0.0])
     result = solve(data)
@@ -171,11 +195,14 @@ def check_consistent(data: dict[str, Any], result: dict[str, Any]) -> None:
         assert reason in INTENT_REASONS
         assert reason in REASONS[kind], (t, intent)
         assert intent["soc_target_pct"] == round(result["soc_pct"][t + 1], 2)
-        if kind == "hold":
-            assert abs(battery_w) <= BATTERY_EPS_W
+        idle = abs(battery_w) <= BATTERY_EPS_W
+        if kind == "hold" or (kind == "self_consumption" and idle):
+            # an idle battery holds on purpose, or it is a tie: self-consumption covers the load
+            assert idle
             assert intent["power_w"] == 0.0
+            assert kind == "hold" or reason == "cover_load"
             continue
-        assert abs(battery_w) > BATTERY_EPS_W
+        assert not idle
         assert intent["power_w"] == round(battery_w, 1)
         if kind == "charge":
             assert battery_w > 0

@@ -50,6 +50,22 @@ def test_discharge_covers_the_house_but_never_exports() -> None:
     assert execute(intent, busy) == pytest.approx(-500 * 0.95 / 0.25)
 
 
+def test_storing_pv_surplus_never_imports_to_charge() -> None:
+    """The plan stored part of a surplus and exported the rest: less PV than forecast → less charge.
+
+    A ``charge`` for ``store_pv_surplus`` is at most the measured surplus (grid ≤ 0 W), never the
+    target bought from the grid; a grid ``charge`` (cheap_grid_now) still tracks its target.
+    """
+    surplus = Intent(kind="charge", power_w=2000.0, soc_target_pct=55.0, reason="store_pv_surplus")
+    cloudy = Measured(soc_pct=50.0, capacity_wh=10000.0, net_w=-600.0, step_left_s=900.0)
+    assert execute(surplus, cloudy) == pytest.approx(600.0)
+    assert execute(surplus, HALF) == 0.0  # the house imports: nothing to store
+    sunny = Measured(soc_pct=50.0, capacity_wh=10000.0, net_w=-5000.0, step_left_s=900.0)
+    assert execute(surplus, sunny) == pytest.approx(500 / 0.95 / 0.25)
+    bought = Intent(kind="charge", power_w=2000.0, soc_target_pct=55.0, reason="cheap_grid_now")
+    assert execute(bought, cloudy) == pytest.approx(500 / 0.95 / 0.25)
+
+
 def test_export_sells_towards_its_target() -> None:
     intent = Intent(kind="export", power_w=-3000.0, soc_target_pct=45.0)
     assert execute(intent, HALF) == pytest.approx(-500 * 0.95 / 0.25)

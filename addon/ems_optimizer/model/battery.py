@@ -3,6 +3,12 @@
 E[t+1] = E[t] + Δt·(ηc·Pch[t] − Pdis[t]/ηd), E in Wh. Charge and discharge are separate
 non-negative variables; a direction binary forbids doing both only at the steps where doing both
 could pay (energy with a negative value), elsewhere a tiny throughput price makes it never optimal.
+
+The energy left at the end of the horizon is worth something: the plan is redone every step and
+the next one will use it. Without a value for it, a rolling 24 h plan is indifferent between
+storing PV it will need tomorrow and exporting it for little, and it empties the battery at every
+horizon's end. The objective counts −v·(E[N] − E[0]), with v (€ per kWh stored) the scenario's
+``stored_energy_value_eur_per_kwh`` or, when it gives none, :func:`stored_energy_value`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,25 @@ from .appliances.base import SHORTFALL_MEUR, PlanWarning
 from .core import EPSILON_THROUGHPUT_EUR_PER_KWH, Horizon, Model, Power, value
 
 BAND_EUR_PER_KWH_STEP = 1.0  # price of each kWh outside the band, per step, when it starts outside
+# Stored energy is valued a little under the cheapest import it can displace: never worth
+# buying just to end fuller, always worth more than a PV export paid less than that.
+STORED_VALUE_SHARE = 0.99
+
+
+def stored_energy_value(spec: dict[str, Any], import_weights: list[float]) -> float:
+    """€ per kWh stored at the horizon's end: the scenario's, else what it can displace.
+
+    The default is what a kWh in the battery gives back when it covers the cheapest import of
+    the horizon: ηd × (0.99 × the lowest import weight − the wear of discharging it), never
+    below 0. Buying from the grid to store costs at least that lowest price / ηc, more than this.
+    """
+    explicit = spec.get("stored_energy_value_eur_per_kwh")
+    if explicit is not None:
+        return float(explicit)
+    if not import_weights:
+        return 0.0
+    lowest = STORED_VALUE_SHARE * min(import_weights)
+    return max(0.0, spec["discharge_efficiency"] * (lowest - spec["wear_cost_eur_per_kwh"]))
 
 
 @dataclass
@@ -102,8 +127,9 @@ def build(
     battery: PreparedBattery,
     exclusive_steps: Iterable[int],
     stability_meur_per_wh: float,
+    stored_value_eur_per_kwh: float = 0.0,
 ) -> BuiltBattery:
-    """Charge/discharge/energy variables, the SOC dynamics and band, the final SOC."""
+    """Charge/discharge/energy variables, the SOC dynamics and band, the final SOC and its value."""
     horizon, spec = model.horizon, battery.spec
     steps, dt_h = horizon.steps, horizon.dt_h
     eta_c, eta_d = spec["charge_efficiency"], spec["discharge_efficiency"]
@@ -152,14 +178,7 @@ def build(
             gap = model.var("bat_above", 0.0, battery.initial_wh - battery.high_wh)
             model.constrain([(e, 1.0), (gap, -1.0)], "<=", battery.high_wh)
             model.cost(gap, BAND_EUR_PER_KWH_STEP)
-    short = None
-    if battery.final_wh is not None and steps:
-        if model.repair:
-            short = model.var("bat_final_short", 0.0, battery.final_wh)
-            model.repair_cost(short, SHORTFALL_MEUR / max(battery.final_wh, 1.0))
-            model.constrain([(energy[-1], 1.0), (short, 1.0)], ">=", battery.final_wh)
-        else:
-            model.constrain([(energy[-1], 1.0)], ">=", battery.final_wh)
+    short = _end(model, battery, energy[-1], stored_value_eur_per_kwh) if steps else None
 
     def result() -> tuple[list[float], list[float]]:
         net = [value(c) - value(d) for c, d in zip(charge, discharge, strict=True)]
@@ -167,6 +186,25 @@ def build(
         return net, levels
 
     return BuiltBattery(power, charge, discharge, result, lambda: value(short))
+
+
+def _end(model: Model, battery: PreparedBattery, last: Any, stored_value: float) -> Any:
+    """The final SOC (a floor; priced shortfall in repair mode) and the stored energy's value.
+
+    Returns the shortfall variable, or None.
+    """
+    if stored_value:  # € per kWh × Wh = m€
+        model.cost(last, -stored_value)
+        model.objective_constant += stored_value * battery.initial_wh
+    if battery.final_wh is None:
+        return None
+    if not model.repair:
+        model.constrain([(last, 1.0)], ">=", battery.final_wh)
+        return None
+    short = model.var("bat_final_short", 0.0, battery.final_wh)
+    model.repair_cost(short, SHORTFALL_MEUR / max(battery.final_wh, 1.0))
+    model.constrain([(last, 1.0), (short, 1.0)], ">=", battery.final_wh)
+    return short
 
 
 def simultaneous_steps(built: BuiltBattery) -> list[int]:

@@ -183,7 +183,11 @@ class SiteModel:
             else [t for t in range(steps) if self.import_weight[t] < 0]
         )
         built = battery_model.build(
-            self.model, phase.battery, exclusive, phase.battery_flip_meur_per_wh
+            self.model,
+            phase.battery,
+            exclusive,
+            phase.battery_flip_meur_per_wh,
+            battery_model.stored_energy_value(phase.battery.spec, self.import_weight),
         )
         balance.subtract(built.power)
         return built

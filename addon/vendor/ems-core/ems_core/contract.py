@@ -309,6 +309,11 @@ _BATTERY = vol.Schema(
         vol.Optional("wear_cost_eur_per_kwh", default=0.0): _between(0, MAX_PRICE_EUR_PER_KWH),
         # false: the battery may charge from PV surplus only (the site's "charge from the grid")
         vol.Optional("charge_from_grid", default=True): bool,
+        # € per kWh of energy left in the battery at the end of the horizon, beyond the start;
+        # None: the optimizer's own value (see the add-on's model/battery.py), 0: none
+        vol.Optional("stored_energy_value_eur_per_kwh", default=None): _optional(
+            _between(0, MAX_PRICE_EUR_PER_KWH)
+        ),
     }
 )
 
