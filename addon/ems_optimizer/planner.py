@@ -31,6 +31,15 @@ from .model.appliances.base import PlanWarning, Prepared, Result
 from .model.core import OBJECTIVE_SCALE, Horizon, Stability
 from .model.site import Phase, SiteModel, Solution, SolverSettings, objective_prices
 from .report import build_curves, build_report
+from .stability import (
+    DEFAULT_THRESHOLD_EUR,
+    Previous,
+    RunningStep,
+    carry_over,
+    finish_kept,
+    running_step,
+    worth,
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class PlanOptions:
     move_start_eur: float = 0.02  # keeping an appliance's previous start is worth this much
     step_change_eur: float = 0.002  # per step switched against the previous plan
     battery_flip_eur_per_kwh: float = 0.01  # per kWh moved against the previous direction
+    # a new plan replaces the previous one only when it saves more than this (stability.py)
+    replace_threshold_eur: float = DEFAULT_THRESHOLD_EUR
 
 
 def plan(
@@ -54,6 +65,8 @@ def plan(
     stability = (
         _align_previous(previous, scenario, horizon, options) if previous is not None else None
     )
+    before = Previous.of(previous, scenario) if previous is not None else None
+    running = running_step(scenario, before) if before is not None else None
     prepared = [BUILDERS[a["type"]].prepare(a, horizon) for a in scenario["appliances"]]
     surplus_w = [pv - load for pv, load in zip(scenario["pv_w"], scenario["load_w"], strict=True)]
     battery = (
@@ -68,6 +81,7 @@ def plan(
         prepared,
         stability,
         battery_flip_meur_per_wh=options.battery_flip_eur_per_kwh if stability else 0.0,
+        running_battery_w=running.battery_w if running is not None else None,
     )
     budget = options.solver.time_limit_s
     spent: list[Solution] = []
@@ -81,6 +95,10 @@ def plan(
         return solution
 
     solution = run(SiteModel(phase))
+    if not solution.solved and running is not None:  # the running step does not fit any more
+        running = None
+        phase = replace(phase, running_battery_w=None)
+        solution = run(SiteModel(phase))
     if solution.solved and solution.simultaneous:
         # a degenerate solution charged and discharged at once: forbid it everywhere
         solution = run(SiteModel(replace(phase, exclusive_everywhere=True)))
@@ -107,7 +125,46 @@ def plan(
         )
         solution = _idle_solution(phase)
     result = _assemble(phase, solution, impossible, spent)
+    result = _stable(scenario, result, before, running, options.replace_threshold_eur)
     validate_plan(result, scenario)
+    return result
+
+
+def _stable(
+    scenario: Scenario,
+    result: Plan,
+    before: Previous | None,
+    running: RunningStep | None,
+    threshold: float,
+) -> Plan:
+    """The running step's intent kept; the previous plan kept unless the new one pays enough."""
+    info: dict[str, Any] = {
+        "decision": "first",
+        "running_step_kept": None,
+        "gain_eur": None,
+        "threshold_eur": threshold,
+    }
+    if before is None:
+        result["replan"] = info
+        return result
+    info["running_step_kept"] = running is not None
+    if running is not None and running.intent is not None and result.get("intents"):
+        target = result["intents"][0]["soc_target_pct"]
+        result["intents"][0] = {**running.intent, "soc_target_pct": target}
+    info["decision"] = "replaced"
+    kept = carry_over(scenario, before) if not result["warnings"] else None
+    if kept is not None:
+        kept["objective_value"] = objective_value(scenario, kept)
+        gain = worth(scenario, kept) - worth(scenario, result)
+        info["gain_eur"] = round(gain, 4)
+        if gain <= threshold:
+            info["decision"] = "kept"
+            result = finish_kept(scenario, kept, before, kept["objective_value"]) | {
+                "status": result["status"],
+                "solve_time_ms": result["solve_time_ms"],
+                "build_time_ms": result["build_time_ms"],
+            }
+    result["replan"] = info
     return result
 
 

@@ -290,7 +290,10 @@ class Service:
         result = plan(
             scenario,
             previous,
-            PlanOptions(solver=SolverSettings(time_limit_s=self.settings.solver_time_limit_s)),
+            PlanOptions(
+                solver=SolverSettings(time_limit_s=self.settings.solver_time_limit_s),
+                replace_threshold_eur=self.settings.replan_threshold_cents / 100,
+            ),
         )
         result = self._with_warnings(result, [*notes, *inputs.warnings])
         validate_plan(result, checked)

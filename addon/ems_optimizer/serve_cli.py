@@ -41,6 +41,7 @@ _FLAG_SETTINGS = (
     "loop_minutes",
     "poll_seconds",
     "solver_time_limit_s",
+    "replan_threshold_cents",
     "history_days",
     "keep_runs",
     "fallback_load_w",
@@ -214,6 +215,12 @@ def register(subparsers: Any) -> None:
     s.add_argument("--poll-seconds", dest="poll_seconds", type=int, help="default 30")
     s.add_argument(
         "--time-limit", dest="solver_time_limit_s", type=int, help="solver budget, s (default 30)"
+    )
+    s.add_argument(
+        "--replan-threshold-cents",
+        dest="replan_threshold_cents",
+        type=int,
+        help="a new plan replaces the last one only when it saves more (default 5)",
     )
     s.add_argument("--history-days", dest="history_days", type=int, help="default 10")
     s.add_argument(

@@ -39,6 +39,7 @@ class Settings:
     loop_minutes: int = 15
     poll_seconds: int = 30
     solver_time_limit_s: int = 30
+    replan_threshold_cents: int = 5  # a new plan must save more than this to replace the last
     history_days: int = 10
     keep_runs: int = 96
     fallback_load_w: int = 500
@@ -74,6 +75,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "loop_minutes": (1, 60),
     "poll_seconds": (5, 3600),
     "solver_time_limit_s": (5, 600),
+    "replan_threshold_cents": (0, 10000),
     "history_days": (1, 60),
     "keep_runs": (1, 10000),
     "fallback_load_w": (0, 100000),

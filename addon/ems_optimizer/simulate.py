@@ -8,9 +8,17 @@ efficiencies, grid limits) and prices the grid energy at the actual prices.
 
 * ``ems``: forecast load and PV from the history before the step (``forecast.forecast``), plan
   a 24 h horizon (``planner.plan``), execute the first step with ``ems_core.executor.settled``
-  given the step's intent and the actual net load. Re-planned at every step.
-* ``persistence``: the same with the forecast's ``persistence`` method (same time yesterday).
-* ``perfect_foresight``: the same with the actual load and PV as the forecast (a reference).
+  given the step's intent and the actual net load. Re-planned at every step, with the previous
+  plan given, as the add-on does: stable execution (``stability.py``).
+* ``ems_unstable``: the same, every plan made from scratch (no previous plan): the reference
+  for the flapping figures.
+* ``persistence``: ``ems`` with the forecast's ``persistence`` method (same time yesterday).
+* ``perfect_foresight``: ``ems`` with the actual load and PV as the forecast (a reference).
+
+Flapping, for the planned strategies: how often the intent carried out in a step differs from
+the one the previous plan had for it (``running_changes``), and how many steps of the common
+horizon change battery direction (charge / idle / discharge, 50 W) from one plan to the next
+(``direction_changes``, per plan).
 * ``self_consumption``: no plan, the battery takes the net load (−net) within its limits.
 * ``no_battery``: the battery stays at 0 W.
 
@@ -36,7 +44,14 @@ from ems_core.executor import Intent, Measured, settled
 from .forecast.core import forecast
 from .planner import PlanOptions, plan
 
-STRATEGIES = ("ems", "perfect_foresight", "persistence", "self_consumption", "no_battery")
+STRATEGIES = (
+    "ems",
+    "ems_unstable",
+    "perfect_foresight",
+    "persistence",
+    "self_consumption",
+    "no_battery",
+)
 HISTORY_COLUMNS = ("load_w", "pv_w")
 PRICE_COLUMNS = ("import_price_eur_per_kwh", "export_price_eur_per_kwh")
 HORIZON_HOURS = 24
@@ -267,6 +282,7 @@ def realise(
 # --- strategies: what each asks for at step k -----------------------------------------------------
 
 type Request = Callable[[Inputs, int, float], float | None]
+DIRECTION_W = 50.0  # a battery power within this counts as idle, for the flapping figures
 
 
 def _measured(inputs: Inputs, k: int, soc: float) -> Measured:
@@ -303,24 +319,44 @@ def _scenario(inputs: Inputs, k: int, soc: float, load: np.ndarray, pv: np.ndarr
     }
 
 
-def _execute_plan(inputs: Inputs, k: int, soc: float, load: np.ndarray, pv: np.ndarray) -> float:
-    """Plan from the forecast and settle the first step's intent on the measured step."""
-    result = plan(_scenario(inputs, k, soc, load, pv), None, inputs.options)
-    intents = result.get("intents") or [None]
-    intent = Intent.from_plan(intents[0])
-    request = settled(intent, _measured(inputs, k, soc), float(result["battery_w"][0]))
-    return 0.0 if request is None else request
-
-
 def _steps_ahead(inputs: Inputs, k: int) -> int:
     """Horizon at step k: 24 h, shorter at the end of the known data."""
     return max(1, min(inputs.horizon_steps, len(inputs.actual) - k))
 
 
-def _forecast_request(method: str) -> Request:
-    """A planned strategy whose forecast uses only the history strictly before the step."""
+def _direction(watts: float) -> int:
+    return 0 if abs(watts) < DIRECTION_W else (1 if watts > 0 else -1)
 
-    def request(inputs: Inputs, k: int, soc: float) -> float:
+
+@dataclass
+class Planned:
+    """A planned strategy: forecast, plan (from the previous plan if ``stable``), execute."""
+
+    method: str  # the forecast method; "actual" peeks at the actual load and PV
+    stable: bool = True
+    previous: dict[str, Any] | None = None
+    plans: int = 0
+    kept: int = 0  # plans that kept the previous plan's decisions
+    running_changes: int = 0
+    direction_changes: int = 0
+
+    def __call__(self, inputs: Inputs, k: int, soc: float) -> float:
+        """The battery request of step k: plan, then settle the first step's intent."""
+        load, pv = self._forecast(inputs, k)
+        scenario = _scenario(inputs, k, soc, load, pv)
+        result = plan(scenario, self.previous if self.stable else None, inputs.options)
+        self._count(result)
+        self.previous = result
+        intents = result.get("intents") or [None]
+        intent = Intent.from_plan(intents[0])
+        request = settled(intent, _measured(inputs, k, soc), float(result["battery_w"][0]))
+        return 0.0 if request is None else request
+
+    def _forecast(self, inputs: Inputs, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Load and PV over the horizon: the history strictly before the step, or the actual."""
+        if self.method == "actual":
+            ahead = inputs.actual.iloc[k : k + _steps_ahead(inputs, k)]
+            return ahead["load_w"].to_numpy(), ahead["pv_w"].to_numpy()
         start = inputs.actual.index[k]
         past = inputs.history[inputs.history.index < start]
         result = forecast(
@@ -330,18 +366,34 @@ def _forecast_request(method: str) -> Request:
             inputs.step_minutes,
             weather=inputs.weather,
             tz=inputs.tz,
-            load_method=method,
-            pv_method=method,
+            load_method=self.method,
+            pv_method=self.method,
         )
-        return _execute_plan(inputs, k, soc, result.load.power_w, result.pv.power_w)
+        return result.load.power_w, result.pv.power_w
 
-    return request
+    def _count(self, result: dict[str, Any]) -> None:
+        """The flapping figures, against the previous plan (one step earlier)."""
+        self.plans += 1
+        self.kept += (result.get("replan") or {}).get("decision") == "kept"
+        old = self.previous
+        if old is None:
+            return
+        old_intents, new_intents = old.get("intents") or [], result.get("intents") or []
+        if len(old_intents) > 1 and new_intents:
+            self.running_changes += old_intents[1]["kind"] != new_intents[0]["kind"]
+        common = zip(old["battery_w"][1:], result["battery_w"], strict=False)
+        self.direction_changes += sum(_direction(a) != _direction(b) for a, b in common)
 
-
-def _perfect_request(inputs: Inputs, k: int, soc: float) -> float:
-    """The plan made with the actual load and PV as its forecast (a reference, it peeks)."""
-    ahead = inputs.actual.iloc[k : k + _steps_ahead(inputs, k)]
-    return _execute_plan(inputs, k, soc, ahead["load_w"].to_numpy(), ahead["pv_w"].to_numpy())
+    def flapping(self) -> dict[str, Any]:
+        """The figures of the whole run."""
+        later = max(1, self.plans - 1)
+        return {
+            "plans": self.plans,
+            "kept_previous": self.kept,
+            "running_changes": self.running_changes,
+            "running_changes_pct": round(100 * self.running_changes / later, 2),
+            "direction_changes_per_plan": round(self.direction_changes / later, 3),
+        }
 
 
 def _self_consumption_request(inputs: Inputs, k: int, soc: float) -> float | None:
@@ -356,12 +408,14 @@ def _no_battery_request(inputs: Inputs, k: int, soc: float) -> float:
     return 0.0
 
 
-REQUESTS: dict[str, Request] = {
-    "ems": _forecast_request("auto"),
-    "perfect_foresight": _perfect_request,
-    "persistence": _forecast_request("persistence"),
-    "self_consumption": _self_consumption_request,
-    "no_battery": _no_battery_request,
+# Each run gets a fresh request (the planned ones keep their previous plan and counters).
+REQUESTS: dict[str, Callable[[], Request]] = {
+    "ems": lambda: Planned("auto"),
+    "ems_unstable": lambda: Planned("auto", stable=False),
+    "perfect_foresight": lambda: Planned("actual"),
+    "persistence": lambda: Planned("persistence"),
+    "self_consumption": lambda: _self_consumption_request,
+    "no_battery": lambda: _no_battery_request,
 }
 
 
@@ -375,7 +429,7 @@ def simulate(
     request: Request | None = None,
 ) -> list[Step]:
     """Run one strategy over every simulated step."""
-    ask = request or REQUESTS[strategy]
+    ask = request or REQUESTS[strategy]()
     soc = float(inputs.battery["soc_initial_pct"])
     steps: list[Step] = []
     day_cost = 0.0
@@ -429,7 +483,13 @@ def run(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Every strategy's steps and cost, and the summary (the output JSON)."""
-    results = {name: simulate(inputs, name, progress) for name in strategies}
+    results: dict[str, list[Step]] = {}
+    flapping: dict[str, dict[str, Any]] = {}
+    for name in strategies:
+        ask = REQUESTS[name]()
+        results[name] = simulate(inputs, name, progress, ask)
+        if isinstance(ask, Planned):
+            flapping[name] = ask.flapping()
     costs = {name: sum(s.cost_eur for s in steps) for name, steps in results.items()}
     adjusted = {name: costs[name] - _stored_value(inputs, steps) for name, steps in results.items()}
     summary: dict[str, Any] = {}
@@ -449,6 +509,7 @@ def run(
             "import_kwh": round(imported, 3),
             "export_kwh": round(exported, 3),
             "soc_final_pct": round(steps[-1].soc_pct, 2) if steps else None,
+            "flapping": flapping.get(name),
         }
     return {
         "from": inputs.index[0].isoformat(),
@@ -475,13 +536,22 @@ def format_table(output: dict[str, Any]) -> str:
     """Strategy, cost and share of perfect foresight captured, as a text table."""
     lines = [
         f"{'strategy':<18} {'cost €':>8} {'captured':>9} {'import kWh':>11} {'SOC end':>8} "
-        f"{'cost, SOC valued €':>19} {'captured':>9}"
+        f"{'cost, SOC valued €':>19} {'captured':>9}  {'kept':>5} {'running Δ':>9} "
+        f"{'flips/plan':>10}"
     ]
     for name, row in output["summary"].items():
+        flap = row.get("flapping")
+        flapping = (
+            f"  {flap['kept_previous']:>5} {flap['running_changes_pct']:>8.1f}% "
+            f"{flap['direction_changes_per_plan']:>10.2f}"
+            if flap
+            else ""
+        )
         lines.append(
             f"{name:<18} {row['cost_eur']:>8.2f} {_percent(row['share_of_perfect_foresight']):>9} "
             f"{row['import_kwh']:>11.1f} {row['soc_final_pct']:>7.0f}% "
             f"{row['cost_soc_adjusted_eur']:>19.2f} {_percent(row['share_soc_adjusted']):>9}"
+            + flapping
         )
     return "\n".join(lines)
 

@@ -69,7 +69,7 @@ def _files(tmp_path: Path, history: pd.DataFrame | None = None) -> list[str]:
     return ["--history", str(h), "--prices", str(p), "--site", str(site)]
 
 
-@pytest.mark.parametrize("strategy", ["ems", "persistence"])
+@pytest.mark.parametrize("strategy", ["ems", "ems_unstable", "persistence"])
 def test_decisions_never_read_the_future(strategy: str) -> None:
     """Perturbing the history after step k changes no decision up to step k."""
     k = 6  # day 2, 06:00
@@ -151,6 +151,24 @@ def test_costs_are_ordered_and_share_captured(output: dict) -> None:
     assert share == pytest.approx(expected, abs=1e-3)
 
 
+def test_flapping_is_measured_and_stable_execution_keeps_the_running_step(output: dict) -> None:
+    """Planned strategies report flapping; stable execution changes the running step less."""
+    summary = output["summary"]
+    assert summary["self_consumption"]["flapping"] is None
+    stable, unstable = summary["ems"]["flapping"], summary["ems_unstable"]["flapping"]
+    assert stable["plans"] == unstable["plans"] == 48
+    assert unstable["kept_previous"] == 0
+    assert stable["kept_previous"] > 0
+    assert stable["running_changes"] <= unstable["running_changes"]
+    assert set(stable) == {
+        "plans",
+        "kept_previous",
+        "running_changes",
+        "running_changes_pct",
+        "direction_changes_per_plan",
+    }
+
+
 def test_cli_writes_json_and_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The JSON has the documented shape; the chart is an HTML page with inline SVG."""
     out, chart = tmp_path / "out.json", tmp_path / "chart.html"
@@ -159,6 +177,7 @@ def test_cli_writes_json_and_chart(tmp_path: Path, capsys: pytest.CaptureFixture
     data = json.loads(out.read_text(encoding="utf-8"))
     assert set(data["strategies"]) == {
         "ems",
+        "ems_unstable",
         "perfect_foresight",
         "persistence",
         "self_consumption",

@@ -127,7 +127,9 @@ def build(
     battery: PreparedBattery,
     exclusive_steps: Iterable[int],
     stability_meur_per_wh: float,
+    *,
     stored_value_eur_per_kwh: float = 0.0,
+    running_w: float | None = None,
 ) -> BuiltBattery:
     """Charge/discharge/energy variables, the SOC dynamics and band, the final SOC and its value."""
     horizon, spec = model.horizon, battery.spec
@@ -143,8 +145,12 @@ def build(
     stability = model.stability
     caps = battery.charge_cap_w or [spec["charge_max_w"]] * steps
     for t in range(steps):
-        ch = model.var("bat_ch", 0.0, caps[t])
-        dis = model.var("bat_dis", 0.0, spec["discharge_max_w"])
+        if t == 0 and running_w is not None:  # the running step keeps its power (stability.py)
+            ch = model.var("bat_ch", max(running_w, 0.0), max(running_w, 0.0))
+            dis = model.var("bat_dis", max(-running_w, 0.0), max(-running_w, 0.0))
+        else:
+            ch = model.var("bat_ch", 0.0, caps[t])
+            dis = model.var("bat_dis", 0.0, spec["discharge_max_w"])
         e = model.var("bat_wh", low, high)
         charge.append(ch)
         discharge.append(dis)

@@ -50,6 +50,7 @@ class Phase:
     import_slack: bool = False  # allow (at a huge price) exceeding the import limit
     exclusive_everywhere: bool = False  # battery direction binaries at every step
     battery_flip_meur_per_wh: float = 0.0
+    running_battery_w: float | None = None  # the running step's battery power, kept
 
 
 @dataclass
@@ -187,7 +188,10 @@ class SiteModel:
             phase.battery,
             exclusive,
             phase.battery_flip_meur_per_wh,
-            battery_model.stored_energy_value(phase.battery.spec, self.import_weight),
+            stored_value_eur_per_kwh=battery_model.stored_energy_value(
+                phase.battery.spec, self.import_weight
+            ),
+            running_w=phase.running_battery_w,
         )
         balance.subtract(built.power)
         return built

@@ -611,6 +611,25 @@ _INTENT = vol.Schema(
     }
 )
 
+# How a re-plan related to the plan before it (plan field ``replan``, optional).
+REPLAN_DECISIONS = (
+    "first",  # no previous plan to compare with
+    "replaced",  # better by more than the threshold, or the previous plan no longer fits
+    "kept",  # the previous plan's decisions, carried over: the new one was not better enough
+)
+_REPLAN = vol.Schema(
+    {
+        vol.Required("decision"): vol.In(
+            REPLAN_DECISIONS, msg=f"must be one of {', '.join(REPLAN_DECISIONS)}"
+        ),
+        # the running step kept the previous plan's intent (false: reality had left its band)
+        vol.Optional("running_step_kept", default=None): _optional(bool),
+        # what the newly solved plan saves over keeping the previous one (€, objective terms)
+        vol.Optional("gain_eur", default=None): _optional(_MONEY),
+        vol.Required("threshold_eur"): _between(0, MAX_COST_EUR),
+    }
+)
+
 _PLAN = vol.Schema(
     {
         vol.Required("version"): vol.All(_integer, vol.In([CONTRACT_VERSION], msg="must be 1")),
@@ -632,6 +651,7 @@ _PLAN = vol.Schema(
         vol.Required("report"): _REPORT,
         # Optional (plans without it stay valid): one intent per step, see INTENT_KINDS.
         vol.Optional("intents"): _series(_INTENT),
+        vol.Optional("replan"): _REPLAN,
         vol.Required("curves"): vol.Schema(
             {
                 vol.Required("net_without_flexible_w"): _SIGNED_POWERS,

@@ -1,0 +1,205 @@
+"""Stable execution: a re-plan keeps the running step, and the previous plan unless changing pays.
+
+``planner.plan`` applies both rules when it is given the previous plan:
+
+1. **The running step.** The previous plan already said what the battery does in the step that
+   opens the new horizon, and the controller is carrying it out. The new plan keeps that battery
+   power (a bound in the MILP) and that intent, unless reality has left the band the step
+   assumed: the SOC now more than ``SOC_BAND_PCT`` outside the previous plan's SOC over the step,
+   or the step's forecast net load (load − PV) more than ``max(NET_BAND_W, NET_BAND_SHARE × it)``
+   from the one the previous plan had.
+2. **The plan.** The previous plan's decisions (battery and appliance powers), carried over onto
+   the new horizon with the new forecasts (grid and SOC recomputed, the steps beyond it idle),
+   stay unless the newly solved plan is better by more than the threshold (objective value, the
+   energy left at the end valued as in the MILP), or unless they no longer fit: the checker finds
+   a broken promise against the new scenario (SOC out of its band, a limit, a changed request),
+   or an appliance has a temperature to follow (not carried over).
+
+The plan says what happened in its ``replan`` field (decision, running step kept, gain,
+threshold): the plan sensors show it in Home Assistant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ems_core.contract import ContractError, Plan, Scenario, parse_time, validate_plan
+
+from .checker import check_plan
+from .intents import derive_intents
+from .model.battery import stored_energy_value
+from .model.site import objective_prices
+from .report import build_curves, build_report
+
+SOC_BAND_PCT = 3.0  # the SOC now may differ this much from what the running step assumed
+NET_BAND_W = 500.0  # and the step's net load forecast this much (or NET_BAND_SHARE of it)
+NET_BAND_SHARE = 0.3
+DEFAULT_THRESHOLD_EUR = 0.05  # a new plan must save more than this to replace the previous one
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The previous plan and where the new horizon starts in it (old index = new index + k)."""
+
+    plan: Plan
+    offset: int
+
+    @classmethod
+    def of(cls, previous: Any, scenario: Scenario) -> Previous | None:
+        """The previous plan if it is valid and covers the new horizon's first step."""
+        try:
+            old = validate_plan(previous)
+        except (ContractError, ValueError):
+            return None
+        if old["step_minutes"] != scenario["step_minutes"]:
+            return None
+        minutes = (parse_time(scenario["start"]) - parse_time(old["start"])).total_seconds() / 60
+        steps = minutes / scenario["step_minutes"]
+        if abs(steps - round(steps)) > 1e-6 or not 0 <= round(steps) < old["horizon_steps"]:
+            return None
+        return cls(old, round(steps))
+
+    def old(self, key: str, t: int) -> Any:
+        """The previous plan's value of a per-step series at new step t (None past its end)."""
+        series = self.plan[key] if key in self.plan else self.plan["curves"][key]
+        index = t + self.offset
+        return series[index] if index < len(series) else None
+
+
+@dataclass(frozen=True)
+class RunningStep:
+    """What the previous plan does in the step now running."""
+
+    battery_w: float
+    intent: dict[str, Any] | None
+
+
+def running_step(scenario: Scenario, previous: Previous) -> RunningStep | None:
+    """The running step to keep, or None when reality has left the band it assumed."""
+    battery = scenario["battery"]
+    if not battery:
+        return None
+    assumed = (previous.old("soc_pct", 0), previous.old("soc_pct", 1))
+    soc = battery["soc_initial_pct"]
+    if not min(assumed) - SOC_BAND_PCT <= soc <= max(assumed) + SOC_BAND_PCT:
+        return None
+    old_net = previous.old("net_without_flexible_w", 0)
+    new_net = scenario["load_w"][0] - scenario["pv_w"][0]
+    if abs(new_net - old_net) > max(NET_BAND_W, NET_BAND_SHARE * abs(old_net)):
+        return None
+    intents = previous.plan.get("intents")
+    intent = dict(intents[previous.offset]) if intents else None
+    return RunningStep(float(previous.old("battery_w", 0)), intent)
+
+
+def carry_over(scenario: Scenario, previous: Previous) -> Plan | None:
+    """The previous plan's decisions on the new horizon and forecasts, None if they don't fit."""
+    old, steps = previous.plan, scenario["horizon_steps"]
+    if any("temperature_c" in item for item in old["appliances"].values()):
+        return None
+    if {a["id"] for a in scenario["appliances"]} != set(old["appliances"]):
+        return None
+    appliances = {}
+    for ident, item in old["appliances"].items():
+        power = [_or_zero(_at(item["power_w"], t + previous.offset)) for t in range(steps)]
+        appliances[ident] = {"power_w": power, "start": item["start"]}
+    battery_w = [_or_zero(previous.old("battery_w", t)) for t in range(steps)]
+    if not scenario["battery"]:
+        battery_w = [0.0] * steps
+    kept = _assemble(scenario, battery_w, appliances)
+    if kept is None or check_plan(scenario, kept):
+        return None
+    return kept
+
+
+def _at(series: list[float], index: int) -> float | None:
+    return series[index] if index < len(series) else None
+
+
+def _or_zero(value: float | None) -> float:
+    return 0.0 if value is None else float(value)
+
+
+def _assemble(
+    scenario: Scenario, battery_w: list[float], appliances: dict[str, dict[str, Any]]
+) -> Plan | None:
+    """A plan of the contract from fixed decisions: PV, grid and SOC follow from the forecasts."""
+    steps, dt_h = scenario["horizon_steps"], scenario["step_minutes"] / 60
+    load, pv = scenario["load_w"], scenario["pv_w"]
+    export_limit = scenario["grid"]["export_limit_w"]
+    flexible = [sum(a["power_w"][t] for a in appliances.values()) for t in range(steps)]
+    pv_used, grid = [], []
+    for t in range(steps):
+        demand = load[t] + flexible[t] + battery_w[t]
+        used = pv[t] if export_limit is None else min(pv[t], demand + export_limit)
+        if used < 0:
+            return None
+        pv_used.append(round(used, 3))
+        grid.append(round(demand - used, 3))
+    soc = _soc(scenario, battery_w, dt_h)
+    if soc is None:
+        return None
+    plan: Plan = {
+        "version": 1,
+        "start": scenario["start"],
+        "step_minutes": scenario["step_minutes"],
+        "horizon_steps": steps,
+        "status": "optimal",
+        "objective_value": None,
+        "solve_time_ms": 0.0,
+        "build_time_ms": 0.0,
+        "grid_w": grid,
+        "battery_w": [round(b, 3) for b in battery_w],
+        "soc_pct": soc,
+        "pv_used_w": pv_used,
+        "appliances": appliances,
+        "warnings": [],
+        "report": {},
+        "curves": build_curves(scenario, appliances),
+    }
+    counted = sum(1 for a in appliances.values() if any(p > 0 for p in a["power_w"]))
+    plan["report"] = build_report(scenario, plan, counted)
+    return plan
+
+
+def _soc(scenario: Scenario, battery_w: list[float], dt_h: float) -> list[float] | None:
+    """The SOC trajectory (%) from the scenario's initial SOC, None if it leaves the band."""
+    battery = scenario["battery"]
+    if not battery:
+        return [0.0] * (len(battery_w) + 1)
+    capacity = battery["capacity_wh"]
+    eta_c, eta_d = battery["charge_efficiency"], battery["discharge_efficiency"]
+    soc = [battery["soc_initial_pct"]]
+    for b in battery_w:
+        stored = b * eta_c if b > 0 else b / eta_d
+        soc.append(soc[-1] + 100 * stored * dt_h / capacity)
+    if any(s < -1e-9 or s > 100 + 1e-9 for s in soc):
+        return None
+    return [min(max(round(s, 4), 0.0), 100.0) for s in soc]
+
+
+def worth(scenario: Scenario, plan: Plan) -> float:
+    """What the planner minimises, in €: the objective value less the stored energy's value."""
+    battery = scenario["battery"]
+    total = float(plan["objective_value"] or 0.0)
+    if not battery:
+        return total
+    weights, _ = objective_prices(scenario)
+    value = stored_energy_value(battery, weights)
+    change_kwh = (plan["soc_pct"][-1] - plan["soc_pct"][0]) / 100 * battery["capacity_wh"] / 1000
+    return total - value * change_kwh
+
+
+def finish_kept(scenario: Scenario, kept: Plan, previous: Previous, objective: float) -> Plan:
+    """The carried-over plan completed: its objective value and the previous plan's intents."""
+    kept["objective_value"] = objective
+    derived = derive_intents(scenario, kept)
+    old = previous.plan.get("intents")
+    if old:
+        for t in range(len(derived)):
+            index = t + previous.offset
+            if index < len(old):
+                derived[t] = {**old[index], "soc_target_pct": derived[t]["soc_target_pct"]}
+    kept["intents"] = derived
+    return kept
