@@ -34,7 +34,7 @@ help:
 	@echo "make format        ruff format + ruff check --fix"
 	@echo "make bench-modbus  Modbus poll-cost benchmark"
 	@echo "make bench-optimizer  MILP build+solve times and costs on benchmarks/scenarios"
-	@echo "make bench-closed-loop  closed-loop simulation (forecast, plan, execute) on 14 days of shared data"
+	@echo "make bench-closed-loop  closed-loop simulation (forecast, plan, execute) on 14 days of shared data: cost, value captured, flapping"
 	@echo "make setup         create/update .venv (Python 3.13), and make Chromium available"
 	@echo "make browser       install Debian's chromium if missing (as root, with apt-get)"
 	@echo "make clean         remove caches and .demo/  (distclean also removes .venv)"

@@ -4,7 +4,9 @@ History: `household_fr_30min_2023-12_2024-09.csv` (`load_base_w` as the load, `p
 2024-02-28 (where base load and PV start). Prices: the French peak/off-peak tariff the demo uses
 (0.2516 €/kWh, off-peak 0.1828 €/kWh 22:00–06:00 Europe/Paris, export 0.04 €/kWh). Battery:
 10 kWh, 5 kW, 10–95 %, 95 % each way, starting at 50 %. Prints a table: strategy, cost €, share
-of the perfect-foresight value captured. A benchmark (figures), not a test.
+of the perfect-foresight value captured, and for the planned strategies the flapping (plans that
+kept the previous one, running-step changes, direction flips per plan). A benchmark (figures),
+not a test; results in benchmarks/README.md.
 """
 
 from __future__ import annotations

@@ -477,6 +477,14 @@ INTENT_REASONS = {
 }
 
 
+# The plan's ``replan`` decision (stable execution, see the add-on's stability.py).
+REPLAN_DECISIONS = {
+    "first": ("First plan", "Premier plan"),
+    "replaced": ("New plan (it saves enough)", "Nouveau plan (il économise assez)"),
+    "kept": ("Previous plan kept", "Plan précédent conservé"),
+}
+
+
 def merge(data: dict, lang: int) -> dict:
     """Add the plan's strings to a built translation file (0 English, 1 French)."""
     data.setdefault("config_subentries", {})["appliance"] = _appliance(lang)
@@ -495,6 +503,22 @@ def merge(data: dict, lang: int) -> dict:
     entity["sensor"]["plan_status"] = {
         "name": ("Plan status", "État du plan")[lang],
         "state": {k: v[lang] for k, v in STATUSES.items()},
+        "state_attributes": {
+            "replan": {
+                "name": ("Compared with the previous plan", "Par rapport au plan précédent")[lang],
+                "state": {k: v[lang] for k, v in REPLAN_DECISIONS.items()},
+            },
+            "running_step_kept": {
+                "name": ("Step under way kept", "Pas en cours conservé")[lang],
+                "state": {"true": ("Yes", "Oui")[lang], "false": ("No", "Non")[lang]},
+            },
+            "replan_gain_eur": {
+                "name": ("Saving of the new plan", "Économie du nouveau plan")[lang]
+            },
+            "replan_threshold_eur": {
+                "name": ("Saving needed to change", "Économie exigée pour changer")[lang]
+            },
+        },
     }
     entity["sensor"]["battery_intent"] = {
         "name": ("Battery plan now", "Plan de la batterie maintenant")[lang],

@@ -288,7 +288,21 @@ class EmsPlanStatusSensor(EmsPlanEntity, SensorEntity):
             "import_wh": plan["report"]["import_wh"],
             "export_wh": plan["report"]["export_wh"],
             "self_consumption_pct": plan["report"]["self_consumption_pct"],
+            **_replan_attributes(plan),
         }
+
+
+def _replan_attributes(plan: dict[str, Any]) -> dict[str, Any]:
+    """How the plan relates to the one before (stable execution), when the optimizer says."""
+    replan = plan.get("replan")
+    if not replan:
+        return {}
+    return {
+        "replan": replan["decision"],
+        "running_step_kept": replan["running_step_kept"],
+        "replan_gain_eur": replan["gain_eur"],
+        "replan_threshold_eur": replan["threshold_eur"],
+    }
 
 
 BATTERY_INTENT = SensorEntityDescription(

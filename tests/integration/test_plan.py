@@ -410,3 +410,28 @@ async def test_a_second_plan_source_is_reported(
     freezer.tick(timedelta(hours=1, minutes=1))
     await _set_plan(hass, plan, source="ems-optimizer@addon")
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_the_plan_status_says_how_the_plan_relates_to_the_previous_one(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The optimizer's ``replan`` field (stable execution) is shown on the plan status."""
+    freezer.move_to(NOW)
+    await setup_site(hass, [])
+    await _set_plan(hass, make_plan(NOW))
+    status = hass.states.get("sensor.home_plan_status")
+    assert "replan" not in status.attributes  # an older plan without it: nothing invented
+    replan = {
+        "decision": "kept",
+        "running_step_kept": True,
+        "gain_eur": 0.012,
+        "threshold_eur": 0.05,
+    }
+    await _set_plan(hass, make_plan(NOW) | {"replan": replan})
+    status = hass.states.get("sensor.home_plan_status")
+    assert status.attributes["replan"] == "kept"
+    assert status.attributes["running_step_kept"] is True
+    assert status.attributes["replan_gain_eur"] == 0.012
+    assert status.attributes["replan_threshold_eur"] == 0.05
+    with pytest.raises(ServiceValidationError, match="replan.decision"):
+        await _set_plan(hass, make_plan(NOW) | {"replan": {**replan, "decision": "maybe"}})
