@@ -433,5 +433,5 @@ async def test_the_plan_status_says_how_the_plan_relates_to_the_previous_one(
     assert status.attributes["running_step_kept"] is True
     assert status.attributes["replan_gain_eur"] == 0.012
     assert status.attributes["replan_threshold_eur"] == 0.05
-    with pytest.raises(ServiceValidationError, match="replan.decision"):
+    with pytest.raises(ServiceValidationError, match=r"replan\.decision"):
         await _set_plan(hass, make_plan(NOW) | {"replan": {**replan, "decision": "maybe"}})
