@@ -65,6 +65,8 @@ class CardCheck:
     anchor: str  # text the card starts with (its title or name)
     value: str  # regular expression its text must match
     bad: tuple[str, ...] = STATES_BAD  # texts it must not show
+    # CSS selectors (Playwright's, through open shadow roots) that must match in the page.
+    selectors: tuple[str, ...] = ()
 
 
 KEY_CARDS = (
@@ -88,23 +90,37 @@ KEY_CARDS = (
     ),
     CardCheck("site", "hui-entities-card", "Alarms", r"(?i)Battery fault (OK|Problem)"),
     CardCheck("site", "hui-glance-card", "Devices connected", r"Connected"),
+    # ems's own chart: an SVG with the plan's steps, its legend and time axis, no "No plan yet".
+    CardCheck(
+        "plan",
+        "ems-plan-card",
+        "Power and state of charge",
+        r"PV forecast Load forecast .*Battery .*Grid .*State of charge .*\d{1,2}:\d\d",
+        bad=("No plan yet", "Not found"),
+        selectors=(
+            "ems-plan-card svg.plan[data-steps] path.grid-line",
+            "ems-plan-card svg.plan[data-steps] polyline.soc-line",
+            "ems-plan-card svg.plan[data-steps] line.now",
+        ),
+    ),
     CardCheck(
         "plan",
         "hui-entities-card",
-        "Current step of the plan",
+        "Status",
         rf"Status (Optimal|Feasible|Relaxed|Infeasible) .*Battery \(\+ charge\) {NUMBER} W",
     ),
     CardCheck(
         "plan",
         "hui-markdown-card",
         "Appliance runs",
-        rf"from battery grid PV load appliances SOC \d\d:\d\d {NUMBER}",
+        r"Appliance runs: Washing machine (\w+ \d\d:\d\d|not planned)",
         bad=("No plan yet",),
     ),
     CardCheck("plan", "hui-calendar-card", "", r"20\d\d", bad=()),
 )
 
-# Collects the dashboard's cards (outermost hui-*-card elements) with their rendered text,
+# Collects the dashboard's cards (outermost hui-*-card elements, and ems's own ems-*-card) with
+# their rendered text,
 # through open shadow roots, and the error / warning elements Home Assistant draws instead of
 # a card or a row it cannot render.
 CARDS_JS = r"""
@@ -127,7 +143,7 @@ CARDS_JS = r"""
       if (['hui-error-card', 'hui-warning', 'hui-warning-element'].includes(tag)) {
         errors.push(clean(text(el)));
       }
-      if (!inCard && /^hui-.*-card$/.test(tag)) {
+      if (!inCard && /^(hui|ems)-.*-card$/.test(tag)) {
         cards.push({tag, text: clean(text(el))});
         now = true;
       }
@@ -171,7 +187,24 @@ def card_problems(view: str, found: dict[str, Any]) -> list[str]:
             problems.append(f"{name} shows {bad}: {card[:300]!r}")
         elif not re.search(check.value, card):
             problems.append(f"{name} shows no value /{check.value}/: {card[:300]!r}")
+        problems += [
+            f"{name}: nothing matches {selector!r}"
+            for selector in check.selectors
+            if not found.get("selectors", {}).get(selector)
+        ]
     return problems
+
+
+def find_cards(page: Any, view: str) -> dict[str, Any]:
+    """The view's cards and errors (``CARDS_JS``), and how many elements each selector matches."""
+    found: dict[str, Any] = page.evaluate(CARDS_JS)
+    found["selectors"] = {
+        selector: page.locator(selector).count()
+        for check in KEY_CARDS
+        if check.view == view
+        for selector in check.selectors
+    }
+    return found
 
 
 def login(page: Any, base: str, timeout_s: float) -> None:
@@ -218,11 +251,11 @@ def capture(
                 deadline = time.monotonic() + timeout_s
                 while True:  # cards render and values arrive over the websocket
                     page.wait_for_timeout(1000)
-                    left = card_problems(view, page.evaluate(CARDS_JS))
+                    left = card_problems(view, find_cards(page, view))
                     if not left or time.monotonic() > deadline:
                         break
                 page.wait_for_timeout(settle_s * 1000)  # charts finish drawing
-                left = card_problems(view, page.evaluate(CARDS_JS))
+                left = card_problems(view, find_cards(page, view))
                 problems.extend(left)
                 path = out / filename
                 page.screenshot(path=str(path), full_page=True)

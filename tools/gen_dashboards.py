@@ -80,6 +80,7 @@ TEXTS = {
     "meter": ("Meter", "Compteur"),
     "relays": ("Relays", "Relais"),
     "plan_24h": ("Plan (next 24 h)", "Plan (24 h à venir)"),
+    "plan_chart": ("Power and state of charge", "Puissance et état de charge"),
     "current_step": ("Current step of the plan", "Étape en cours du plan"),
     "status": ("Status", "État"),
     "age": ("Age", "Âge"),
@@ -96,7 +97,6 @@ TEXTS = {
     "plug": ("Plug", "Prise"),
     "relay": ("Relay", "Relais"),
     "charging_point": ("Charging point", "Borne de recharge"),
-    "next_hours": ("Next hours", "Prochaines heures"),
     "calendar": ("Calendar", "Calendrier"),
     # In the markdown card (a Jinja template): plain text, or a Jinja list for the weekdays.
     "weekdays": (
@@ -110,18 +110,6 @@ TEXTS = {
         "Pas encore de plan : le module d'optimisation en envoie un à son démarrage, puis "
         "toutes les 15 minutes.",
     ),
-    "hourly_averages": (
-        "Hourly averages in W: battery + charge / − discharge, grid + import / − export.",
-        "Moyennes horaires en W : batterie + charge / − décharge, réseau + soutirage / "
-        "− injection.",
-    ),
-    "col_from": ("from", "de"),
-    "col_battery": ("battery", "batterie"),
-    "col_grid": ("grid", "réseau"),
-    "col_pv": ("PV", "PV"),
-    "col_load": ("load", "conso."),
-    "col_appliances": ("appliances", "appareils"),
-    "col_soc": ("SOC", "SoC"),
 }
 
 _PLACEHOLDER = re.compile(r"\[\[(?:(?P<kind>[tde]):(?P<key>[\w.@]+)|(?P<lang>lang))\]\]")

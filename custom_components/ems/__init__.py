@@ -44,6 +44,7 @@ from .core.sunspec import profile_from_subentry
 from .core.transport import ModbusTransport, SerialParams, TcpParams
 from .entity import site_device_info
 from .entity_source import EntitySource
+from .frontend import async_register_card
 from .plan import PlanManager, async_remove_plan_store
 from .runtime import EmsConfigEntry, EmsRuntimeData
 from .services import async_setup_services
@@ -105,6 +106,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     # First thing: a subentry or option changed while this setup runs must still reload it
     # (the reload waits for the setup to finish).
     entry.async_on_unload(entry.add_update_listener(_async_reload))
+    await async_register_card(hass)  # the plan card, once per instance
     site = SiteAggregator()
     transports: dict[str, ModbusTransport] = {}
     scan_interval = float(entry.options.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL))
