@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from unittest.mock import patch
+
 import pytest
 
 import custom_components.ems  # noqa: F401  (imported first, as HA's loader expects)
@@ -10,6 +13,17 @@ import custom_components.ems  # noqa: F401  (imported first, as HA's loader expe
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/ems in every test."""
+
+
+@pytest.fixture(autouse=True)
+def no_listening_http_server() -> Iterator[None]:
+    """ems depends on ``http`` (it serves its plan card): tests need its routes, not a server.
+
+    Without this, setting up ems starts Home Assistant's real server on 0.0.0.0:8123 in every
+    test (two xdist workers, or a running demo, then fight over the port).
+    """
+    with patch("homeassistant.components.http.start_http_server_and_save_config"):
+        yield
 
 
 @pytest.fixture
