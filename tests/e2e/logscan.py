@@ -53,6 +53,8 @@ EMS_COMPONENTS: frozenset[str] = frozenset(
         "calendar",
         "datetime",
         "diagnostics",
+        "frontend",  # the plan card (frontend.py, manifest dependency)
+        "http",  # serves the plan card
         "intent",
         "number",
         "select",
