@@ -147,15 +147,21 @@ def solve_emhass(
 def solve_ems(ems: str, path: Path) -> dict[str, Any]:
     """The ems plan of a scenario file, through its CLI.
 
-    EMHASS gives no value to the energy left above the final SOC, so neither does ems here
-    (``stored_energy_value_eur_per_kwh`` 0): the same problem on both sides.
+    EMHASS gives no value to the energy left above the final SOC and plans on its forecast as
+    if exact, so neither does ems here (``stored_energy_value_eur_per_kwh`` 0, ``--risk-margin
+    0``): the same problem on both sides.
     """
     scenario = json.loads(path.read_text(encoding="utf-8"))
     scenario["battery"]["stored_energy_value_eur_per_kwh"] = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         same = Path(tmp) / path.name
         same.write_text(json.dumps(scenario), encoding="utf-8")
-        out = subprocess.run([ems, "plan", str(same)], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [ems, "plan", str(same), "--risk-margin", "0"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     return json.loads(out.stdout)
 
 

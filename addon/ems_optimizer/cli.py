@@ -52,7 +52,10 @@ def _options(args: argparse.Namespace) -> PlanOptions:
         solver = replace(
             solver, gap_rel=args.gap, gap_abs_eur=0.0 if args.gap == 0 else solver.gap_abs_eur
         )
-    return replace(options, solver=solver)
+    options = replace(options, solver=solver)
+    if getattr(args, "risk_margin", None) is not None:
+        options = replace(options, risk_margin_eur_per_kwh=args.risk_margin)
+    return options
 
 
 def _check(scenario: Any, result: Any) -> int:
@@ -137,6 +140,12 @@ def _solver_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--gap", type=float, help="relative MIP gap (default 2e-4; 0 = prove optimality)"
+    )
+    parser.add_argument(
+        "--risk-margin",
+        type=float,
+        help="€ per kWh discharged, against forecast errors, scaled by the horizon's PV "
+        "(default 0.02; 0: plan as if the forecast were exact)",
     )
 
 

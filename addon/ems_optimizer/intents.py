@@ -41,6 +41,9 @@ GRID_TOL_W = 50.0  # the grid counts as ~0 W within max(this, GRID_TOL_SHARE × 
 GRID_TOL_SHARE = 0.02
 SOC_TOL_PCT = 0.05  # a SOC within this of a bound sits at it
 FINAL_TOL_PCT = 0.5  # the plan ends "at" the final SOC within this
+# An idle step holds its energy for a later one only when that one is dearer by more than this.
+HOLD_MARGIN_EUR_PER_KWH = 0.005
+HOLD_MARGIN_SHARE = 0.10
 _NONE = float("-inf")
 
 
@@ -160,8 +163,17 @@ def _kind_reason(ctx: _Context, t: int) -> tuple[str, str]:
 
 
 def _keeping_pays(ctx: _Context, t: int) -> bool:
-    """Whether energy kept now is worth more later than used now."""
-    return ctx.later_price[t] > ctx.price[t] + 1e-9 or ctx.later_peak[t] or ctx.final_binds
+    """Whether energy kept now is worth clearly more later than used now.
+
+    A later price only a little higher (day-ahead prices differ by fractions of a cent from one
+    hour to the next) does not pay for the risk: the load now is real, the later one a forecast,
+    and kept energy the forecast did not need ends up spilled as a cheap export.
+    """
+    later = ctx.later_price[t]
+    clearly = later > ctx.price[t] + max(
+        HOLD_MARGIN_EUR_PER_KWH, HOLD_MARGIN_SHARE * abs(ctx.price[t])
+    )
+    return clearly or ctx.later_peak[t] or ctx.final_binds
 
 
 def _charge_reason(ctx: _Context, t: int) -> str:

@@ -41,6 +41,8 @@ from .stability import (
     worth,
 )
 
+RISK_MARGIN_EUR_PER_KWH = 0.02
+
 
 @dataclass(frozen=True)
 class PlanOptions:
@@ -52,6 +54,11 @@ class PlanOptions:
     battery_flip_eur_per_kwh: float = 0.01  # per kWh moved against the previous direction
     # a new plan replaces the previous one only when it saves more than this (stability.py)
     replace_threshold_eur: float = DEFAULT_THRESHOLD_EUR
+    # Forecasts err, PV's most: a kWh discharged must earn this much more than it costs to be
+    # planned, scaled by how much of the horizon rests on a PV forecast (see _risk_margin), so
+    # the plan does not buy or sell for gains smaller than a PV forecast error. Planning only
+    # (not in the plan's cost); 0 with a perfect forecast.
+    risk_margin_eur_per_kwh: float = RISK_MARGIN_EUR_PER_KWH
 
 
 def plan(
@@ -82,6 +89,7 @@ def plan(
         stability,
         battery_flip_meur_per_wh=options.battery_flip_eur_per_kwh if stability else 0.0,
         running_battery_w=running.battery_w if running is not None else None,
+        risk_margin_eur_per_kwh=_risk_margin(scenario, options.risk_margin_eur_per_kwh),
     )
     budget = options.solver.time_limit_s
     spent: list[Solution] = []
@@ -166,6 +174,19 @@ def _stable(
             }
     result["replan"] = info
     return result
+
+
+def _risk_margin(scenario: Scenario, margin: float) -> float:
+    """The margin × the horizon's PV energy over the battery's capacity (at most 1).
+
+    Without PV (a winter night, a house without panels) the plan's gains rest on prices and the
+    load, known well enough: no margin. With a PV forecast worth a battery or more, the full one.
+    """
+    battery = scenario["battery"]
+    if not margin or not battery:
+        return 0.0
+    pv_wh = sum(scenario["pv_w"]) * scenario["step_minutes"] / 60
+    return margin * min(1.0, pv_wh / battery["capacity_wh"])
 
 
 def _apply_repairs(phase: Phase, repaired: Solution, impossible: list[PlanWarning]) -> Phase:

@@ -28,7 +28,7 @@ Prices are treated as known over the horizon (a tariff, or day-ahead prices).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 import html
 import math
@@ -344,7 +344,10 @@ class Planned:
         """The battery request of step k: plan, then settle the first step's intent."""
         load, pv = self._forecast(inputs, k)
         scenario = _scenario(inputs, k, soc, load, pv)
-        result = plan(scenario, self.previous if self.stable else None, inputs.options)
+        options = inputs.options
+        if self.method == "actual":  # a perfect forecast needs no margin against its errors
+            options = replace(options, risk_margin_eur_per_kwh=0.0)
+        result = plan(scenario, self.previous if self.stable else None, options)
         self._count(result)
         self.previous = result
         intents = result.get("intents") or [None]

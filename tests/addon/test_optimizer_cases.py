@@ -6,7 +6,7 @@ from optimizer_helpers import at, battery, scenario, warning_codes
 import pytest
 
 from ems_optimizer.checker import check_plan
-from ems_optimizer.planner import plan
+from ems_optimizer.planner import PlanOptions, plan
 
 
 def solve(data: dict, previous: dict | None = None) -> dict:
@@ -336,3 +336,29 @@ def test_the_stored_energy_value_never_pays_for_grid_charging() -> None:
     # a value the scenario states is the scenario's: above the import price, it buys
     data["battery"]["stored_energy_value_eur_per_kwh"] = 0.50
     assert solve(data)["soc_pct"][-1] == pytest.approx(100.0)
+
+
+def _small_spread(pv_w: list[float]) -> dict:
+    """Buy at 0.10, use at 0.115 €/kWh: 1.5 c/kWh to gain, less than the 2 c planning margin."""
+    return scenario(
+        steps=3,
+        load_w=[0.0, 2000.0, 0.0],
+        pv_w=pv_w,
+        import_price_eur_per_kwh=[0.10, 0.115, 0.10],
+        battery=battery(soc_initial_pct=0, stored_energy_value_eur_per_kwh=0.0),
+    )
+
+
+def test_a_gain_smaller_than_a_pv_forecast_error_is_not_planned() -> None:
+    """With a PV forecast in the horizon the plan does not cycle for 1.5 c/kWh; without, it does.
+
+    The margin (PlanOptions.risk_margin_eur_per_kwh) grows with the horizon's PV energy over the
+    battery's capacity: prices and the load alone are known well enough to act on small spreads.
+    """
+    sunny = solve(_small_spread([0.0, 0.0, 20000.0]))
+    assert sunny["battery_w"][:2] == pytest.approx([0.0, 0.0])
+    dark = solve(_small_spread([0.0, 0.0, 0.0]))
+    assert dark["battery_w"][:2] == pytest.approx([2000.0, -2000.0])
+    # a perfect forecast needs no margin
+    exact = plan(_small_spread([0.0, 0.0, 20000.0]), None, PlanOptions(risk_margin_eur_per_kwh=0))
+    assert exact["battery_w"][:2] == pytest.approx([2000.0, -2000.0])

@@ -129,3 +129,20 @@ def test_console_script_runs() -> None:
     assert done.returncode == 0
     for command in ("plan", "replay", "bench"):
         assert command in done.stdout
+
+
+def test_plan_risk_margin_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--risk-margin 0 plans as if the forecast were exact: a 1.5 c/kWh spread is then used."""
+    data = scenario(
+        steps=3,
+        load_w=[0.0, 2000.0, 0.0],
+        pv_w=[0.0, 0.0, 20000.0],
+        import_price_eur_per_kwh=[0.10, 0.115, 0.10],
+        battery=battery(soc_initial_pct=0, stored_energy_value_eur_per_kwh=0.0),
+    )
+    path = tmp_path / "spread.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert cli.main(["plan", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out)["battery_w"][:2] == [0.0, 0.0]
+    assert cli.main(["plan", str(path), "--risk-margin", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["battery_w"][:2] == [2000.0, -2000.0]

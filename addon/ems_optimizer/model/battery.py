@@ -26,7 +26,9 @@ BAND_EUR_PER_KWH_STEP = 1.0  # price of each kWh outside the band, per step, whe
 STORED_VALUE_SHARE = 0.99
 
 
-def stored_energy_value(spec: dict[str, Any], import_weights: list[float]) -> float:
+def stored_energy_value(
+    spec: dict[str, Any], import_weights: list[float], margin_eur_per_kwh: float = 0.0
+) -> float:
     """€ per kWh stored at the horizon's end: the scenario's, else what it can displace.
 
     The default is what a kWh in the battery gives back when it covers the cheapest import of
@@ -39,7 +41,8 @@ def stored_energy_value(spec: dict[str, Any], import_weights: list[float]) -> fl
     if not import_weights:
         return 0.0
     lowest = STORED_VALUE_SHARE * min(import_weights)
-    return max(0.0, spec["discharge_efficiency"] * (lowest - spec["wear_cost_eur_per_kwh"]))
+    cost = spec["wear_cost_eur_per_kwh"] + margin_eur_per_kwh
+    return max(0.0, spec["discharge_efficiency"] * (lowest - cost))
 
 
 @dataclass
@@ -130,6 +133,7 @@ def build(
     *,
     stored_value_eur_per_kwh: float = 0.0,
     running_w: float | None = None,
+    margin_eur_per_kwh: float = 0.0,
 ) -> BuiltBattery:
     """Charge/discharge/energy variables, the SOC dynamics and band, the final SOC and its value."""
     horizon, spec = model.horizon, battery.spec
@@ -138,7 +142,8 @@ def build(
     exclusive = set(exclusive_steps)
     power = Power.zero(steps)
     throughput = dt_h * EPSILON_THROUGHPUT_EUR_PER_KWH
-    wear = dt_h * spec["wear_cost_eur_per_kwh"]
+    # the wear of discharging, and the planning margin (PlanOptions.risk_margin_eur_per_kwh)
+    wear = dt_h * (spec["wear_cost_eur_per_kwh"] + margin_eur_per_kwh)
     low = min(battery.low_wh, battery.initial_wh)
     high = max(battery.high_wh, battery.initial_wh)
     charge, discharge, energy = [], [], []

@@ -51,6 +51,7 @@ class Phase:
     exclusive_everywhere: bool = False  # battery direction binaries at every step
     battery_flip_meur_per_wh: float = 0.0
     running_battery_w: float | None = None  # the running step's battery power, kept
+    risk_margin_eur_per_kwh: float = 0.0  # planning-only price per kWh discharged
 
 
 @dataclass
@@ -189,9 +190,10 @@ class SiteModel:
             exclusive,
             phase.battery_flip_meur_per_wh,
             stored_value_eur_per_kwh=battery_model.stored_energy_value(
-                phase.battery.spec, self.import_weight
+                phase.battery.spec, self.import_weight, phase.risk_margin_eur_per_kwh
             ),
             running_w=phase.running_battery_w,
+            margin_eur_per_kwh=phase.risk_margin_eur_per_kwh,
         )
         balance.subtract(built.power)
         return built
