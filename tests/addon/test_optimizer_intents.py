@@ -174,6 +174,11 @@ def test_an_idle_battery_with_nothing_to_keep_for_self_consumes() -> None:
     data["pv_w"] = [0.0, 0.0, 0.0]
     result = solve(data)
     assert kinds(result)[:2] == [("hold", "keep_for_later")] * 2
+    # a later step dearer by a fraction of a cent is not worth the risk: it self-consumes
+    data["import_price_eur_per_kwh"] = [0.20, 0.20, 0.203]
+    result = solve(data)
+    assert result["battery_w"][:2] == [0.0, 0.0]
+    assert kinds(result)[:2] == [("self_consumption", "cover_load")] * 2
 
 
 def test_no_battery_holds_at_its_limit() -> None:
