@@ -71,7 +71,7 @@ $(STAMP): $(STAMP_INPUTS) | $(PY)
 	  $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); \
 	fi
 	$(UV) pip install --python $(PY) -r requirements-test.txt
-	$(UV) pip install --python $(PY) -e './core[modbus]' -e ./addon
+	$(UV) pip install --python $(PY) -e './core[modbus]' -e './addon[png]'
 	@touch $@
 
 setup: $(STAMP) browser

@@ -55,9 +55,16 @@ def _read_inputs(args: argparse.Namespace) -> Any:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the strategies over the history; write the JSON (and the chart)."""
     from ems_optimizer.simulate import chart_html, format_table, run  # noqa: PLC0415
+    from ems_optimizer.simulate_png import PngUnavailable, check_png, write_png  # noqa: PLC0415
 
+    png = bool(args.chart) and Path(args.chart).suffix.lower() == ".png"
     try:
+        if png:
+            check_png()  # before a run of minutes, not after
         inputs = _read_inputs(args)
+    except PngUnavailable as err:
+        print(f"error: --chart {args.chart}: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as err:
         print(f"error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -68,7 +75,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     output = run(inputs, args.strategy or list(_strategies()), _progress)
     output["runtime_s"] = round(time.monotonic() - began, 1)
     Path(args.output).write_text(json.dumps(output, indent=1, allow_nan=False) + "\n", "utf-8")
-    if args.chart:
+    if png:
+        write_png(output, inputs, Path(args.chart))
+    elif args.chart:
         Path(args.chart).write_text(chart_html(output, inputs), encoding="utf-8")
     print(format_table(output))
     return EXIT_OK
@@ -111,5 +120,7 @@ def register(subparsers: Any) -> None:
     )
     s.add_argument("--time-limit", type=float, help="solver time limit per plan, s")
     s.add_argument("-o", "--output", required=True, help="write the JSON here")
-    s.add_argument("--chart", help="write a self-contained HTML chart here")
+    s.add_argument(
+        "--chart", help="write the chart here: OUT.html (self-contained) or OUT.png (matplotlib)"
+    )
     s.set_defaults(func=cmd_simulate)

@@ -6,6 +6,7 @@ from datetime import date
 import json
 import math
 from pathlib import Path
+import sys
 
 import numpy as np
 import pandas as pd
@@ -215,3 +216,29 @@ def test_cli_bad_inputs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["simulate", *files, "--from", "2024-02-20", "--to", "2024-03-01", "-o", out]) == 2
     assert "--from 2024-02-20" in capsys.readouterr().err
     assert not Path(out).exists()
+
+
+def test_cli_writes_a_png_chart(tmp_path: Path) -> None:
+    """--chart OUT.png draws the chart with matplotlib (the add-on's png extra)."""
+    out, chart = tmp_path / "out.json", tmp_path / "chart.png"
+    argv = ["simulate", *_files(tmp_path), "--from", "2024-03-02", "--to", "2024-03-02"]
+    argv += ["--strategy", "self_consumption", "--strategy", "no_battery"]
+    assert main([*argv, "-o", str(out), "--chart", str(chart)]) == 0
+    data = chart.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 20_000
+
+
+def test_cli_without_matplotlib_says_so_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No matplotlib: exit 2 at once, naming the fix; nothing is simulated or written."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib → ImportError
+    out, chart = tmp_path / "out.json", tmp_path / "chart.png"
+    argv = ["simulate", *_files(tmp_path), "--from", "2024-03-02", "--to", "2024-03-02"]
+    assert main([*argv, "-o", str(out), "--chart", str(chart)]) == 2
+    err = capsys.readouterr().err
+    assert "matplotlib" in err
+    assert "--chart OUT.html" in err
+    assert not out.exists()
+    assert not chart.exists()
