@@ -126,14 +126,13 @@ def _assemble(
 ) -> Plan | None:
     """A plan of the contract from fixed decisions: PV, grid and SOC follow from the forecasts."""
     steps, dt_h = scenario["horizon_steps"], scenario["step_minutes"] / 60
-    load, pv = scenario["load_w"], scenario["pv_w"]
-    export_limit = scenario["grid"]["export_limit_w"]
+    load = scenario["load_w"]
     flexible = [sum(a["power_w"][t] for a in appliances.values()) for t in range(steps)]
     pv_used, grid = [], []
     for t in range(steps):
         demand = load[t] + flexible[t] + battery_w[t]
-        used = pv[t] if export_limit is None else min(pv[t], demand + export_limit)
-        if used < 0:
+        used = _pv_used(scenario, t, demand)
+        if used is None:
             return None
         pv_used.append(round(used, 3))
         grid.append(round(demand - used, 3))
@@ -161,6 +160,25 @@ def _assemble(
     counted = sum(1 for a in appliances.values() if any(p > 0 for p in a["power_w"]))
     plan["report"] = build_report(scenario, plan, counted)
     return plan
+
+
+def _pv_used(scenario: Scenario, t: int, demand: float) -> float | None:
+    """The PV to use at step t for a fixed demand, None if impossible.
+
+    All of it, unless a negative price makes less pay (no export when exporting costs, none at
+    all when importing pays) or the export limit caps it.
+    """
+    pv = scenario["pv_w"][t]
+    import_weight, export_weight = objective_prices(scenario)
+    used = pv
+    if import_weight[t] < 0:
+        used = 0.0  # paid to import: every watt from the grid
+    elif export_weight[t] < 0:
+        used = min(pv, max(demand, 0.0))  # paid less than nothing to export: no export
+    limit = scenario["grid"]["export_limit_w"]
+    if limit is not None:
+        used = min(used, demand + limit)
+    return used if used >= 0 else None
 
 
 def _soc(scenario: Scenario, battery_w: list[float], dt_h: float) -> list[float] | None:

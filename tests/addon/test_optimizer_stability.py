@@ -116,3 +116,23 @@ def test_a_changed_request_never_keeps_the_previous_plan() -> None:
     result = _sound(later, plan(later, first))
     assert result["replan"]["decision"] == "replaced"
     assert result["appliances"]["wm"]["start"] is not None
+
+
+def test_a_kept_plan_curtails_pv_when_exporting_costs() -> None:
+    """Carried over, the previous plan's decisions get the PV use that fits the new prices.
+
+    (Found by the re-planning property test: a kept plan exported 65 W at a negative price.)
+    """
+    data = scenario(
+        steps=4,
+        step_minutes=15,
+        pv_w=[65.0, 0.0, 0.0, 0.0],
+        import_price_eur_per_kwh=[0.0] * 4,
+        export_price_eur_per_kwh=[-0.0625, 0.0, 0.0, 0.0],
+    )
+    first = plan(data)
+    again = _sound(data, plan(data, first))
+    assert again["replan"]["decision"] == "kept"
+    assert again["pv_used_w"][0] == 0.0
+    assert again["grid_w"][0] == 0.0
+    assert again["objective_value"] == first["objective_value"] == 0.0
