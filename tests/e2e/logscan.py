@@ -53,8 +53,6 @@ EMS_COMPONENTS: frozenset[str] = frozenset(
         "calendar",
         "datetime",
         "diagnostics",
-        "frontend",  # the plan card (frontend.py, manifest dependency)
-        "http",  # serves the plan card
         "intent",
         "number",
         "select",
@@ -62,6 +60,10 @@ EMS_COMPONENTS: frozenset[str] = frozenset(
         "switch",
     }
 )
+# What every Home Assistant with a user interface loads, ems or not (ems depends on them for its
+# plan card): their own deprecations, e.g. aiohttp's about Home Assistant's web application in
+# 2025.4, are Home Assistant's, not ems's.
+ALWAYS_LOADED: frozenset[str] = frozenset({"frontend", "http"})
 # Python packages that ems requires (manifest ``requirements``), by import name.
 EMS_PACKAGES: frozenset[str] = frozenset({"pymodbus"})
 
@@ -255,7 +257,7 @@ def ems_components(integration_dir: Path, ha_components_dir: Path) -> frozenset[
         )
     manifest = json.loads((integration_dir / "manifest.json").read_text())
     names.update(manifest.get("dependencies", []), manifest.get("after_dependencies", []))
-    return frozenset(names)
+    return frozenset(names) - ALWAYS_LOADED
 
 
 def log_files(work: Path) -> list[Path]:
