@@ -56,6 +56,7 @@ class _Context:
     soc_pct: list[float]
     tol_w: list[float]
     price: list[float]
+    tariff: list[float]  # the scenario's import price (0 without one)
     later_price: list[float]  # highest price of a discharging step after t (-inf: none)
     later_peak: list[bool]  # a step after t discharges at the import limit or the peak
     soc_min: float
@@ -109,6 +110,7 @@ def _context(scenario: Scenario, plan: Plan) -> _Context:
         soc_pct=plan["soc_pct"],
         tol_w=tol,
         price=price,
+        tariff=list(scenario["import_price_eur_per_kwh"] or [0.0] * steps),
         later_price=[],
         later_peak=[],
         soc_min=spec["soc_min_pct"],
@@ -170,10 +172,9 @@ def _keeping_pays(ctx: _Context, t: int) -> bool:
     and kept energy the forecast did not need ends up spilled as a cheap export.
     """
     later = ctx.later_price[t]
-    clearly = later > ctx.price[t] + max(
-        HOLD_MARGIN_EUR_PER_KWH, HOLD_MARGIN_SHARE * abs(ctx.price[t])
-    )
-    return clearly or ctx.later_peak[t] or ctx.final_binds
+    # the share is of the price itself (the objective's weight adds 1 under self_consumption)
+    margin = max(HOLD_MARGIN_EUR_PER_KWH, HOLD_MARGIN_SHARE * abs(ctx.tariff[t]))
+    return later > ctx.price[t] + margin or ctx.later_peak[t] or ctx.final_binds
 
 
 def _charge_reason(ctx: _Context, t: int) -> str:

@@ -155,12 +155,15 @@ def _stable(
     if before is None:
         result["replan"] = info
         return result
-    info["running_step_kept"] = running is not None
-    if running is not None and running.intent is not None and result.get("intents"):
+    info["running_step_kept"] = running is not None and (
+        abs(result["battery_w"][0] - running.battery_w) <= 1.0
+    )
+    pinned = running is not None and abs(result["battery_w"][0] - running.battery_w) <= 1.0
+    if pinned and running.intent is not None and result.get("intents"):
         target = result["intents"][0]["soc_target_pct"]
         result["intents"][0] = {**running.intent, "soc_target_pct": target}
     info["decision"] = "replaced"
-    kept = carry_over(scenario, before) if not result["warnings"] else None
+    kept = carry_over(scenario, before, result) if not result["warnings"] else None
     if kept is not None:
         kept["objective_value"] = objective_value(scenario, kept)
         gain = worth(scenario, kept) - worth(scenario, result)

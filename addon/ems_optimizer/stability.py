@@ -22,9 +22,17 @@ threshold): the plan sensors show it in Home Assistant.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from ems_core.contract import ContractError, Plan, Scenario, parse_time, validate_plan
+from ems_core.contract import (
+    ContractError,
+    Plan,
+    Scenario,
+    format_time,
+    parse_time,
+    validate_plan,
+)
 
 from .checker import check_plan
 from .intents import derive_intents
@@ -36,6 +44,7 @@ SOC_BAND_PCT = 3.0  # the SOC now may differ this much from what the running ste
 NET_BAND_W = 500.0  # and the step's net load forecast this much (or NET_BAND_SHARE of it)
 NET_BAND_SHARE = 0.3
 DEFAULT_THRESHOLD_EUR = 0.05  # a new plan must save more than this to replace the previous one
+SOC_ROUNDING_PCT = 0.01
 
 
 @dataclass(frozen=True)
@@ -76,7 +85,11 @@ class RunningStep:
 
 
 def running_step(scenario: Scenario, previous: Previous) -> RunningStep | None:
-    """The running step to keep, or None when reality has left the band it assumed."""
+    """The running step to keep, or None when reality has left the band it assumed.
+
+    Also None when the step no longer fits what the scenario allows: the battery's power limits
+    or its "charge from the grid" switch changed, or an appliance the step fed is gone.
+    """
     battery = scenario["battery"]
     if not battery:
         return None
@@ -88,23 +101,74 @@ def running_step(scenario: Scenario, previous: Previous) -> RunningStep | None:
     new_net = scenario["load_w"][0] - scenario["pv_w"][0]
     if abs(new_net - old_net) > max(NET_BAND_W, NET_BAND_SHARE * abs(old_net)):
         return None
+    power = float(previous.old("battery_w", 0))
+    if not _within_limits(scenario, power) or _fed_appliance_gone(scenario, previous):
+        return None
+    return RunningStep(power, _consistent_intent(previous, power))
+
+
+def _within_limits(scenario: Scenario, power: float) -> bool:
+    """Whether the step's battery power is allowed by the new scenario's battery at step 0."""
+    battery = scenario["battery"]
+    high = battery["charge_max_w"]
+    if not battery.get("charge_from_grid", True):
+        high = min(high, max(0.0, scenario["pv_w"][0] - scenario["load_w"][0]))
+    return -battery["discharge_max_w"] <= power <= high
+
+
+def _fed_appliance_gone(scenario: Scenario, previous: Previous) -> bool:
+    """Whether an appliance the previous plan ran in the step is no longer in the scenario."""
+    present = {a["id"] for a in scenario["appliances"]}
+    running = {
+        ident
+        for ident, item in previous.plan["appliances"].items()
+        if (_at(item["power_w"], previous.offset) or 0.0) > 0.5
+    }
+    return not running <= present
+
+
+def _consistent_intent(previous: Previous, power: float) -> dict[str, Any] | None:
+    """The previous plan's intent for the step, if its kind agrees with the step's power."""
     intents = previous.plan.get("intents")
-    intent = dict(intents[previous.offset]) if intents else None
-    return RunningStep(float(previous.old("battery_w", 0)), intent)
+    if not intents:
+        return None
+    intent = dict(intents[previous.offset])
+    return intent if _agrees(intent, power) else None
 
 
-def carry_over(scenario: Scenario, previous: Previous) -> Plan | None:
-    """The previous plan's decisions on the new horizon and forecasts, None if they don't fit."""
+def _agrees(intent: dict[str, Any], power: float) -> bool:
+    """Whether an intent's kind fits a battery power (self-consumption fits any)."""
+    return {
+        "hold": abs(power) <= 1.0,
+        "charge": power > 1.0,
+        "discharge": power < -1.0,
+        "export": power < -1.0,
+    }.get(intent["kind"], True)
+
+
+def carry_over(scenario: Scenario, previous: Previous, new: Plan) -> Plan | None:
+    """The previous plan's decisions on the new horizon and forecasts, None if they don't fit.
+
+    The steps past the previous plan's end take the new plan's decisions.
+    """
     old, steps = previous.plan, scenario["horizon_steps"]
     if any("temperature_c" in item for item in old["appliances"].values()):
         return None
     if {a["id"] for a in scenario["appliances"]} != set(old["appliances"]):
         return None
+    covered = old["horizon_steps"] - previous.offset  # new steps the previous plan covers
+
+    def decided(old_series: list[float], new_series: list[float]) -> list[float]:
+        return [
+            float(old_series[t + previous.offset]) if t < covered else float(new_series[t])
+            for t in range(steps)
+        ]
+
     appliances = {}
     for ident, item in old["appliances"].items():
-        power = [_or_zero(_at(item["power_w"], t + previous.offset)) for t in range(steps)]
-        appliances[ident] = {"power_w": power, "start": item["start"]}
-    battery_w = [_or_zero(previous.old("battery_w", t)) for t in range(steps)]
+        power = decided(item["power_w"], new["appliances"][ident]["power_w"])
+        appliances[ident] = {"power_w": power, "start": _start(scenario, item, power)}
+    battery_w = decided(old["battery_w"], new["battery_w"])
     if not scenario["battery"]:
         battery_w = [0.0] * steps
     kept = _assemble(scenario, battery_w, appliances)
@@ -113,12 +177,24 @@ def carry_over(scenario: Scenario, previous: Previous) -> Plan | None:
     return kept
 
 
+def _start(scenario: Scenario, item: dict[str, Any], power: list[float]) -> str | None:
+    """The appliance's start on the new horizon.
+
+    As planned, or its first step with power when it started before the horizon (the checker
+    then judges what is left of its run).
+    """
+    start = item["start"]
+    if start is None or parse_time(start) >= parse_time(scenario["start"]):
+        return start
+    first = next((t for t, w in enumerate(power) if w > 0.5), None)
+    if first is None:
+        return None
+    moment = parse_time(scenario["start"]) + timedelta(minutes=first * scenario["step_minutes"])
+    return format_time(moment)
+
+
 def _at(series: list[float], index: int) -> float | None:
     return series[index] if index < len(series) else None
-
-
-def _or_zero(value: float | None) -> float:
-    return 0.0 if value is None else float(value)
 
 
 def _assemble(
@@ -192,7 +268,8 @@ def _soc(scenario: Scenario, battery_w: list[float], dt_h: float) -> list[float]
     for b in battery_w:
         stored = b * eta_c if b > 0 else b / eta_d
         soc.append(soc[-1] + 100 * stored * dt_h / capacity)
-    if any(s < -1e-9 or s > 100 + 1e-9 for s in soc):
+    # the plans' own rounding (battery power to 1 mW, SOC to 1e-4 %) may step a hair past a bound
+    if any(s < -SOC_ROUNDING_PCT or s > 100 + SOC_ROUNDING_PCT for s in soc):
         return None
     return [min(max(round(s, 4), 0.0), 100.0) for s in soc]
 
@@ -214,10 +291,10 @@ def finish_kept(scenario: Scenario, kept: Plan, previous: Previous, objective: f
     kept["objective_value"] = objective
     derived = derive_intents(scenario, kept)
     old = previous.plan.get("intents")
-    if old:
+    if old and scenario["battery"]:  # without a battery, the derived "hold" of each step
         for t in range(len(derived)):
             index = t + previous.offset
-            if index < len(old):
+            if index < len(old) and _agrees(old[index], kept["battery_w"][t]):
                 derived[t] = {**old[index], "soc_target_pct": derived[t]["soc_target_pct"]}
     kept["intents"] = derived
     return kept

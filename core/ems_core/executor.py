@@ -97,8 +97,10 @@ def execute(intent: Intent, measured: Measured) -> float | None:
         return None
     if intent.kind == "charge":
         power = max(0.0, float(power))
-        if intent.reason == "store_pv_surplus" and _finite(measured.net_w):
-            power = min(power, max(0.0, -float(measured.net_w)))  # type: ignore[arg-type]
+        if intent.reason == "store_pv_surplus":  # an unknown surplus stores nothing
+            net = measured.net_w
+            surplus = -float(net) if _finite(net) else 0.0  # type: ignore[arg-type]
+            power = min(power, max(0.0, surplus))
         return power
     power = min(0.0, float(power))
     if intent.kind == "discharge" and _finite(measured.net_w):

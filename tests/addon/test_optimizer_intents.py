@@ -181,6 +181,20 @@ def test_an_idle_battery_with_nothing_to_keep_for_self_consumes() -> None:
     assert kinds(result)[:2] == [("self_consumption", "cover_load")] * 2
 
 
+def test_the_self_consumption_objective_still_holds_for_the_evening_peak() -> None:
+    """Its weights are 1 + price: the hold margin is a share of the price, not of the weight."""
+    data = scenario(
+        steps=4,
+        objective="self_consumption",
+        load_w=[1000.0] * 4,
+        import_price_eur_per_kwh=[0.15, 0.15, 0.25, 0.25],
+        battery=battery(soc_initial_pct=20),
+    )
+    result = solve(data)
+    assert result["battery_w"] == [0.0, 0.0, -1000.0, -1000.0]
+    assert kinds(result)[:2] == [("hold", "keep_for_later")] * 2
+
+
 def test_no_battery_holds_at_its_limit() -> None:
     data = scenario(steps=3, load_w=[500.0, 800.0, 0.0])
     result = solve(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from optimizer_helpers import at, battery, scenario
+import pytest
 
 from ems_core.contract import validate_plan, validate_scenario
 from ems_optimizer.checker import check_plan
@@ -136,3 +137,116 @@ def test_a_kept_plan_curtails_pv_when_exporting_costs() -> None:
     assert again["pv_used_w"][0] == 0.0
     assert again["grid_w"][0] == 0.0
     assert again["objective_value"] == first["objective_value"] == 0.0
+
+
+# --- found by a hostile review -----------------------------------------------------------------
+
+
+def test_the_running_step_never_outgrows_the_new_limits() -> None:
+    """Grid charging switched off, or a lower inverter limit: the running step is released."""
+    empty = battery(soc_initial_pct=0, charge_max_w=3000, discharge_max_w=3000)
+    data = _house(battery=empty)  # charges in the cheap first hour
+    first = plan(data)
+    assert first["battery_w"][0] > 0
+    for change in ({"charge_from_grid": False}, {"charge_max_w": 1000}):
+        again = copy.deepcopy(data)
+        again["battery"].update(change)
+        result = _sound(again, plan(again, first))
+        assert result["replan"]["running_step_kept"] is False
+        assert result["battery_w"][0] <= (0.0 if "charge_from_grid" in change else 1000.0)
+
+
+def test_without_a_battery_nothing_of_the_old_battery_plan_is_kept() -> None:
+    data = _house()
+    first = plan(data)
+    again = copy.deepcopy(data)
+    again["battery"] = None
+    result = _sound(again, plan(again, first))
+    assert {i["kind"] for i in result["intents"]} == {"hold"}
+    assert all(i["power_w"] == 0.0 for i in result["intents"])
+
+
+def test_the_running_step_is_released_when_the_appliance_it_fed_is_gone() -> None:
+    """The step discharged into an EV that has since been unplugged (left the scenario)."""
+    data = scenario(
+        steps=4,
+        load_w=[500.0] * 4,
+        import_price_eur_per_kwh=[0.30, 0.10, 0.10, 0.10],
+        battery=battery(soc_initial_pct=100),
+        appliances=[
+            {"id": "ev", "type": "ev", "max_power_w": 4500, "energy_wh": 4500, "deadline": at(1)}
+        ],
+    )
+    first = plan(data)
+    assert first["appliances"]["ev"]["power_w"][0] > 0
+    again = copy.deepcopy(data)
+    again["appliances"] = []
+    result = _sound(again, plan(again, first))
+    assert result["replan"]["running_step_kept"] is False
+    assert result["battery_w"][0] == pytest.approx(-500.0)  # the house only, no export
+
+
+def test_a_plan_that_fills_the_battery_can_be_kept() -> None:
+    """Rounding in a plan (1 mW, 1e-4 %) may carry the SOC a hair past 100 %: still kept."""
+    steps = 24
+    price = [0.12] * 6 + [0.30] * 4 + [0.18] * 6 + [0.35] * 5 + [0.15] * 3
+    pv = [0] * 7 + [800, 2000, 3500, 4500, 5000, 5000, 4500, 3500, 2000, 800] + [0] * 7
+    load = [400] * 6 + [900] * 3 + [500] * 8 + [1500] * 5 + [600] * 2
+    data = scenario(
+        steps=steps,
+        load_w=[float(x) for x in load],
+        pv_w=[float(x) for x in pv],
+        import_price_eur_per_kwh=price,
+        export_price_eur_per_kwh=[0.07] * steps,
+        battery=battery(
+            soc_initial_pct=40,
+            charge_efficiency=0.95,
+            discharge_efficiency=0.95,
+            wear_cost_eur_per_kwh=0.01,
+        ),
+    )
+    first = plan(data)
+    assert max(first["soc_pct"]) == pytest.approx(100.0)
+    later = _next_hour(data, first)
+    result = _sound(later, plan(later, first))
+    assert result["replan"]["decision"] == "kept"
+
+
+def test_a_started_appliance_and_a_pilot_wire_heater_do_not_stop_keeping() -> None:
+    """Their runs began before the new horizon: the carried-over start is their first step in it."""
+    steps = 6
+    data = scenario(
+        steps=steps,
+        load_w=[300.0] * steps,
+        import_price_eur_per_kwh=[0.1, 0.1, 0.3, 0.3, 0.3, 0.3],
+        battery=battery(soc_initial_pct=50),
+        appliances=[
+            {"id": "ev", "type": "ev", "max_power_w": 3000, "energy_wh": 6000, "deadline": at(6)},
+            {
+                "id": "rad",
+                "type": "pilot_wire_heater",
+                "eco_power_w": 300,
+                "comfort_power_w": 1000,
+                "comfort_ratio": 0.25,
+            },
+        ],
+    )
+    first = plan(data)
+    assert first["appliances"]["ev"]["start"] == at(0)
+    later = _next_hour(data, first)
+    later["appliances"][0]["energy_wh"] = 3000  # delivered in the first hour
+    result = _sound(later, plan(later, first))
+    assert result["replan"]["decision"] == "kept"
+    assert result["appliances"]["ev"]["start"] == at(1)
+
+
+def test_an_intent_that_contradicts_its_power_is_not_carried_over() -> None:
+    data = _house()
+    first = plan(data)
+    assert first["battery_w"][1] != 0
+    forged = copy.deepcopy(first)
+    wrong = "charge" if first["battery_w"][1] < 0 else "export"
+    forged["intents"][1] = {**forged["intents"][1], "kind": wrong, "reason": "sell_high"}
+    later = _next_hour(data, first)
+    result = _sound(later, plan(later, forged))
+    assert result["intents"][0]["kind"] != wrong

@@ -64,6 +64,13 @@ def test_storing_pv_surplus_never_imports_to_charge() -> None:
     assert execute(surplus, sunny) == pytest.approx(500 / 0.95 / 0.25)
     bought = Intent(kind="charge", power_w=2000.0, soc_target_pct=55.0, reason="cheap_grid_now")
     assert execute(bought, cloudy) == pytest.approx(500 / 0.95 / 0.25)
+    # no meter, no surplus known: nothing stored (never the target bought from the grid)
+    blind = Measured(soc_pct=50.0, capacity_wh=10000.0, net_w=None, step_left_s=900.0)
+    assert execute(surplus, blind) == 0.0
+    assert (
+        execute(surplus, Measured(soc_pct=None, capacity_wh=None, net_w=None, step_left_s=None))
+        == 0.0
+    )
 
 
 def test_export_sells_towards_its_target() -> None:
