@@ -28,7 +28,7 @@ import pandas as pd
 from ems_core.contract import ContractError, validate_plan, validate_scenario
 
 from .forecast import ForecastConfig, forecast
-from .forecast.solar import clear_sky_pv_w, usable_location
+from .forecast.physical import PvArray, physical_pv_w, usable_location
 from .ha_client import (
     HAClient,
     HAError,
@@ -497,11 +497,11 @@ class Service:
         if peak is None or place is None:
             return None
         start = datetime.fromisoformat(str(scenario["start"]))
-        return clear_sky_pv_w(
+        return physical_pv_w(
             start,
             scenario["horizon_steps"],
             scenario["step_minutes"],
-            peak_w=peak,
+            PvArray.of(peak, sources),
             latitude=place[0],
             longitude=place[1],
         )

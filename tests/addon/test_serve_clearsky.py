@@ -22,61 +22,38 @@ from test_serve_fakeha import (
 )
 
 from ems_optimizer import serve
-from ems_optimizer.forecast.solar import (
-    CLEAR_SKY_PERFORMANCE,
-    clear_sky_factor,
-    clear_sky_pv_w,
-    solar_elevation_deg,
-    usable_location,
-)
+from ems_optimizer.forecast.physical import PvArray, physical_pv_w, usable_location
 
 PARIS = (48.85, 2.35)
 PEAK = 6000.0
 
 
-# --- solar geometry ----------------------------------------------------------------------------
-
-
-def test_solar_elevation_matches_known_values() -> None:
-    # Paris at the March equinox: solar noon ≈ 12:00 UTC − 9 min (longitude) + 7 min (EoT).
-    noon = datetime(2024, 3, 20, 11, 58, tzinfo=UTC)
-    assert solar_elevation_deg(noon, *PARIS) == pytest.approx(90 - 48.85, abs=1.0)
-    # June solstice noon: 90 − lat + 23.44.
-    june = datetime(2024, 6, 21, 11, 52, tzinfo=UTC)
-    assert solar_elevation_deg(june, *PARIS) == pytest.approx(90 - 48.85 + 23.44, abs=1.0)
-    # Midnight: well below the horizon, so no light.
-    midnight = datetime(2024, 3, 20, 23, 50, tzinfo=UTC)
-    assert solar_elevation_deg(midnight, *PARIS) < -30
-    assert clear_sky_factor(midnight, *PARIS) == 0.0
-    # A time zone does not move the sun.
-    local = noon.astimezone(datetime.fromisoformat(START).tzinfo)
-    assert solar_elevation_deg(local, *PARIS) == solar_elevation_deg(noon, *PARIS)
-    with pytest.raises(ValueError, match="aware"):
-        solar_elevation_deg(datetime(2024, 3, 20, 12), *PARIS)
+# --- the physical model (pvlib) ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("day", "lat", "lon"),
+    ("day", "lat", "lon", "azimuth"),
     [
-        ("2024-04-01T00:00:00+02:00", *PARIS),
-        ("2024-12-21T00:00:00+01:00", *PARIS),
-        ("2024-06-21T00:00:00+02:00", 60.17, 24.94),  # Helsinki, midsummer
-        ("2024-01-15T00:00:00-05:00", 40.71, -74.0),  # New York
-        ("2024-07-01T00:00:00+10:00", -33.87, 151.21),  # Sydney, southern winter
+        ("2024-04-01T00:00:00+02:00", *PARIS, 180.0),
+        ("2024-12-21T00:00:00+01:00", *PARIS, 180.0),
+        ("2024-06-21T00:00:00+02:00", 60.17, 24.94, 180.0),  # Helsinki, midsummer
+        ("2024-01-15T00:00:00-05:00", 40.71, -74.0, 180.0),  # New York
+        ("2024-07-01T00:00:00+10:00", -33.87, 151.21, 0.0),  # Sydney, panels facing north
     ],
 )
 def test_clear_sky_pv_is_zero_at_night_peaks_at_solar_noon_and_stays_under_peak(
-    day: str, lat: float, lon: float
+    day: str, lat: float, lon: float, azimuth: float
 ) -> None:
     start = datetime.fromisoformat(day)
-    pv = clear_sky_pv_w(start, 96, 15, peak_w=PEAK, latitude=lat, longitude=lon)
+    array = PvArray(PEAK, azimuth_deg=azimuth)
+    pv = physical_pv_w(start, 96, 15, array, latitude=lat, longitude=lon)
     assert len(pv) == 96
     assert min(pv) >= 0.0
-    assert max(pv) <= PEAK * CLEAR_SKY_PERFORMANCE <= PEAK
+    assert max(pv) <= PEAK
     assert max(pv) > 0.1 * PEAK  # some sun every day at these latitudes
     # Zero while the sun is down (local 00:00-03:00 at all these places).
     assert pv[:12] == [0.0] * 12
-    # The best step is within half an hour of solar noon (12:00 UTC − lon/15 h ± EoT).
+    # Panels facing the equator: the best step is within half an hour of solar noon.
     best = start + timedelta(minutes=15 * pv.index(max(pv)) + 7.5)
     solar_noon = datetime(start.year, start.month, start.day, 12, tzinfo=UTC) - timedelta(
         hours=lon / 15
@@ -84,6 +61,43 @@ def test_clear_sky_pv_is_zero_at_night_peaks_at_solar_noon_and_stays_under_peak(
     offset_h = (best - solar_noon).total_seconds() / 3600
     offset_h = (offset_h + 12) % 24 - 12  # the same clock time on either side of a date line
     assert abs(offset_h) <= 0.5
+
+
+def _day(array: PvArray, weather: Any = None) -> list[float]:
+    start = datetime.fromisoformat("2024-06-21T00:00:00+02:00")
+    return physical_pv_w(
+        start, 96, 15, array, latitude=PARIS[0], longitude=PARIS[1], weather=weather
+    )
+
+
+def test_orientation_moves_the_peak_and_the_inverter_clips_it() -> None:
+    south, east, west = (_day(PvArray(PEAK, azimuth_deg=a)) for a in (180.0, 90.0, 270.0))
+    assert east.index(max(east)) < south.index(max(south)) < west.index(max(west))
+    clipped = _day(PvArray(PEAK, inverter_w=3000.0))
+    assert max(clipped) <= 3000.0
+    assert max(clipped) == pytest.approx(3000.0, rel=0.01)  # a June noon saturates it
+    # a summer day on a south roof at 35°: a clear day gives 6-8 kWh per kWp
+    assert 6.0 < sum(south) / 4 / PEAK < 8.0
+
+
+def test_clouds_and_heat_lower_the_output() -> None:
+    import pandas as pd
+
+    clear = _day(PvArray(PEAK))
+    grid = pd.date_range("2024-06-20T22:00:00+00:00", periods=96, freq="15min")
+    overcast = _day(PvArray(PEAK), pd.DataFrame({"cloud_cover_pct": 100.0}, index=grid))
+    hot = _day(PvArray(PEAK), pd.DataFrame({"temp_c": 38.0}, index=grid))
+    assert sum(overcast) < 0.5 * sum(clear)
+    assert sum(hot) < sum(clear)
+    with pytest.raises(ValueError, match="aware"):
+        physical_pv_w(datetime(2024, 6, 21), 4, 15, PvArray(PEAK), latitude=0, longitude=0)
+
+
+def test_array_options_fall_back_on_defaults() -> None:
+    array = PvArray.of(5000, {"pv_tilt_deg": 20, "pv_azimuth_deg": "90", "pv_inverter_w": 4000})
+    assert (array.tilt_deg, array.azimuth_deg, array.inverter_w) == (20.0, 90.0, 4000.0)
+    wild = PvArray.of(5000, {"pv_tilt_deg": 120, "pv_azimuth_deg": "north", "pv_inverter_w": -1})
+    assert (wild.tilt_deg, wild.azimuth_deg, wild.inverter_w) == (35.0, 180.0, None)
 
 
 def test_usable_location() -> None:
@@ -127,7 +141,7 @@ def test_no_pv_history_uses_the_clear_sky_estimate(fresh: FakeHA, tmp_path: Path
     assert pv[:6] == [0.0] * 6
     assert pv[22:] == [0.0] * 2
     assert pv.index(max(pv)) in (13, 14)
-    assert 0.6 * PEAK * CLEAR_SKY_PERFORMANCE < max(pv) <= PEAK * CLEAR_SKY_PERFORMANCE
+    assert 0.45 * PEAK < max(pv) <= PEAK
     messages = _warnings(body)
     assert f"no usable history of {PV}: PV forecast from a clear-sky estimate (6000 W peak)" in (
         messages
@@ -169,7 +183,7 @@ def test_a_few_hours_of_pv_history_is_too_short(fresh: FakeHA, tmp_path: Path) -
     ]
     assert _service(fresh, tmp_path, Clock(NOW)).once() == serve.EXIT_OK
     (body,) = fresh.plans
-    assert max(body["scenario"]["pv_w"]) > 0.6 * PEAK * CLEAR_SKY_PERFORMANCE
+    assert max(body["scenario"]["pv_w"]) > 0.45 * PEAK
     (message,) = [m for m in _warnings(body) if PV in m]
     assert message.startswith(f"history of {PV} too short (4.0 h): ")
     assert "clear-sky estimate (6000 W peak)" in message
