@@ -194,6 +194,8 @@ TARIFF_FIELDS = {
     "price_entity": ("Price sensor", "Capteur de prix"),
     "weather_entity": ("Weather", "Météo"),
     "pv_peak_w": ("PV peak power (W)", "Puissance crête PV (W)"),
+    "pv_tilt_deg": ("PV panel tilt", "Inclinaison des panneaux PV"),
+    "pv_azimuth_deg": ("PV panel orientation", "Orientation des panneaux PV"),
 }
 TARIFF_DESCRIPTIONS = {
     "peak_price": (
@@ -220,6 +222,16 @@ TARIFF_DESCRIPTIONS = {
         "Facultatif : tant qu'il n'y a pas encore d'historique PV (nouvelle installation), le "
         "module complémentaire prévoit une production PV par ciel clair à partir de cette "
         "puissance crête au lieu de 0 W.",
+    ),
+    "pv_tilt_deg": (
+        "Optional, degrees from horizontal (0 flat, 90 vertical). Empty: 35°.",
+        "Facultatif, en degrés depuis l'horizontale (0 à plat, 90 vertical). Vide : 35°.",
+    ),
+    "pv_azimuth_deg": (
+        "Optional, the direction the panels face, degrees from north (90 east, 180 south, "
+        "270 west). Empty: south.",
+        "Facultatif, la direction vers laquelle les panneaux sont tournés, en degrés depuis le "
+        "nord (90 est, 180 sud, 270 ouest). Vide : sud.",
     ),
 }
 OBJECTIVES = {

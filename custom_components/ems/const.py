@@ -101,3 +101,6 @@ SERVICE_REQUEST_RUN: Final = "request_run"
 SERVICE_SET_APPLIANCE_REQUEST: Final = "set_appliance_request"
 # Site option: PV peak power, for the add-on's clear-sky PV estimate without history
 CONF_PV_PEAK_W: Final = "pv_peak_w"  # W
+# ... and the panels' orientation, for the same physical PV model
+CONF_PV_TILT_DEG: Final = "pv_tilt_deg"  # 0 flat … 90 vertical
+CONF_PV_AZIMUTH_DEG: Final = "pv_azimuth_deg"  # 90 east, 180 south, 270 west

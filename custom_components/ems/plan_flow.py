@@ -40,7 +40,9 @@ from .const import (
     CONF_PRICE_ENTITY,
     CONF_PROFILE_STEP_MIN,
     CONF_PROFILE_W,
+    CONF_PV_AZIMUTH_DEG,
     CONF_PV_PEAK_W,
+    CONF_PV_TILT_DEG,
     CONF_SWITCH_ENTITY,
     CONF_T_MAX,
     CONF_T_MIN,
@@ -91,6 +93,8 @@ _TARIFF_KEYS = (
     CONF_PRICE_ENTITY,
     CONF_WEATHER_ENTITY,
     CONF_PV_PEAK_W,
+    CONF_PV_TILT_DEG,
+    CONF_PV_AZIMUTH_DEG,
 )
 
 
@@ -119,6 +123,8 @@ def tariff_fields(values: Mapping[str, Any]) -> dict[vol.Marker, Any]:
             selector.EntitySelectorConfig(domain="weather")
         ),
         opt(CONF_PV_PEAK_W): _number("W", 0, 1_000_000, 10),
+        opt(CONF_PV_TILT_DEG): _number("°", 0, 90, 1),
+        opt(CONF_PV_AZIMUTH_DEG): _number("°", 0, 360, 1),
     }
 
 

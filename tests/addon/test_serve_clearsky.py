@@ -151,6 +151,16 @@ def test_no_pv_history_uses_the_clear_sky_estimate(fresh: FakeHA, tmp_path: Path
     assert json.loads((run / "run.json").read_text())["inputs"]["pv_fallback"] == "clear_sky"
 
 
+def test_the_panels_orientation_from_ha_is_used(fresh: FakeHA, tmp_path: Path) -> None:
+    """Panels facing east (the site's orientation options): the clear-sky peak comes earlier."""
+    assert _service(fresh, tmp_path).once() == serve.EXIT_OK
+    south = fresh.plans[-1]["scenario"]["pv_w"]
+    fresh.problem["sources"].update(pv_tilt_deg=40, pv_azimuth_deg=90)
+    assert _service(fresh, tmp_path / "east").once() == serve.EXIT_OK
+    east = fresh.plans[-1]["scenario"]["pv_w"]
+    assert east.index(max(east)) < south.index(max(south))
+
+
 def test_without_a_peak_power_the_pv_forecast_stays_0_w(fresh: FakeHA, tmp_path: Path) -> None:
     fresh.problem["sources"]["pv_peak_w"] = None
     assert _service(fresh, tmp_path).once() == serve.EXIT_OK

@@ -306,6 +306,8 @@ async def test_tariff_options(hass: HomeAssistant) -> None:
         "export_price": 0.05,
         "weather_entity": "weather.home",
         "pv_peak_w": 6000,
+        "pv_tilt_deg": 30,
+        "pv_azimuth_deg": 200,
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], values)
     assert result["type"] is FlowResultType.FORM
@@ -324,6 +326,8 @@ async def test_tariff_options(hass: HomeAssistant) -> None:
         "export_price": 0.05,
         "weather_entity": "weather.home",
         "pv_peak_w": 6000,
+        "pv_tilt_deg": 30,
+        "pv_azimuth_deg": 200,
     }
 
 
