@@ -53,6 +53,10 @@ def test_addon_publishes_a_plan(site: Site) -> None:
     """The add-on's loop pushes a plan within two minutes: status, age, calendar, runs dir."""
     status = demo.wait_for_plan(site.demo, 120, after=site.addon_started)
     assert status["state"] in demo.PLAN_STATUSES
+    # stable execution: the plan says how it relates to the previous one, with the threshold
+    attributes = site.state(E["plan_status"])["attributes"]
+    assert attributes["replan"] in ("first", "kept", "replaced")
+    assert attributes["replan_threshold_eur"] == 0.05
     assert site.value(E["plan_stale"]) == "off"
     assert 0 <= site.number(E["plan_age"]) <= 2
     assert site.number(E["plan_battery"]) is not None
