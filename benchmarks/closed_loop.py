@@ -23,6 +23,7 @@ import time
 
 import pandas as pd
 
+from benchmarks.make_scenarios import GRID_FEE_EUR_PER_KWH  # the same pairing as the scenarios
 from ems_optimizer.cli import main as cli_main
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -30,7 +31,6 @@ HOUSEHOLD = "household_fr_30min_2023-12_2024-09.csv"
 WINTER = "household_fr_load_30min_2022-06_2023-02.csv"  # the same house's load, no PV
 PEAK, OFF_PEAK, EXPORT = 0.2516, 0.1828, 0.04
 SPOT = "price_fr_day_ahead_hourly_2015-2021.csv"
-GRID_FEE_EUR_PER_KWH = 0.13
 TZ = "Europe/Paris"
 SITE = {
     "battery": {

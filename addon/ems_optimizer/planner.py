@@ -155,10 +155,8 @@ def _stable(
     if before is None:
         result["replan"] = info
         return result
-    info["running_step_kept"] = running is not None and (
-        abs(result["battery_w"][0] - running.battery_w) <= 1.0
-    )
     pinned = running is not None and abs(result["battery_w"][0] - running.battery_w) <= 1.0
+    info["running_step_kept"] = pinned
     if pinned and running.intent is not None and result.get("intents"):
         target = result["intents"][0]["soc_target_pct"]
         result["intents"][0] = {**running.intent, "soc_target_pct": target}
@@ -170,7 +168,7 @@ def _stable(
         info["gain_eur"] = round(gain, 4)
         if gain <= threshold:
             info["decision"] = "kept"
-            result = finish_kept(scenario, kept, before, kept["objective_value"]) | {
+            result = finish_kept(scenario, kept, before) | {
                 "status": result["status"],
                 "solve_time_ms": result["solve_time_ms"],
                 "build_time_ms": result["build_time_ms"],

@@ -204,10 +204,11 @@ def _assemble(
     steps, dt_h = scenario["horizon_steps"], scenario["step_minutes"] / 60
     load = scenario["load_w"]
     flexible = [sum(a["power_w"][t] for a in appliances.values()) for t in range(steps)]
+    weights = objective_prices(scenario)
     pv_used, grid = [], []
     for t in range(steps):
         demand = load[t] + flexible[t] + battery_w[t]
-        used = _pv_used(scenario, t, demand)
+        used = _pv_used(scenario, t, demand, (weights[0][t], weights[1][t]))
         if used is None:
             return None
         pv_used.append(round(used, 3))
@@ -238,18 +239,21 @@ def _assemble(
     return plan
 
 
-def _pv_used(scenario: Scenario, t: int, demand: float) -> float | None:
+def _pv_used(
+    scenario: Scenario, t: int, demand: float, weights: tuple[float, float]
+) -> float | None:
     """The PV to use at step t for a fixed demand, None if impossible.
 
-    All of it, unless a negative price makes less pay (no export when exporting costs, none at
-    all when importing pays) or the export limit caps it.
+    All of it, unless a negative price (``weights``: the step's import and export weights)
+    makes less pay (no export when exporting costs, none at all when importing pays) or the
+    export limit caps it.
     """
     pv = scenario["pv_w"][t]
-    import_weight, export_weight = objective_prices(scenario)
+    import_weight, export_weight = weights
     used = pv
-    if import_weight[t] < 0:
+    if import_weight < 0:
         used = 0.0  # paid to import: every watt from the grid
-    elif export_weight[t] < 0:
+    elif export_weight < 0:
         used = min(pv, max(demand, 0.0))  # paid less than nothing to export: no export
     limit = scenario["grid"]["export_limit_w"]
     if limit is not None:
@@ -286,9 +290,8 @@ def worth(scenario: Scenario, plan: Plan) -> float:
     return total - value * change_kwh
 
 
-def finish_kept(scenario: Scenario, kept: Plan, previous: Previous, objective: float) -> Plan:
-    """The carried-over plan completed: its objective value and the previous plan's intents."""
-    kept["objective_value"] = objective
+def finish_kept(scenario: Scenario, kept: Plan, previous: Previous) -> Plan:
+    """The carried-over plan (its objective value set) completed with the previous intents."""
     derived = derive_intents(scenario, kept)
     old = previous.plan.get("intents")
     if old and scenario["battery"]:  # without a battery, the derived "hold" of each step
