@@ -255,6 +255,18 @@ STATUSES = {
     "relaxed": ("Constraints relaxed", "Contraintes assouplies"),
     "infeasible": ("Infeasible", "Irréalisable"),
 }
+FORECAST_METHODS = {
+    "persistence": ("Same time yesterday", "Même heure la veille"),
+    "weekly": ("Same day last week", "Même jour la semaine passée"),
+    "blend": ("Blend of recent days", "Mélange des jours récents"),
+    "blend_temp": ("Recent days and temperature", "Jours récents et température"),
+    "learned": ("Learned model", "Modèle appris"),
+    "ensemble": ("Ensemble", "Ensemble"),
+    "weather": ("Weather and recent clear days", "Météo et jours clairs récents"),
+    "physical": ("Physical model, calibrated", "Modèle physique calibré"),
+    "clear_sky_blend": ("Recent days on clear-sky model", "Jours récents sur ciel clair"),
+    "external": ("External forecast", "Prévision externe"),
+}
 STALE_REASONS = {
     "no_plan": ("No plan", "Aucun plan"),
     "ended": ("Plan over", "Plan terminé"),
@@ -545,6 +557,30 @@ def merge(data: dict, lang: int) -> dict:
             "until": {"name": ("Until", "Jusqu'à")[lang]},
         },
     }
+    for series, names in (
+        ("load", ("Load forecast error yesterday", "Erreur de prévision de consommation d'hier")),
+        ("pv", ("PV forecast error yesterday", "Erreur de prévision PV d'hier")),
+    ):
+        methods = {k: v[lang] for k, v in FORECAST_METHODS.items()}
+        entity["sensor"][f"{series}_forecast_error"] = {
+            "name": names[lang],
+            "state_attributes": {
+                "method": {"name": ("Method in use", "Méthode utilisée")[lang], "state": methods},
+                "method_then": {
+                    "name": ("Method used that day", "Méthode utilisée ce jour-là")[lang],
+                    "state": methods,
+                },
+                "day": {"name": ("Day", "Jour")[lang]},
+                "persistence_mae_w": {
+                    "name": ("Error of same time yesterday", "Erreur de « même heure la veille »")[
+                        lang
+                    ]
+                },
+                "vs_persistence_pct": {
+                    "name": ("Against same time yesterday", "Par rapport à la veille")[lang]
+                },
+            },
+        }
     entity.setdefault("binary_sensor", {})["plan_stale"] = {
         "name": ("Plan stale", "Plan périmé")[lang],
         "state_attributes": {

@@ -28,7 +28,9 @@ import pandas as pd
 from ems_core.contract import ContractError, validate_plan, validate_scenario
 
 from .forecast import ForecastConfig, forecast
-from .forecast.physical import PvArray, physical_pv_w, usable_location
+from .forecast.backtest import yesterday_errors
+from .forecast.core import Site
+from .forecast.physical import PvArray, PvSite, physical_pv_w, usable_location
 from .ha_client import (
     HAClient,
     HAError,
@@ -110,6 +112,7 @@ class Inputs:
 
     warnings: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    accuracy: dict[str, Any] | None = None  # the plan's `forecast` field
 
 
 def _zone(name: Any) -> ZoneInfo | None:
@@ -153,6 +156,8 @@ class Service:
         self._stop = threading.Event()
         self.sleep = sleep or self._stop.wait
         self.history = HistoryCache(days=settings.history_days)
+        self._scored_day: Any = None  # the day yesterday's forecast errors are for
+        self._scores: dict[str, dict[str, Any]] = {}
         self.weather_history = HistoryCache(days=settings.history_days, parse=weather_value)
         self.ha_config: dict[str, Any] | None = None
         self.last_problem: dict[str, Any] | None = None
@@ -296,6 +301,8 @@ class Service:
             ),
         )
         result = self._with_warnings(result, [*notes, *inputs.warnings])
+        if inputs.accuracy:
+            result["forecast"] = inputs.accuracy
         validate_plan(result, checked)
         elapsed = time.perf_counter() - began
         site = problem.get("site") if isinstance(problem.get("site"), Mapping) else {}
@@ -389,11 +396,15 @@ class Service:
         if pv_entity:
             columns["pv_w"] = power_series(self.history.get(pv_entity))
         frame = history_frame(columns)
-        result = self._forecast(inputs, frame, scenario, weather, zone)
+        site = self._site(sources)
+        result = self._forecast(
+            inputs, frame=frame, scenario=scenario, weather=weather, zone=zone, site=site
+        )
         load_w: list[float] | None = None
         pv_w: list[float] | None = None
         if result is not None:
             inputs.info["forecast"] = result.as_json()["method"]
+            inputs.accuracy = self._accuracy(frame, result, weather, zone, site)
             if load_entity and result.load.method != "none":
                 load_w = [round(float(v), 1) for v in result.load.power_w]
             if pv_entity and result.pv.method != "none":
@@ -414,10 +425,12 @@ class Service:
     def _forecast(
         self,
         inputs: Inputs,
+        *,
         frame: Any,
         scenario: Mapping[str, Any],
         weather: Any,
         zone: Any,
+        site: Site,
     ) -> Any:
         """The forecast of load and PV, or None (with a warning) when it fails."""
         try:
@@ -429,6 +442,7 @@ class Service:
                 weather=weather,
                 tz=zone,
                 config=ForecastConfig(max_hold=HISTORY_MAX_HOLD),
+                site=site,
             )
         except Exception as err:  # any failure: plan on the fallback instead
             inputs.warnings.append(_source_warning(f"forecast failed ({_short(err)})"))
@@ -485,6 +499,47 @@ class Service:
                 _source_warning(f"no usable history of {pv_entity}: PV forecast 0 W")
             )
         return pv_w
+
+    def _site(self, sources: Mapping[str, Any]) -> Site:
+        """What the forecast may know of the site: its panels and its country's holidays."""
+        config = self.ha_config or {}
+        place = usable_location(sources.get("latitude"), sources.get("longitude"))
+        place = place or usable_location(config.get("latitude"), config.get("longitude"))
+        peak = _peak(sources)
+        pv = None
+        if place is not None and peak is not None:
+            pv = PvSite(place[0], place[1], PvArray.of(peak, sources))
+        country = sources.get("country") or config.get("country")
+        return Site(pv=pv, country=country if isinstance(country, str) else None)
+
+    def _accuracy(
+        self, frame: Any, result: Any, weather: Any, zone: Any, site: Site
+    ) -> dict[str, Any] | None:
+        """The plan's `forecast` field: per series, the method now and yesterday's error.
+
+        Yesterday's day-ahead error is computed once a day.
+        """
+        today = result.index[0].tz_convert(zone or "UTC").date()
+        yesterday = today - timedelta(days=1)
+        if self._scored_day != yesterday:
+            self._scored_day, self._scores = yesterday, {}
+            try:
+                self._scores = yesterday_errors(
+                    frame,
+                    yesterday,
+                    tz=zone or "UTC",
+                    weather=weather,
+                    site=site,
+                    config=ForecastConfig(max_hold=HISTORY_MAX_HOLD),
+                )
+            except Exception as err:  # an accuracy figure must never cost the plan
+                LOGGER.warning("yesterday's forecast error not computed: %s", _short(err))
+        out = {}
+        for kind, series in (("load", result.load), ("pv", result.pv)):
+            if series.method == "none":
+                continue
+            out[kind] = {"method": series.method, **self._scores.get(kind, {})}
+        return out or None
 
     def _clear_sky_pv(
         self, sources: Mapping[str, Any], scenario: Mapping[str, Any]

@@ -29,7 +29,14 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
-from homeassistant.const import PERCENTAGE, Platform, UnitOfEnergy, UnitOfTime
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    Platform,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfTime,
+)
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -305,6 +312,71 @@ def _replan_attributes(plan: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, kw_only=True)
+class ForecastErrorDescription(SensorEntityDescription):
+    """Yesterday's day-ahead error of one forecast series (the plan's ``forecast`` field)."""
+
+    series: str  # "load" or "pv"
+
+
+FORECAST_ERRORS = tuple(
+    ForecastErrorDescription(
+        key=f"{series}_forecast_error",
+        translation_key=f"{series}_forecast_error",
+        series=series,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    )
+    for series in ("load", "pv")
+)
+
+
+class EmsForecastErrorSensor(EmsPlanEntity, SensorEntity):
+    """Mean absolute error of yesterday's day-ahead forecast; the method in the attributes.
+
+    Unavailable until the optimizer has scored a day (it needs yesterday's measurements).
+    """
+
+    entity_description: ForecastErrorDescription
+
+    def _figures(self) -> dict[str, Any] | None:
+        plan = self.manager.plan
+        forecast = plan.get("forecast") if plan is not None else None
+        return (forecast or {}).get(self.entity_description.series)
+
+    @property
+    def available(self) -> bool:
+        """Only with a scored day."""
+        figures = self._figures()
+        return figures is not None and figures.get("mae_w") is not None
+
+    @property
+    def native_value(self) -> float | None:
+        """Yesterday's mean absolute error, W."""
+        figures = self._figures()
+        return None if figures is None else figures.get("mae_w")
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The method in use, the day scored, and persistence's error that day."""
+        if (figures := self._figures()) is None:
+            return None
+        mae, reference = figures.get("mae_w"), figures.get("persistence_mae_w")
+        relative = None
+        if mae is not None and reference:
+            relative = round(100.0 * (mae / reference - 1.0), 1)
+        return {
+            "method": figures["method"].split("+")[0],
+            "day": figures.get("day"),
+            "method_then": figures.get("method_then"),
+            "persistence_mae_w": reference,
+            "vs_persistence_pct": relative,
+        }
+
+
 BATTERY_INTENT = SensorEntityDescription(
     key="battery_intent",
     translation_key="battery_intent",
@@ -490,6 +562,7 @@ def _site_entities(manager: PlanManager, platform: str) -> list[Entity]:
             EmsPlanAgeSensor(manager, PLAN_AGE),
             EmsPlanStatusSensor(manager, PLAN_STATUS),
             EmsBatteryIntentSensor(manager, BATTERY_INTENT),
+            *(EmsForecastErrorSensor(manager, d) for d in FORECAST_ERRORS),
         ]
     if platform == Platform.BINARY_SENSOR:
         return [EmsPlanStaleSensor(manager, PLAN_STALE)]

@@ -242,6 +242,8 @@ def build_problem(hass: HomeAssistant, entry: EmsConfigEntry, now: datetime) -> 
             # the panels' orientation (None: the add-on's default, 35° facing south)
             "pv_tilt_deg": _number(options.get(CONF_PV_TILT_DEG)),
             "pv_azimuth_deg": _number(options.get(CONF_PV_AZIMUTH_DEG)),
+            # public holidays count as days off in the load forecast
+            "country": hass.config.country,
         },
         "appliances": names,
         "run_requested_at": None if requested is None else requested.isoformat(),

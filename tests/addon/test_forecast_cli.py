@@ -63,6 +63,8 @@ def test_backtest_command(tmp_path, capsys):
             "--to", "2024-04-14",
             "--timezone", "Europe/Paris",
             "--csv", str(scores),
+            "--latitude", "47.2", "--longitude", "-1.55", "--pv-peak-w", "4500",
+            "--country", "FR",
         ]
     )  # fmt: skip
     assert code == 0
@@ -75,7 +77,11 @@ def test_backtest_command(tmp_path, capsys):
         "weekly",
         "blend",
         "blend_temp",
+        "learned",
+        "ensemble",
         "weather",
+        "physical",
+        "clear_sky_blend",
         "auto",
     }
     assert table["day"].nunique() == 7

@@ -152,6 +152,11 @@ def test_once_pushes_a_plan_and_stores_a_replayable_run(
     assert meta["reason"] == "once"
     assert meta["inputs"]["forecast"]["load"]["name"] != "none"
     assert meta["inputs"]["weather"]["past"] > 0
+    # The plan says which forecast it used and how far yesterday's forecast was (HA shows it).
+    load = plan["forecast"]["load"]
+    assert load["method"] == meta["inputs"]["forecast"]["load"]["name"]
+    assert load["day"] == "2024-03-31" and load["mae_w"] > 0 and load["persistence_mae_w"] > 0
+    assert plan["forecast"]["pv"]["method"] == meta["inputs"]["forecast"]["pv"]["name"]
 
     report = [r.getMessage() for r in caplog.records if "plan pushed" in r.getMessage()]
     assert len(report) == 1

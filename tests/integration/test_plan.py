@@ -435,3 +435,37 @@ async def test_the_plan_status_says_how_the_plan_relates_to_the_previous_one(
     assert status.attributes["replan_threshold_eur"] == 0.05
     with pytest.raises(ServiceValidationError, match=r"replan\.decision"):
         await _set_plan(hass, make_plan(NOW) | {"replan": {**replan, "decision": "maybe"}})
+
+
+async def test_forecast_error_sensors_show_yesterdays_error_and_the_method(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The optimizer's ``forecast`` field: yesterday's error per series, the method in use."""
+    freezer.move_to(NOW)
+    await setup_site(hass, [])
+    await _set_plan(hass, make_plan(NOW))
+    for series in ("load", "pv"):  # an older plan without the field: unavailable, not 0
+        assert hass.states.get(f"sensor.home_{series}_forecast_error_yesterday").state == (
+            STATE_UNAVAILABLE
+        )
+    forecast = {
+        "load": {
+            "method": "ensemble",
+            "day": "2024-06-02",
+            "mae_w": 240.5,
+            "persistence_mae_w": 310.0,
+            "method_then": "blend",
+        },
+        "pv": {"method": "external+physical"},  # no day scored yet
+    }
+    await _set_plan(hass, make_plan(NOW) | {"forecast": forecast})
+    load = hass.states.get("sensor.home_load_forecast_error_yesterday")
+    assert float(load.state) == 240.5
+    assert load.attributes["unit_of_measurement"] == "W"
+    assert load.attributes["method"] == "ensemble"
+    assert load.attributes["method_then"] == "blend"
+    assert load.attributes["vs_persistence_pct"] == -22.4
+    assert hass.states.get("sensor.home_pv_forecast_error_yesterday").state == STATE_UNAVAILABLE
+    bad = make_plan(NOW) | {"forecast": {"load": {"method": "crystal_ball"}}}
+    with pytest.raises(ServiceValidationError, match="forecast"):
+        await _set_plan(hass, bad)

@@ -62,6 +62,7 @@ async def test_get_problem_scenario(hass: HomeAssistant, freezer: FrozenDateTime
         "pv_peak_w": None,  # no option and no PV device reporting a rated power
         "pv_tilt_deg": None,  # the add-on's default orientation
         "pv_azimuth_deg": None,
+        "country": hass.config.country,  # public holidays (None: not set in this test HA)
     }
     scenario = response["scenario"]
     assert "load_w" not in scenario

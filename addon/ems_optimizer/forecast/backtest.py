@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .clean import clean_power, infer_step, to_step_grid
-from .core import AUTO, ForecastConfig, SeriesForecast, forecast
+from .core import AUTO, ForecastConfig, SeriesForecast, Site, forecast
 from .grid import TimeZone
 
 COLUMNS = ["day", "series", "method", "chosen", "steps", "mae_w", "rmse_w", "sq_sum", "abs_sum"]
@@ -70,6 +70,7 @@ def backtest(
     load_column: str | None = "load_w",
     pv_column: str | None = "pv_w",
     config: ForecastConfig = ForecastConfig(),  # noqa: B008
+    site: Site = Site(),  # noqa: B008
 ) -> pd.DataFrame:
     """Day-ahead errors per day, series and method: each day forecast at its local midnight.
 
@@ -102,6 +103,7 @@ def backtest(
             load_column=load_column or "",
             pv_column=pv_column or "",
             config=config,
+            site=site,
         )
         for kind, series in (("load", result.load), ("pv", result.pv)):
             measured = actual[kind]
@@ -167,3 +169,44 @@ def format_summary(scores: pd.DataFrame) -> str:
             f"{r.mae_vs_persistence_pct:>+11.1f}%"
         )
     return "\n".join(lines)
+
+
+def yesterday_errors(
+    history: pd.DataFrame,
+    day: date,
+    *,
+    tz: TimeZone,
+    weather: Sequence[pd.DataFrame] = (),
+    site: Site = Site(),  # noqa: B008
+    config: ForecastConfig = ForecastConfig(),  # noqa: B008
+    load_column: str = "load_w",
+    pv_column: str = "pv_w",
+) -> dict[str, dict[str, object]]:
+    """Per series, `day`'s day-ahead error against the measurement, and persistence's.
+
+    The forecast is the one made at the day's local midnight (`method_then`: the method the
+    selection chose then). A series is left out when the day has under half its steps measured.
+    """
+    scores = backtest(
+        history,
+        date_from=day,
+        date_to=day,
+        tz=tz,
+        weather=weather,
+        load_column=load_column if load_column in history.columns else None,
+        pv_column=pv_column if pv_column in history.columns else None,
+        config=config,
+        site=site,
+    )
+    out: dict[str, dict[str, object]] = {}
+    for kind, group in scores.groupby("series"):
+        by = group.set_index("method")
+        if AUTO not in by.index or "persistence" not in by.index:
+            continue
+        out[str(kind)] = {
+            "day": day.isoformat(),
+            "mae_w": round(float(by.loc[AUTO, "mae_w"]), 1),
+            "persistence_mae_w": round(float(by.loc["persistence", "mae_w"]), 1),
+            "method_then": str(by.loc[AUTO, "chosen"]),
+        }
+    return out

@@ -12,8 +12,16 @@ from typing import Any
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
-LOAD_METHOD_NAMES = ("auto", "persistence", "weekly", "blend", "blend_temp")
-PV_METHOD_NAMES = ("auto", "persistence", "blend", "weather")
+LOAD_METHOD_NAMES = ("auto", "persistence", "weekly", "blend", "blend_temp", "learned", "ensemble")
+PV_METHOD_NAMES = (
+    "auto",
+    "persistence",
+    "blend",
+    "weather",
+    "physical",
+    "clear_sky_blend",
+    "ensemble",
+)
 
 
 def _error(message: object) -> int:
@@ -60,6 +68,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             load_method=args.load_method,
             pv_method=args.pv_method,
             config=ForecastConfig(max_hold=_max_hold(args)),
+            site=_site(args),
         )
     except (OSError, ValueError, KeyError) as err:
         return _error(err)
@@ -93,6 +102,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             load_column=load,
             pv_column=pv,
             config=ForecastConfig(max_hold=_max_hold(args)),
+            site=_site(args),
         )
     except (OSError, ValueError, KeyError) as err:
         return _error(err)
@@ -131,6 +141,30 @@ def _history_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pv-column", help="PV column (default: pv_w if present)")
     _max_hold_option(parser)
+    site = parser.add_argument_group(
+        "site", "the physical PV model (needs the place and the peak power) and public holidays"
+    )
+    site.add_argument("--latitude", type=float, help="degrees north")
+    site.add_argument("--longitude", type=float, help="degrees east")
+    site.add_argument("--pv-peak-w", type=float, help="the panels' peak power, W")
+    site.add_argument("--pv-tilt-deg", type=float, help="panel tilt (default 35)")
+    site.add_argument("--pv-azimuth-deg", type=float, help="panel azimuth, 180 = south (default)")
+    site.add_argument("--country", help="ISO 3166 code whose public holidays are days off, e.g. FR")
+
+
+def _site(args: argparse.Namespace) -> Any:
+    """The forecast's Site from the options (the PV model only with place and peak power)."""
+    from .core import Site  # noqa: PLC0415
+    from .physical import PvArray, PvSite, usable_location  # noqa: PLC0415
+
+    place = usable_location(args.latitude, args.longitude)
+    pv = None
+    if place is not None and args.pv_peak_w and args.pv_peak_w > 0:
+        options = {"pv_tilt_deg": args.pv_tilt_deg, "pv_azimuth_deg": args.pv_azimuth_deg}
+        pv = PvSite(place[0], place[1], PvArray.of(args.pv_peak_w, options))
+    elif args.pv_peak_w is not None or args.latitude is not None or args.longitude is not None:
+        raise ValueError("the PV model needs --latitude, --longitude and --pv-peak-w together")
+    return Site(pv=pv, country=args.country)
 
 
 def _max_hold_option(parser: argparse.ArgumentParser) -> None:

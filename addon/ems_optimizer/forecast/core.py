@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
+import holidays
 import numpy as np
 import pandas as pd
 
+from .candidates import load_methods, pv_methods
 from .clean import Quality, prepare_history
 from .grid import (
+    DayMatrix,
     TimeZone,
     fixed_offset,
     from_day_matrix,
@@ -19,11 +22,16 @@ from .grid import (
     row_mean,
     to_day_matrix,
 )
-from .methods import DayContext, Method, load_methods, pv_methods
+from .methods import DayContext, Method
+from .physical import PvSite, clear_sky_days
 from .pv import pv_forecast_to_grid
 from .weather import clear_sky_index, weather_to_grid
 
 AUTO = "auto"
+# Picking the best of seven methods on three weeks of days is noisy: the ensemble (the mean of
+# the two strongest, see candidates.py) stays unless another method beat it by 5 % or more.
+PREFERRED = "ensemble"
+PREFER_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,18 @@ class ForecastConfig:
     max_hold: pd.Timedelta | None = None
     load_max_w: float | None = None
     pv_max_w: float | None = None
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the forecast may know about the place: its panels and its public holidays.
+
+    `pv`: the physical model's site (None: no place or peak power known); `country`: ISO
+    3166 code whose public holidays count as days off (None: weekends only).
+    """
+
+    pv: PvSite | None = None
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +138,8 @@ def select_method(
     Every method predicts each of those days from the days before it (the same day-ahead
     question it answers for the plan). Methods are compared on the days all of them could
     predict; one that fails on more than half of the days persistence could score is out.
-    Without three scored days, persistence (the ELFE default) stays.
+    Without three scored days, persistence (the ELFE default) stays; the ensemble stays
+    unless another method beat it by PREFER_MARGIN.
     """
     rows = range(max(1, origin_row - days), origin_row)
     scores = _score(methods, values, ctx, rows)
@@ -135,6 +156,8 @@ def select_method(
     if common.sum() < 3:
         return "persistence", mae, int(common.sum())
     best = min(mae, key=lambda name: mae[name])
+    if PREFERRED in mae and mae[best] > (1.0 - PREFER_MARGIN) * mae[PREFERRED]:
+        best = PREFERRED
     return best, mae, int(common.sum())
 
 
@@ -159,6 +182,7 @@ def forecast_series(
     method: str = AUTO,
     config: ForecastConfig = ForecastConfig(),
     column: str | None = None,
+    site: Site = Site(),
 ) -> SeriesForecast:
     """Forecast one series (`kind` "load" or "pv") on the plan grid from its history.
 
@@ -185,26 +209,30 @@ def forecast_series(
     series = pd.Series(np.concatenate([past.to_numpy(), np.full(len(grid), np.nan)]), full_index)
     day_tz = tz if kind == "load" else fixed_offset(start)
     matrix = to_day_matrix(series, day_tz, step_minutes)
-    weekend = (matrix.days.astype("int64") + 3) % 7 >= 5  # 1970-01-01 was a Thursday
-    temp = index = None
-    if weather:
-        on_grid = weather_to_grid(weather, full_index, step_minutes)
-        if "temp_c" in on_grid.columns:
-            temp = row_mean(to_day_matrix(on_grid["temp_c"], day_tz, step_minutes).values)
-        kw = clear_sky_index(on_grid)
-        if kw is not None:
-            index = to_day_matrix(kw, day_tz, step_minutes).values
-    ctx = DayContext(weekend=weekend, temp_c=temp, clear_sky_index=index)
+    ctx = _context(
+        matrix,
+        kind=kind,
+        weather=weather,
+        index=full_index,
+        day_tz=day_tz,
+        step_minutes=step_minutes,
+        site=site,
+    )
     methods = (
         load_methods(config.load_half_life_days, config.load_window_days)
         if kind == "load"
         else pv_methods(config.pv_half_life_days, config.pv_window_days)
     )
     origin_row = int(matrix.rows(np.array([np.datetime64(start.tz_convert(day_tz).date())]))[0])
-    if temp is None or np.isnan(temp[:origin_row]).all():
+    index = ctx.clear_sky_index
+    if ctx.temp_c is None or np.isnan(ctx.temp_c[:origin_row]).all():
         methods.pop("blend_temp", None)
     if index is None or np.isnan(index[origin_row:]).all():
         methods.pop("weather", None)
+    if ctx.clear_sky_w is None:
+        methods.pop("physical", None)
+        methods.pop("clear_sky_blend", None)
+        methods.pop("ensemble", None) if kind == "pv" else None
     if method != AUTO and method not in methods:
         raise ValueError(f"{kind} method {method!r} not available; choose from {sorted(methods)}")
     chosen, mae, days_scored = select_method(
@@ -236,6 +264,46 @@ def forecast_series(
     )
 
 
+def _context(
+    matrix: DayMatrix,
+    *,
+    kind: str,
+    weather: Sequence[pd.DataFrame],
+    index: pd.DatetimeIndex,
+    day_tz: TimeZone,
+    step_minutes: int,
+    site: Site,
+) -> DayContext:
+    """What the methods may know about each row: days off, weather, the clear-sky PV."""
+    day_off = off_days(matrix.days, site.country)
+    temp = kw = None
+    if weather:
+        on_grid = weather_to_grid(weather, index, step_minutes)
+        if "temp_c" in on_grid.columns:
+            temp = row_mean(to_day_matrix(on_grid["temp_c"], day_tz, step_minutes).values)
+        sky = clear_sky_index(on_grid)
+        if sky is not None:
+            kw = to_day_matrix(sky, day_tz, step_minutes).values
+    clear = None
+    if kind == "pv" and site.pv is not None and isinstance(day_tz, tzinfo):
+        clear = clear_sky_days(site.pv, matrix.days, day_tz, step_minutes)
+    return DayContext(day_off=day_off, temp_c=temp, clear_sky_index=kw, clear_sky_w=clear)
+
+
+def off_days(days: np.ndarray, country: str | None) -> np.ndarray:
+    """Weekends and, with a country, its public holidays (the `holidays` package)."""
+    off = (days.astype("int64") + 3) % 7 >= 5  # 1970-01-01 was a Thursday
+    if not country or len(days) == 0:
+        return off
+    years = range(int(str(days[0])[:4]), int(str(days[-1])[:4]) + 1)
+    try:
+        calendar = holidays.country_holidays(country.upper(), years=years)
+    except NotImplementedError:  # a country the package does not know: weekends only
+        return off
+    public = np.array([np.datetime64(day, "D") for day in calendar], dtype="datetime64[D]")
+    return off | np.isin(days, public)
+
+
 def _days_of(index: pd.DatetimeIndex, tz: TimeZone) -> np.ndarray:
     """Local calendar day of each timestamp."""
     return np.asarray(index.tz_convert(tz).tz_localize(None).normalize(), dtype="datetime64[D]")
@@ -255,13 +323,15 @@ def forecast(
     load_method: str = AUTO,
     pv_method: str = AUTO,
     config: ForecastConfig = ForecastConfig(),
+    site: Site = Site(),
 ) -> Forecast:
     """Load and PV forecasts for `steps` steps from `start`, using only history before `start`.
 
     `history` is indexed by aware timestamps (interval starts) with a load column and an
     optional PV column; `weather` frames may cover past and future, finer ones win. An
     external PV forecast (`pv_forecast_w`, mean W labelled at period starts) replaces the
-    model wherever it covers the grid. `tz` is the site's zone (default: start's offset).
+    model wherever it covers the grid. `tz` is the site's zone (default: start's offset);
+    `site` adds the physical PV model and the public holidays.
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
@@ -278,6 +348,7 @@ def forecast(
         method=load_method,
         config=config,
         column=load_column if load_column in history.columns else None,
+        site=site,
     )
     pv = forecast_series(
         history[pv_column] if pv_column in history.columns else None,
@@ -289,6 +360,7 @@ def forecast(
         method=pv_method,
         config=config,
         column=pv_column if pv_column in history.columns else None,
+        site=site,
     )
     if pv_forecast_w is not None:
         external = pv_forecast_to_grid(pv_forecast_w, grid, step_minutes).to_numpy()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 
@@ -22,11 +21,16 @@ HEATING_BASE_C = 16.0
 
 @dataclass(frozen=True)
 class DayContext:
-    """What a method may know about each row beyond the series: day type and weather."""
+    """What a method may know about each row beyond the series: day type, weather, the sun.
 
-    weekend: np.ndarray
+    `day_off`: weekends and the public holidays of the site's country. `clear_sky_w`: days ×
+    slots of the physical model's clear-sky PV power (PV only, when the site's place is known).
+    """
+
+    day_off: np.ndarray
     temp_c: np.ndarray | None = None
     clear_sky_index: np.ndarray | None = None
+    clear_sky_w: np.ndarray | None = None
     info: dict[str, float] = field(default_factory=dict)
 
 
@@ -137,7 +141,7 @@ def recent_days(
         return np.full(values.shape[1], np.nan)
     age = target - np.arange(lo, target)
     weights = 0.5 ** (age / half_life_days)
-    same_type = ctx.weekend[lo:target] == ctx.weekend[target]
+    same_type = ctx.day_off[lo:target] == ctx.day_off[target]
     weights = weights * np.where(same_type, 1.0, other_daytype_weight)
     if temperature and ctx.temp_c is not None and not np.isnan(ctx.temp_c[target]):
         slope = heating_slope_w_per_k(values, target, ctx.temp_c)
@@ -163,15 +167,55 @@ def clear_sky_envelope(
     return weighted_quantile(samples, w, q)
 
 
+def _weather_share(
+    past: np.ndarray,
+    past_envelope: np.ndarray,
+    past_index: np.ndarray | None,
+    envelope: np.ndarray,
+    index: np.ndarray | None,
+    *,
+    night: float = 0.05,
+) -> np.ndarray:
+    """The day's PV as its envelope × (a + b · clear-sky index), a and b fitted on the past.
+
+    Slots where the envelope is under `night` × its peak are night (0 W); the fit leaves out
+    those under 5 % (low sun: noisy shares).
+
+    `past` rows were produced under `past_envelope` (same shape) with the weather's clear-sky
+    index `past_index`; the day to predict has `envelope` and `index`. A least-squares fit maps
+    the index to the share of the envelope produced; when the weather says little about this
+    site the slope comes out near 0 and the forecast near the mean share. Without weather, the
+    mean share.
+    """
+    peak = np.nanmax(envelope) if np.isfinite(envelope).any() else np.nan
+    if not np.isfinite(peak) or peak <= 0:
+        return np.zeros(len(envelope))
+    lit = past_envelope > 0.05 * peak
+    share = past / np.where(lit, past_envelope, np.nan)
+    ok = ~np.isnan(share)
+    if past_index is not None:
+        ok &= ~np.isnan(past_index)
+    a, b = (float(np.mean(share[ok])) if ok.any() else 0.7), 0.0
+    if past_index is not None and ok.sum() >= 20 and np.ptp(past_index[ok]) > 0.05:
+        b, a = np.polyfit(past_index[ok], share[ok], 1)
+        b = float(np.clip(b, 0.0, 1.5))
+        a = float(np.mean(share[ok]) - b * np.mean(past_index[ok]))
+    daylight = envelope > night * peak
+    if index is None:
+        return np.where(daylight, envelope * np.clip(a, 0.0, 1.2), 0.0)
+    if not daylight.any() or np.isnan(index[daylight]).all():
+        return np.full(len(envelope), np.nan)
+    index = np.where(np.isnan(index), np.nanmean(index[daylight]), index)
+    return np.where(daylight, envelope * np.clip(a + b * index, 0.0, 1.2), 0.0)
+
+
 def pv_weather(
     values: np.ndarray, target: int, ctx: DayContext, *, fit_days: int = 28
 ) -> np.ndarray:
-    """PV from the weather: clear-day profile × (a + b · clear-sky index), a and b fitted.
+    """PV from the weather: clear-day profile of the last two weeks × (a + b · clear-sky index).
 
-    The clear-day profile carries the system size, orientation and shading as they were in
-    the last two weeks; a least-squares fit over `fit_days` maps the weather's clear-sky index
-    (from cloud cover or irradiance) to the share of that profile produced. When the weather
-    says little about this site the slope comes out near 0 and the forecast near the mean day.
+    The clear-day profile (a high quantile per slot) carries the system size, orientation and
+    shading as they were lately; see `_weather_share` for the fit.
     """
     kw = ctx.clear_sky_index
     if kw is None:
@@ -179,47 +223,82 @@ def pv_weather(
     envelope = clear_sky_envelope(values, target)
     if np.all(np.isnan(envelope)) or np.nanmax(envelope) <= 0:
         return np.zeros(values.shape[1])
-    daylight = envelope > 0.05 * np.nanmax(envelope)
     lo = max(0, target - fit_days)
-    share = values[lo:target] / np.where(daylight, envelope, np.nan)[None, :]
-    index = kw[lo:target]
-    ok = ~np.isnan(share) & ~np.isnan(index)
-    if ok.sum() >= 20 and np.ptp(index[ok]) > 0.05:
-        b, a = np.polyfit(index[ok], share[ok], 1)
-        b = float(np.clip(b, 0.0, 1.5))
-        a = float(np.mean(share[ok]) - b * np.mean(index[ok]))
-    else:
-        a, b = (float(np.nanmean(share[ok])) if ok.any() else 0.7), 0.0
-    today = kw[target]
-    if not daylight.any() or np.isnan(today[daylight]).all():
-        return np.full(values.shape[1], np.nan)
-    today = np.where(np.isnan(today), np.nanmean(today[daylight]), today)
-    return np.where(daylight, envelope * np.clip(a + b * today, 0.0, 1.2), 0.0)
+    past = values[lo:target]
+    return _weather_share(
+        past, np.broadcast_to(envelope, past.shape), kw[lo:target], envelope, kw[target]
+    )
 
 
-def load_methods(half_life_days: float = 2.0, window_days: int = 21) -> dict[str, Method]:
-    """Load candidates; `blend_temp` (the blend plus the heating term) needs temperatures.
+def calibration(
+    values: np.ndarray, target: int, clear_w: np.ndarray, *, days: int = 21, q: float = 0.9
+) -> np.ndarray:
+    """Per slot, measured over clear-sky-model power on the site's clearest recent days.
 
-    `blend_temp` equals the blend when no clear heating slope is found.
+    A high quantile of the ratio over `days` days: it carries what the model does not know
+    (real orientation, shading, soiling, a wrong peak power). Slots without sun in the model
+    or without history get the median of the others (1 without any).
     """
-    blend = partial(recent_days, window_days=window_days, half_life_days=half_life_days)
-    return {
-        "persistence": persistence,
-        "weekly": weekly_persistence,
-        "blend": blend,
-        "blend_temp": partial(blend, temperature=True),
-    }
+    lo = max(0, target - days)
+    model = clear_w[lo:target]
+    lit = model > 0.02 * max(float(np.nanmax(clear_w[target])), 1.0)
+    ratio = np.where(lit, values[lo:target] / np.where(lit, model, np.nan), np.nan)
+    if len(ratio) == 0:
+        return np.ones(values.shape[1])
+    out = weighted_quantile(ratio, np.ones((len(ratio), 1)), q)
+    fill = float(np.nanmedian(out)) if np.isfinite(out).any() else 1.0
+    return np.clip(np.where(np.isnan(out), fill, out), 0.0, 1.5)
 
 
-def pv_methods(half_life_days: float = 7.0, window_days: int = 28) -> dict[str, Method]:
-    """PV candidates; `weather` needs cloud cover or irradiance over the horizon."""
-    return {
-        "persistence": persistence,
-        "blend": partial(
-            recent_days,
-            window_days=window_days,
-            half_life_days=half_life_days,
-            other_daytype_weight=1.0,
-        ),
-        "weather": pv_weather,
-    }
+def pv_physical(
+    values: np.ndarray, target: int, ctx: DayContext, *, fit_days: int = 28
+) -> np.ndarray:
+    """The physical clear-sky model, calibrated on the site's history, × the weather's share.
+
+    Unlike the history's clear-day envelope, the model follows the sun day by day (no lag as
+    the days lengthen or shorten); the calibration keeps what only the history knows.
+    """
+    clear = ctx.clear_sky_w
+    if clear is None:
+        return np.full(values.shape[1], np.nan)
+    envelope = clear * calibration(values, target, clear)[None, :]
+    lo = max(0, target - fit_days)
+    kw = ctx.clear_sky_index
+    return _weather_share(
+        values[lo:target],
+        envelope[lo:target],
+        None if kw is None else kw[lo:target],
+        envelope[target],
+        None if kw is None else kw[target],
+        night=0.001,  # the model knows when the sun is up
+    )
+
+
+def clear_sky_blend(
+    values: np.ndarray,
+    target: int,
+    ctx: DayContext,
+    *,
+    window_days: int = 42,
+    half_life_days: float = 14.0,
+) -> np.ndarray:
+    """The blend of recent days applied to the clear-sky index, not to the power.
+
+    Each past day's share of the physical clear-sky power is blended (weighted median per
+    slot) and applied to the day's own clear-sky power: the sun's seasonal change is the
+    model's, the weather's habits are the history's.
+    """
+    clear = ctx.clear_sky_w
+    if clear is None:
+        return np.full(values.shape[1], np.nan)
+    lit = clear > 0.02 * max(float(np.nanmax(clear[target])), 1.0)
+    share = np.where(lit, values / np.where(lit, clear, np.nan), np.nan)
+    blended = recent_days(
+        share,
+        target,
+        ctx,
+        window_days=window_days,
+        half_life_days=half_life_days,
+        other_daytype_weight=1.0,
+    )
+    return np.where(lit[target], clear[target] * np.nan_to_num(blended), 0.0)

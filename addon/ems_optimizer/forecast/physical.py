@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import lru_cache
 import warnings
 
 import numpy as np
@@ -161,3 +162,45 @@ def usable_location(latitude: object, longitude: object) -> tuple[float, float] 
     lat = _number(latitude, -90.0, 90.0, None)
     lon = _number(longitude, -180.0, 180.0, None)
     return None if lat is None or lon is None else (lat, lon)
+
+
+@dataclass(frozen=True)
+class PvSite:
+    """Where the panels are and what they are: enough for the physical model."""
+
+    latitude: float
+    longitude: float
+    array: PvArray
+    altitude_m: float = 0.0
+
+
+@lru_cache(maxsize=4096)
+def _clear_day(site: PvSite, start_iso: str, steps: int, step_minutes: int) -> tuple[float, ...]:
+    """One day's clear-sky AC power (W per step); kept, since every re-plan asks again."""
+    start = datetime.fromisoformat(start_iso)
+    return tuple(
+        physical_pv_w(
+            start,
+            steps,
+            step_minutes,
+            site.array,
+            latitude=site.latitude,
+            longitude=site.longitude,
+            altitude_m=site.altitude_m,
+        )
+    )
+
+
+def clear_sky_days(site: PvSite, days: np.ndarray, tz: tzinfo, step_minutes: int) -> np.ndarray:
+    """Days × slots of clear-sky AC power, each row the local day `days[k]` in `tz` (fixed)."""
+    slots = 1440 // step_minutes
+    rows = [
+        _clear_day(
+            site,
+            pd.Timestamp(day).tz_localize(tz).isoformat(),
+            slots,
+            step_minutes,
+        )
+        for day in days
+    ]
+    return np.asarray(rows, dtype=float).reshape(len(days), slots)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 import copy
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 import json
 import math
 from typing import Any
@@ -630,6 +630,54 @@ _REPLAN = vol.Schema(
     }
 )
 
+# The forecasts a plan was made with (plan field ``forecast``, optional): per series, the
+# method in use and yesterday's day-ahead error (the forecast made at yesterday's local
+# midnight against what was measured), beside same-time-yesterday persistence's.
+FORECAST_METHODS = (
+    "persistence",
+    "weekly",
+    "blend",
+    "blend_temp",
+    "learned",
+    "ensemble",
+    "weather",
+    "physical",
+    "clear_sky_blend",
+    "external",
+)
+
+
+def _forecast_method(value: Any) -> str:
+    """A method name, or `external+NAME` (an external PV forecast filled by NAME)."""
+    name = _text(40, min_length=1)(value)
+    if name.removeprefix("external+") not in FORECAST_METHODS:
+        raise vol.Invalid(f"must be one of {', '.join(FORECAST_METHODS)} (or external+…)")
+    return name
+
+
+def _day(value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 10:
+        raise vol.Invalid("expected a date YYYY-MM-DD")
+    try:
+        date.fromisoformat(value)
+    except ValueError as err:
+        raise vol.Invalid(f"expected a date YYYY-MM-DD ({err})") from None
+    return value
+
+
+_FORECAST_SERIES = vol.Schema(
+    {
+        vol.Required("method"): _forecast_method,
+        vol.Optional("day", default=None): _optional(_day),
+        vol.Optional("mae_w", default=None): _optional(_POWER),
+        vol.Optional("persistence_mae_w", default=None): _optional(_POWER),
+        vol.Optional("method_then", default=None): _optional(_forecast_method),
+    }
+)
+_FORECAST = vol.Schema(
+    {vol.Optional("load"): _FORECAST_SERIES, vol.Optional("pv"): _FORECAST_SERIES}
+)
+
 _PLAN = vol.Schema(
     {
         vol.Required("version"): vol.All(_integer, vol.In([CONTRACT_VERSION], msg="must be 1")),
@@ -652,6 +700,7 @@ _PLAN = vol.Schema(
         # Optional (plans without it stay valid): one intent per step, see INTENT_KINDS.
         vol.Optional("intents"): _series(_INTENT),
         vol.Optional("replan"): _REPLAN,
+        vol.Optional("forecast"): _FORECAST,
         vol.Required("curves"): vol.Schema(
             {
                 vol.Required("net_without_flexible_w"): _SIGNED_POWERS,
