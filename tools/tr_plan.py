@@ -196,6 +196,7 @@ TARIFF_FIELDS = {
     "pv_peak_w": ("PV peak power (W)", "Puissance crête PV (W)"),
     "pv_tilt_deg": ("PV panel tilt", "Inclinaison des panneaux PV"),
     "pv_azimuth_deg": ("PV panel orientation", "Orientation des panneaux PV"),
+    "annual_consumption_kwh": ("Yearly consumption (kWh)", "Consommation annuelle (kWh)"),
 }
 TARIFF_DESCRIPTIONS = {
     "peak_price": (
@@ -226,6 +227,13 @@ TARIFF_DESCRIPTIONS = {
     "pv_tilt_deg": (
         "Optional, degrees from horizontal (0 flat, 90 vertical). Empty: 35°.",
         "Facultatif, en degrés depuis l'horizontale (0 à plat, 90 vertical). Vide : 35°.",
+    ),
+    "annual_consumption_kwh": (
+        "Optional: until there is a day of load history (fresh install), the add-on forecasts "
+        "the load of a typical household using this much a year instead of a flat load.",
+        "Facultatif : tant qu'il n'y a pas un jour d'historique de consommation (nouvelle "
+        "installation), le module complémentaire prévoit la consommation d'un foyer type "
+        "consommant autant par an, au lieu d'une consommation constante.",
     ),
     "pv_azimuth_deg": (
         "Optional, the direction the panels face, degrees from north (90 east, 180 south, "
@@ -266,6 +274,7 @@ FORECAST_METHODS = {
     "physical": ("Physical model, calibrated", "Modèle physique calibré"),
     "clear_sky_blend": ("Recent days on clear-sky model", "Jours récents sur ciel clair"),
     "external": ("External forecast", "Prévision externe"),
+    "typical": ("Typical household profile", "Profil type d'un foyer"),
 }
 STALE_REASONS = {
     "no_plan": ("No plan", "Aucun plan"),

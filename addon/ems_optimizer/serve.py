@@ -31,6 +31,7 @@ from .forecast import ForecastConfig, forecast
 from .forecast.backtest import yesterday_errors
 from .forecast.core import Site
 from .forecast.physical import PvArray, PvSite, physical_pv_w, usable_location
+from .forecast.typical import typical_load_w
 from .ha_client import (
     HAClient,
     HAError,
@@ -64,6 +65,8 @@ ONCE_ATTEMPTS = 4
 HISTORY_MAX_HOLD = pd.Timedelta(hours=24)
 # Less PV history than this (known hours) is too short to forecast from: a fresh install.
 PV_MIN_HISTORY_HOURS = 24.0
+LOAD_MIN_HISTORY_HOURS = 24.0  # under a day of load history: the typical household profile
+HOURS_PER_YEAR = 8760.0
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_SETTINGS, EXIT_UNAUTHORIZED = 0, 1, 2, 3
 
@@ -124,13 +127,18 @@ def _zone(name: Any) -> ZoneInfo | None:
         return None
 
 
-def _peak(sources: Mapping[str, Any]) -> float | None:
-    """The site's PV peak power (W) from get_problem's sources, None when unknown."""
+def _positive(value: Any) -> float | None:
+    """A finite positive number, else None."""
     try:
-        peak = float(sources.get("pv_peak_w"))  # type: ignore[arg-type]
+        number = float(value)
     except (TypeError, ValueError):
         return None
-    return peak if math.isfinite(peak) and peak > 0 else None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _peak(sources: Mapping[str, Any]) -> float | None:
+    """The site's PV peak power (W) from get_problem's sources, None when unknown."""
+    return _positive(sources.get("pv_peak_w"))
 
 
 def _short(err: BaseException) -> str:
@@ -406,7 +414,9 @@ class Service:
             inputs.info["forecast"] = result.as_json()["method"]
             inputs.accuracy = self._accuracy(frame, result, weather, zone, site)
             if load_entity and result.load.method != "none":
-                load_w = [round(float(v), 1) for v in result.load.power_w]
+                load_w = self._load_from_history(
+                    inputs, result, sources=sources, scenario=scenario, site=site
+                )
             if pv_entity and result.pv.method != "none":
                 pv_w = self._pv_from_history(inputs, result, sources, scenario, pv_entity)
         if pv_entity and pv_w is None:
@@ -414,10 +424,10 @@ class Service:
                 inputs, sources, scenario, pv_entity, failed=result is None
             )
         if load_w is None:
-            flat = float(self.settings.fallback_load_w)
             why = f"no usable history of {load_entity}" if load_entity else "no load sensor"
-            inputs.warnings.append(_source_warning(f"{why}: flat load forecast of {flat:.0f} W"))
-            load_w = [flat] * steps
+            load_w = self._typical_load(
+                inputs, sources=sources, scenario=scenario, zone=zone, site=site, why=why
+            )
         inputs.info["load_w"] = load_w
         inputs.info["pv_w"] = pv_w or [0.0] * steps
         return inputs
@@ -448,6 +458,61 @@ class Service:
             inputs.warnings.append(_source_warning(f"forecast failed ({_short(err)})"))
             LOGGER.warning("forecast failed: %s", _short(err), exc_info=True)
             return None
+
+    def _load_from_history(
+        self,
+        inputs: Inputs,
+        result: Any,
+        *,
+        sources: Mapping[str, Any],
+        scenario: Mapping[str, Any],
+        site: Site,
+    ) -> list[float]:
+        """The load forecast from history; the typical profile while the history is short."""
+        quality = result.load.quality
+        known_h = (quality.steps - quality.steps_missing) * scenario["step_minutes"] / 60
+        if known_h >= LOAD_MIN_HISTORY_HOURS:
+            return [round(float(v), 1) for v in result.load.power_w]
+        why = f"history of {sources.get('load_power_entity')} too short ({known_h:.1f} h)"
+        zone = _zone(result.timezone) or UTC
+        return self._typical_load(
+            inputs, sources=sources, scenario=scenario, zone=zone, site=site, why=why
+        )
+
+    def _typical_load(
+        self,
+        inputs: Inputs,
+        *,
+        sources: Mapping[str, Any],
+        scenario: Mapping[str, Any],
+        zone: Any,
+        site: Site,
+        why: str,
+    ) -> list[float]:
+        """A typical household's load for the site's annual consumption (said in a warning).
+
+        Without the site's figure, the add-on's `fallback_load_w` as a yearly mean.
+        """
+        annual = _positive(sources.get("annual_consumption_kwh"))
+        told = annual is not None
+        if annual is None:
+            annual = self.settings.fallback_load_w * HOURS_PER_YEAR / 1000.0
+        steps, step = scenario["horizon_steps"], scenario["step_minutes"]
+        if annual <= 0:
+            inputs.warnings.append(_source_warning(f"{why}: load forecast 0 W"))
+            return [0.0] * steps
+        grid = pd.date_range(pd.Timestamp(scenario["start"]), periods=steps, freq=f"{step}min")
+        load = typical_load_w(grid, step, annual_kwh=annual, tz=zone or "UTC", country=site.country)
+        inputs.info["load_fallback"] = "typical"
+        inputs.accuracy = {**(inputs.accuracy or {}), "load": {"method": "typical"}}
+        source = "the site's annual consumption" if told else "the add-on's fallback load"
+        inputs.warnings.append(
+            _source_warning(
+                f"{why}: load forecast from a typical household profile, {annual:.0f} kWh a "
+                f"year ({source})"
+            )
+        )
+        return [round(float(v), 1) for v in load]
 
     def _pv_from_history(
         self,

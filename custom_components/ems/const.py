@@ -104,3 +104,6 @@ CONF_PV_PEAK_W: Final = "pv_peak_w"  # W
 # ... and the panels' orientation, for the same physical PV model
 CONF_PV_TILT_DEG: Final = "pv_tilt_deg"  # 0 flat … 90 vertical
 CONF_PV_AZIMUTH_DEG: Final = "pv_azimuth_deg"  # 90 east, 180 south, 270 west
+# Site option: the household's yearly consumption, scaling the add-on's typical load profile
+# while there is under a day of load history
+CONF_ANNUAL_CONSUMPTION_KWH: Final = "annual_consumption_kwh"  # kWh a year

@@ -16,6 +16,7 @@ from .appliance import parse_profile, parse_windows
 from .const import (
     APPLIANCE_KINDS,
     CONF_ALLOW_PARTIAL,
+    CONF_ANNUAL_CONSUMPTION_KWH,
     CONF_APPLIANCE_TYPE,
     CONF_COMFORT_OPTION,
     CONF_COMFORT_POWER_W,
@@ -95,6 +96,7 @@ _TARIFF_KEYS = (
     CONF_PV_PEAK_W,
     CONF_PV_TILT_DEG,
     CONF_PV_AZIMUTH_DEG,
+    CONF_ANNUAL_CONSUMPTION_KWH,
 )
 
 
@@ -125,6 +127,7 @@ def tariff_fields(values: Mapping[str, Any]) -> dict[vol.Marker, Any]:
         opt(CONF_PV_PEAK_W): _number("W", 0, 1_000_000, 10),
         opt(CONF_PV_TILT_DEG): _number("°", 0, 90, 1),
         opt(CONF_PV_AZIMUTH_DEG): _number("°", 0, 360, 1),
+        opt(CONF_ANNUAL_CONSUMPTION_KWH): _number("kWh", 0, 1_000_000, 100),
     }
 
 

@@ -15,6 +15,7 @@ from homeassistant.util.unit_conversion import TemperatureConverter
 
 from .appliance import Window, contract_appliance, in_windows, parse_windows
 from .const import (
+    CONF_ANNUAL_CONSUMPTION_KWH,
     CONF_EXPORT_LIMIT_W,
     CONF_EXPORT_PRICE,
     CONF_IMPORT_LIMIT_W,
@@ -244,6 +245,8 @@ def build_problem(hass: HomeAssistant, entry: EmsConfigEntry, now: datetime) -> 
             "pv_azimuth_deg": _number(options.get(CONF_PV_AZIMUTH_DEG)),
             # public holidays count as days off in the load forecast
             "country": hass.config.country,
+            # scales the typical household profile while there is no load history
+            "annual_consumption_kwh": _number(options.get(CONF_ANNUAL_CONSUMPTION_KWH)),
         },
         "appliances": names,
         "run_requested_at": None if requested is None else requested.isoformat(),

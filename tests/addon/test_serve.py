@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+import pandas as pd
 import pytest
 from test_serve_fakeha import (
     LOAD,
@@ -155,7 +156,9 @@ def test_once_pushes_a_plan_and_stores_a_replayable_run(
     # The plan says which forecast it used and how far yesterday's forecast was (HA shows it).
     load = plan["forecast"]["load"]
     assert load["method"] == meta["inputs"]["forecast"]["load"]["name"]
-    assert load["day"] == "2024-03-31" and load["mae_w"] > 0 and load["persistence_mae_w"] > 0
+    assert load["day"] == "2024-03-31"
+    assert load["mae_w"] > 0
+    assert load["persistence_mae_w"] > 0
     assert plan["forecast"]["pv"]["method"] == meta["inputs"]["forecast"]["pv"]["name"]
 
     report = [r.getMessage() for r in caplog.records if "plan pushed" in r.getMessage()]
@@ -217,15 +220,39 @@ def test_no_weather_entity_is_no_warning(site: FakeHA, tmp_path: Path) -> None:
     assert site.calls_to("weather") == []
 
 
-def test_history_failure_falls_back_to_a_flat_load(site: FakeHA, tmp_path: Path) -> None:
+def test_history_failure_falls_back_to_a_typical_household(site: FakeHA, tmp_path: Path) -> None:
     site.fail_next("/api/history", *[500] * 30)
     assert _service(site, tmp_path, fallback_load_w=400).once() == serve.EXIT_OK
     (body,) = site.plans
     messages = _warnings(body)
     assert any(m.startswith("history could not be read") for m in messages)
-    assert f"no usable history of {LOAD}: flat load forecast of 400 W" in messages
-    assert body["scenario"]["load_w"] == [400.0] * 24
+    assert (
+        f"no usable history of {LOAD}: load forecast from a typical household profile, "
+        "3504 kWh a year (the add-on's fallback load)"
+    ) in messages
+    load = body["scenario"]["load_w"]
+    assert sum(load) / len(load) == pytest.approx(400.0, rel=0.25)  # a day near the yearly mean
+    assert max(load) > 1.5 * min(load)  # shaped: nights low, evening high
+    assert body["plan"]["forecast"]["load"] == {"method": "typical"}
     assert f"no usable history of {PV}: PV forecast 0 W" in messages
+
+
+def test_a_short_load_history_uses_the_sites_annual_consumption(
+    site: FakeHA, tmp_path: Path
+) -> None:
+    site.problem = problem(START, 24, 60)
+    site.problem["sources"]["annual_consumption_kwh"] = 8760.0  # a 1 kW mean
+    fresh = pd.Timestamp(NOW) - pd.Timedelta(hours=6)  # a fresh install: six hours of load
+    site.states[LOAD] = [s for s in site.states[LOAD] if pd.Timestamp(s[0]) >= fresh]
+    assert _service(site, tmp_path).once() == serve.EXIT_OK
+    (body,) = site.plans
+    messages = _warnings(body)
+    assert any(
+        f"history of {LOAD} too short" in m and "8760 kWh a year (the site's annual" in m
+        for m in messages
+    )
+    load = body["scenario"]["load_w"]
+    assert sum(load) / len(load) == pytest.approx(1000.0, rel=0.25)
 
 
 def test_history_failure_later_uses_the_history_already_read(site: FakeHA, tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ async def test_get_problem_scenario(hass: HomeAssistant, freezer: FrozenDateTime
         "pv_tilt_deg": None,  # the add-on's default orientation
         "pv_azimuth_deg": None,
         "country": hass.config.country,  # public holidays (None: not set in this test HA)
+        "annual_consumption_kwh": None,  # the add-on's fallback scales the typical profile
     }
     scenario = response["scenario"]
     assert "load_w" not in scenario
@@ -110,7 +111,7 @@ async def test_get_problem_carries_the_site_location_and_pv_peak(
     """lat/lon from HA's configuration, pv_peak_w from the site option (for a clear-sky PV)."""
     freezer.move_to(NOW)
     await hass.config.async_update(latitude=48.85, longitude=2.35)
-    orientation = {"pv_tilt_deg": 20.0, "pv_azimuth_deg": 225.0}
+    orientation = {"pv_tilt_deg": 20.0, "pv_azimuth_deg": 225.0, "annual_consumption_kwh": 3200.0}
     await setup_site(hass, options={**OPTIONS, "pv_peak_w": 6000.0, **orientation})
     sources = (await _problem(hass))["sources"]
     assert sources["latitude"] == 48.85
@@ -118,6 +119,7 @@ async def test_get_problem_carries_the_site_location_and_pv_peak(
     assert sources["pv_peak_w"] == 6000.0
     assert sources["pv_tilt_deg"] == 20.0
     assert sources["pv_azimuth_deg"] == 225.0
+    assert sources["annual_consumption_kwh"] == 3200.0
 
 
 def test_pv_peak_w_from_the_option_else_the_pv_devices() -> None:

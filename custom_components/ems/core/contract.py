@@ -644,6 +644,7 @@ FORECAST_METHODS = (
     "physical",
     "clear_sky_blend",
     "external",
+    "typical",  # a typical household profile (cold start: under a day of load history)
 )
 
 
