@@ -44,6 +44,8 @@ SITE = {
         "discharge_efficiency": 0.95,
     },
     "grid": {"import_limit_w": 9000, "export_limit_w": 6000},
+    # what the forecast knows of the place (assumed, as in forecast_backtest.py)
+    "forecast": {"latitude": 47.2, "longitude": -1.55, "pv_peak_w": 4500, "country": "FR"},
 }
 
 

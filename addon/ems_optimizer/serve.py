@@ -30,7 +30,7 @@ from ems_core.contract import ContractError, validate_plan, validate_scenario
 from .forecast import ForecastConfig, forecast
 from .forecast.backtest import yesterday_errors
 from .forecast.core import Site
-from .forecast.physical import PvArray, PvSite, physical_pv_w, usable_location
+from .forecast.physical import PvArray, physical_pv_w, usable_location
 from .forecast.typical import typical_load_w
 from .ha_client import (
     HAClient,
@@ -567,15 +567,7 @@ class Service:
 
     def _site(self, sources: Mapping[str, Any]) -> Site:
         """What the forecast may know of the site: its panels and its country's holidays."""
-        config = self.ha_config or {}
-        place = usable_location(sources.get("latitude"), sources.get("longitude"))
-        place = place or usable_location(config.get("latitude"), config.get("longitude"))
-        peak = _peak(sources)
-        pv = None
-        if place is not None and peak is not None:
-            pv = PvSite(place[0], place[1], PvArray.of(peak, sources))
-        country = sources.get("country") or config.get("country")
-        return Site(pv=pv, country=country if isinstance(country, str) else None)
+        return Site.of(sources, self.ha_config)
 
     def _accuracy(
         self, frame: Any, result: Any, weather: Any, zone: Any, site: Site

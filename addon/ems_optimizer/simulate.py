@@ -41,7 +41,7 @@ import pandas as pd
 from ems_core.contract import ContractError, validate_scenario
 from ems_core.executor import Intent, Measured, settled
 
-from .forecast.core import forecast
+from .forecast.core import Site, forecast
 from .planner import PlanOptions, plan
 
 STRATEGIES = (
@@ -75,6 +75,7 @@ class Inputs:
     tz: ZoneInfo
     weather: Sequence[pd.DataFrame] = ()
     options: PlanOptions = field(default_factory=PlanOptions)
+    place: Site = field(default_factory=Site)  # what the forecast knows of the site
 
     @property
     def hours(self) -> float:
@@ -134,6 +135,16 @@ def _on_grid(series: pd.Series, index: pd.DatetimeIndex, step: pd.Timedelta) -> 
         return pd.Series(held.to_numpy(), index=index)
     means = values.groupby(values.index.floor(step)).mean()
     return pd.Series(means.reindex(utc).to_numpy(), index=index)
+
+
+def _place(site: Any) -> Site:
+    """The site file's optional `forecast` object (latitude, longitude, pv_peak_w, …, country)."""
+    facts = site.get("forecast")
+    if facts is None:
+        return Site()
+    if not isinstance(facts, dict):
+        raise SimulationError("site: 'forecast' must be an object (latitude, longitude, …)")
+    return Site.of(facts)
 
 
 def _site(site: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -237,6 +248,7 @@ def load_inputs(
         tz=zone,
         weather=tuple(weather),
         options=options or PlanOptions(),
+        place=_place(site),
     )
 
 
@@ -371,6 +383,7 @@ class Planned:
             tz=inputs.tz,
             load_method=self.method,
             pv_method=self.method,
+            site=inputs.place,
         )
         return result.load.power_w, result.pv.power_w
 

@@ -104,7 +104,13 @@ def register(subparsers: Any) -> None:
         required=True,
         help="CSV: timestamp, import_price_eur_per_kwh, export_price_eur_per_kwh (held until next)",
     )
-    s.add_argument("--site", required=True, help="JSON: the contract's battery and grid objects")
+    s.add_argument(
+        "--site",
+        required=True,
+        help="JSON: the contract's battery and grid objects; optional forecast object (latitude, "
+        "longitude, pv_peak_w, pv_tilt_deg, pv_azimuth_deg, country) for the physical PV model "
+        "and public holidays",
+    )
     s.add_argument("--from", dest="date_from", type=_date, required=True, help="first day (local)")
     s.add_argument(
         "--to", dest="date_to", type=_date, required=True, help="last day, included (local)"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from ems_optimizer.cli import main
-from ems_optimizer.simulate import Inputs, Step, load_inputs, run, simulate
+from ems_optimizer.simulate import Inputs, SimulationError, Step, load_inputs, run, simulate
 
 HOURS = pd.date_range("2024-03-01", periods=48, freq="h", tz="UTC")
 BATTERY = {
@@ -242,3 +242,15 @@ def test_cli_without_matplotlib_says_so_before_running(
     assert "--chart OUT.html" in err
     assert not out.exists()
     assert not chart.exists()
+
+
+def test_the_site_files_forecast_object_reaches_the_forecast() -> None:
+    """`forecast` in the site file: the place and panels for the physical PV, the holidays."""
+    facts = {"latitude": 47.2, "longitude": -1.55, "pv_peak_w": 4500, "country": "FR"}
+    inputs = load_inputs(_history(), _prices(), {**SITE, "forecast": facts}, DAY2, DAY2)
+    assert inputs.place.country == "FR"
+    assert inputs.place.pv is not None
+    assert inputs.place.pv.array.peak_w == 4500.0
+    assert load_inputs(_history(), _prices(), SITE, DAY2, DAY2).place.pv is None
+    with pytest.raises(SimulationError, match="'forecast' must be an object"):
+        load_inputs(_history(), _prices(), {**SITE, "forecast": [1]}, DAY2, DAY2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import Any
 
 import holidays
 import numpy as np
@@ -23,7 +24,7 @@ from .grid import (
     to_day_matrix,
 )
 from .methods import DayContext, Method
-from .physical import PvSite, clear_sky_days
+from .physical import PvArray, PvSite, clear_sky_days, number_in, usable_location
 from .pv import pv_forecast_to_grid
 from .weather import clear_sky_index, weather_to_grid
 
@@ -60,6 +61,24 @@ class Site:
 
     pv: PvSite | None = None
     country: str | None = None
+
+    @classmethod
+    def of(cls, facts: Mapping[str, Any], fallback: Mapping[str, Any] | None = None) -> Site:
+        """The site from get_problem's sources (or a simulation's site file).
+
+        Keys: latitude, longitude, pv_peak_w, pv_tilt_deg, pv_azimuth_deg, country; the place
+        and country, when missing, from `fallback` (Home Assistant's core config). The PV model
+        needs both the place and the peak power.
+        """
+        fallback = fallback or {}
+        place = usable_location(facts.get("latitude"), facts.get("longitude"))
+        place = place or usable_location(fallback.get("latitude"), fallback.get("longitude"))
+        peak = number_in(facts.get("pv_peak_w"), 1.0, 1e7, None)
+        pv = None
+        if place is not None and peak is not None:
+            pv = PvSite(place[0], place[1], PvArray.of(peak, facts))
+        country = facts.get("country") or fallback.get("country")
+        return cls(pv=pv, country=country if isinstance(country, str) and country else None)
 
 
 @dataclass(frozen=True)

@@ -48,13 +48,14 @@ class PvArray:
         options = options or {}
         return cls(
             peak_w=float(peak_w),
-            tilt_deg=_number(options.get("pv_tilt_deg"), 0.0, 90.0, DEFAULT_TILT_DEG),
-            azimuth_deg=_number(options.get("pv_azimuth_deg"), 0.0, 360.0, DEFAULT_AZIMUTH_DEG),
-            inverter_w=_number(options.get("pv_inverter_w"), 1.0, 1e7, None),
+            tilt_deg=number_in(options.get("pv_tilt_deg"), 0.0, 90.0, DEFAULT_TILT_DEG),
+            azimuth_deg=number_in(options.get("pv_azimuth_deg"), 0.0, 360.0, DEFAULT_AZIMUTH_DEG),
+            inverter_w=number_in(options.get("pv_inverter_w"), 1.0, 1e7, None),
         )
 
 
-def _number(value: object, low: float, high: float, default: float | None) -> float | None:
+def number_in(value: object, low: float, high: float, default: float | None) -> float | None:
+    """`value` as a finite number within [low, high], else `default`."""
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -159,8 +160,8 @@ def _weather_at(
 
 def usable_location(latitude: object, longitude: object) -> tuple[float, float] | None:
     """(lat, lon) when both are finite numbers in range, else None."""
-    lat = _number(latitude, -90.0, 90.0, None)
-    lon = _number(longitude, -180.0, 180.0, None)
+    lat = number_in(latitude, -90.0, 90.0, None)
+    lon = number_in(longitude, -180.0, 180.0, None)
     return None if lat is None or lon is None else (lat, lon)
 
 
