@@ -16,7 +16,7 @@ its `ghi_from_cloudcover_est_w_per_m2` and `ghi_clearsky_model_w_per_m2` are map
 a stand-in for a day-ahead weather forecast. Plan step: 30 minutes (the data's).
 
 Writes benchmarks/forecast_backtest_results.md (tables) and forecast_backtest_days.csv (every
-day, series and method). Takes about a minute on two cores.
+day, series and method). Takes about two minutes on two cores.
 
 Usage: .venv/bin/python benchmarks/forecast_backtest.py [--data ../shared/data]
 """

@@ -275,6 +275,7 @@ FORECAST_METHODS = {
     "clear_sky_blend": ("Recent days on clear-sky model", "Jours récents sur ciel clair"),
     "external": ("External forecast", "Prévision externe"),
     "typical": ("Typical household profile", "Profil type d'un foyer"),
+    "clear_sky": ("Clear-sky model of the panels", "Modèle ciel clair des panneaux"),
 }
 STALE_REASONS = {
     "no_plan": ("No plan", "Aucun plan"),

@@ -127,6 +127,12 @@ def _zone(name: Any) -> ZoneInfo | None:
         return None
 
 
+def _known_hours(series: Any, step_minutes: int) -> float:
+    """Hours of measured history behind one series' forecast."""
+    quality = series.quality
+    return (quality.steps - quality.steps_missing) * step_minutes / 60
+
+
 def _positive(value: Any) -> float | None:
     """A finite positive number, else None."""
     try:
@@ -469,8 +475,7 @@ class Service:
         site: Site,
     ) -> list[float]:
         """The load forecast from history; the typical profile while the history is short."""
-        quality = result.load.quality
-        known_h = (quality.steps - quality.steps_missing) * scenario["step_minutes"] / 60
+        known_h = _known_hours(result.load, scenario["step_minutes"])
         if known_h >= LOAD_MIN_HISTORY_HOURS:
             return [round(float(v), 1) for v in result.load.power_w]
         why = f"history of {sources.get('load_power_entity')} too short ({known_h:.1f} h)"
@@ -524,14 +529,14 @@ class Service:
     ) -> list[float]:
         """The PV forecast from history; a clear-sky estimate while the history is short."""
         pv_w = [round(float(v), 1) for v in result.pv.power_w]
-        quality = result.pv.quality
-        known_h = (quality.steps - quality.steps_missing) * scenario["step_minutes"] / 60
+        known_h = _known_hours(result.pv, scenario["step_minutes"])
         if known_h >= PV_MIN_HISTORY_HOURS:
             return pv_w
         clear = self._clear_sky_pv(sources, scenario)
         if clear is None:
             return pv_w
         inputs.info["pv_fallback"] = "clear_sky"
+        inputs.accuracy = {**(inputs.accuracy or {}), "pv": {"method": "clear_sky"}}
         inputs.warnings.append(
             _source_warning(
                 f"history of {pv_entity} too short ({known_h:.1f} h): "
@@ -553,6 +558,7 @@ class Service:
         pv_w = self._clear_sky_pv(sources, scenario)
         if pv_w is not None:
             inputs.info["pv_fallback"] = "clear_sky"
+            inputs.accuracy = {**(inputs.accuracy or {}), "pv": {"method": "clear_sky"}}
             inputs.warnings.append(
                 _source_warning(
                     f"no usable history of {pv_entity}: PV forecast from a clear-sky "

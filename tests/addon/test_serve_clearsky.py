@@ -147,6 +147,7 @@ def test_no_pv_history_uses_the_clear_sky_estimate(fresh: FakeHA, tmp_path: Path
         messages
     )
     assert not any("PV forecast 0 W" in m for m in messages)
+    assert body["plan"]["forecast"]["pv"] == {"method": "clear_sky"}  # shown in HA
     (run,) = service.store.runs()
     assert json.loads((run / "run.json").read_text())["inputs"]["pv_fallback"] == "clear_sky"
 

@@ -645,6 +645,7 @@ FORECAST_METHODS = (
     "clear_sky_blend",
     "external",
     "typical",  # a typical household profile (cold start: under a day of load history)
+    "clear_sky",  # the panels' clear-sky model (cold start: under a day of PV history)
 )
 
 
