@@ -591,6 +591,14 @@ def merge(data: dict, lang: int) -> dict:
                 },
             },
         }
+    for series, names in (
+        ("load", ("Load forecast method", "Méthode de prévision de consommation")),
+        ("pv", ("PV forecast method", "Méthode de prévision PV")),
+    ):
+        entity["sensor"][f"{series}_forecast_method"] = {
+            "name": names[lang],
+            "state": {k: v[lang] for k, v in FORECAST_METHODS.items()},
+        }
     entity.setdefault("binary_sensor", {})["plan_stale"] = {
         "name": ("Plan stale", "Plan périmé")[lang],
         "state_attributes": {

@@ -44,7 +44,7 @@ from homeassistant.util import dt as dt_util
 
 from .appliance import ApplianceConfig
 from .const import DOMAIN
-from .core.contract import INTENT_KINDS, MAX_REQUEST_ENERGY_WH, STATUSES
+from .core.contract import FORECAST_METHODS, INTENT_KINDS, MAX_REQUEST_ENERGY_WH, STATUSES
 from .descriptions import POWER_SENSOR_FIELDS
 from .entity import EmsSiteBaseEntity
 from .plan import PlanManager
@@ -377,6 +377,42 @@ class EmsForecastErrorSensor(EmsPlanEntity, SensorEntity):
         }
 
 
+FORECAST_METHOD_SENSORS = tuple(
+    ForecastErrorDescription(
+        key=f"{series}_forecast_method",
+        translation_key=f"{series}_forecast_method",
+        series=series,
+        device_class=SensorDeviceClass.ENUM,
+        options=list(FORECAST_METHODS),
+        entity_category=EntityCategory.DIAGNOSTIC,
+    )
+    for series in ("load", "pv")
+)
+
+
+class EmsForecastMethodSensor(EmsForecastErrorSensor):
+    """Which forecast method the plan in force was made with.
+
+    An external PV forecast that the model completes counts as external.
+    """
+
+    @property
+    def available(self) -> bool:
+        """Only with a plan that says."""
+        return self._figures() is not None
+
+    @property
+    def native_value(self) -> str | None:
+        """The method's name."""
+        figures = self._figures()
+        return None if figures is None else figures["method"].split("+")[0]
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """None: the error sensor has the figures."""
+        return None
+
+
 BATTERY_INTENT = SensorEntityDescription(
     key="battery_intent",
     translation_key="battery_intent",
@@ -563,6 +599,7 @@ def _site_entities(manager: PlanManager, platform: str) -> list[Entity]:
             EmsPlanStatusSensor(manager, PLAN_STATUS),
             EmsBatteryIntentSensor(manager, BATTERY_INTENT),
             *(EmsForecastErrorSensor(manager, d) for d in FORECAST_ERRORS),
+            *(EmsForecastMethodSensor(manager, d) for d in FORECAST_METHOD_SENSORS),
         ]
     if platform == Platform.BINARY_SENSOR:
         return [EmsPlanStaleSensor(manager, PLAN_STALE)]

@@ -448,6 +448,7 @@ async def test_forecast_error_sensors_show_yesterdays_error_and_the_method(
         assert hass.states.get(f"sensor.home_{series}_forecast_error_yesterday").state == (
             STATE_UNAVAILABLE
         )
+        assert hass.states.get(f"sensor.home_{series}_forecast_method").state == (STATE_UNAVAILABLE)
     forecast = {
         "load": {
             "method": "ensemble",
@@ -466,6 +467,11 @@ async def test_forecast_error_sensors_show_yesterdays_error_and_the_method(
     assert load.attributes["method_then"] == "blend"
     assert load.attributes["vs_persistence_pct"] == -22.4
     assert hass.states.get("sensor.home_pv_forecast_error_yesterday").state == STATE_UNAVAILABLE
+    # the methods in use, as their own sensors: known from the first plan, before a scored day
+    assert hass.states.get("sensor.home_load_forecast_method").state == "ensemble"
+    pv_method = hass.states.get("sensor.home_pv_forecast_method")
+    assert pv_method.state == "external"
+    assert "clear_sky" in pv_method.attributes["options"]
     bad = make_plan(NOW) | {"forecast": {"load": {"method": "crystal_ball"}}}
     with pytest.raises(ServiceValidationError, match="forecast"):
         await _set_plan(hass, bad)
