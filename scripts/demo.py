@@ -259,6 +259,8 @@ E = {
     "limit_reason": "sensor.demo_site_limit_reason",
     "setpoint": "sensor.demo_site_battery_setpoint",
     "plan_status": "sensor.demo_site_plan_status",
+    "load_forecast_method": "sensor.demo_site_load_forecast_method",
+    "pv_forecast_method": "sensor.demo_site_pv_forecast_method",
     "plan_age": "sensor.demo_site_plan_age",
     "plan_stale": "binary_sensor.demo_site_plan_stale",
     "plan_battery": "sensor.demo_site_planned_battery_power",

@@ -57,6 +57,10 @@ def test_addon_publishes_a_plan(site: Site) -> None:
     attributes = site.state(E["plan_status"])["attributes"]
     assert attributes["replan"] in ("first", "kept", "replaced")
     assert attributes["replan_threshold_eur"] == 0.05
+    # which forecasts the plan was made with: the demo's house has little history at first
+    for key in ("load_forecast_method", "pv_forecast_method"):
+        method = site.state(E[key])
+        assert method["state"] in method["attributes"]["options"], f"{E[key]}: {method}"
     assert site.value(E["plan_stale"]) == "off"
     assert 0 <= site.number(E["plan_age"]) <= 2
     assert site.number(E["plan_battery"]) is not None
