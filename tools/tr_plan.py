@@ -197,6 +197,7 @@ TARIFF_FIELDS = {
     "pv_tilt_deg": ("PV panel tilt", "Inclinaison des panneaux PV"),
     "pv_azimuth_deg": ("PV panel orientation", "Orientation des panneaux PV"),
     "annual_consumption_kwh": ("Yearly consumption (kWh)", "Consommation annuelle (kWh)"),
+    "pv_forecast_entities": ("PV forecast sensors", "Capteurs de prévision PV"),
 }
 TARIFF_DESCRIPTIONS = {
     "peak_price": (
@@ -234,6 +235,14 @@ TARIFF_DESCRIPTIONS = {
         "Facultatif : tant qu'il n'y a pas un jour d'historique de consommation (nouvelle "
         "installation), le module complémentaire prévoit la consommation d'un foyer type "
         "consommant autant par an, au lieu d'une consommation constante.",
+    ),
+    "pv_forecast_entities": (
+        "Optional: sensors with a dated PV forecast (Solcast's forecast today and tomorrow, "
+        "with their detailedForecast attribute). Where they cover the plan, the add-on uses "
+        "them instead of its own PV forecast.",
+        "Facultatif : capteurs portant une prévision PV datée (prévisions Solcast du jour et "
+        "du lendemain, avec leur attribut detailedForecast). Là où ils couvrent le plan, le "
+        "module complémentaire les utilise à la place de sa propre prévision PV.",
     ),
     "pv_azimuth_deg": (
         "Optional, the direction the panels face, degrees from north (90 east, 180 south, "

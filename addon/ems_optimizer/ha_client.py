@@ -262,6 +262,13 @@ class HAClient:
             raise HARequestError("/api/history/period: expected a list of lists")
         return data
 
+    def state(self, entity_id: str) -> dict[str, Any]:
+        """GET /api/states/<entity_id>: its state and attributes now."""
+        data = self._request("GET", f"/api/states/{quote(entity_id, safe='')}")
+        if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
+            raise HARequestError(f"/api/states/{entity_id}: expected a state with attributes")
+        return data
+
     def weather_forecast(self, entity_id: str, kind: str = "hourly") -> list[dict[str, Any]]:
         """`weather.get_forecasts` for one entity: its list of forecast items."""
         data = self._service(

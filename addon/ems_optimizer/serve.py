@@ -31,6 +31,7 @@ from .forecast import ForecastConfig, forecast
 from .forecast.backtest import yesterday_errors
 from .forecast.core import Site
 from .forecast.physical import PvArray, physical_pv_w, usable_location
+from .forecast.pv import external_pv_w
 from .forecast.typical import typical_load_w
 from .ha_client import (
     HAClient,
@@ -411,8 +412,15 @@ class Service:
             columns["pv_w"] = power_series(self.history.get(pv_entity))
         frame = history_frame(columns)
         site = self._site(sources)
+        external = self._external_pv(inputs, sources)
         result = self._forecast(
-            inputs, frame=frame, scenario=scenario, weather=weather, zone=zone, site=site
+            inputs,
+            frame=frame,
+            scenario=scenario,
+            weather=weather,
+            zone=zone,
+            site=site,
+            external=external,
         )
         load_w: list[float] | None = None
         pv_w: list[float] | None = None
@@ -423,7 +431,9 @@ class Service:
                 load_w = self._load_from_history(
                     inputs, result, sources=sources, scenario=scenario, site=site
                 )
-            if pv_entity and result.pv.method != "none":
+            if result.pv.external_steps:  # a PV forecast entity: it takes precedence
+                pv_w = [round(float(v), 1) for v in result.pv.power_w]
+            elif pv_entity and result.pv.method != "none":
                 pv_w = self._pv_from_history(inputs, result, sources, scenario, pv_entity)
         if pv_entity and pv_w is None:
             pv_w = self._pv_without_history(
@@ -447,6 +457,7 @@ class Service:
         weather: Any,
         zone: Any,
         site: Site,
+        external: pd.Series | None = None,
     ) -> Any:
         """The forecast of load and PV, or None (with a warning) when it fails."""
         try:
@@ -459,6 +470,7 @@ class Service:
                 tz=zone,
                 config=ForecastConfig(max_hold=HISTORY_MAX_HOLD),
                 site=site,
+                pv_forecast_w=external,
             )
         except Exception as err:  # any failure: plan on the fallback instead
             inputs.warnings.append(_source_warning(f"forecast failed ({_short(err)})"))
@@ -571,6 +583,34 @@ class Service:
             )
         return pv_w
 
+    def _external_pv(self, inputs: Inputs, sources: Mapping[str, Any]) -> pd.Series | None:
+        """The PV forecast entities' series (Solcast…), joined; None without any.
+
+        An entity that cannot be read or has no dated series is left out with a warning.
+        """
+        entities = sources.get("pv_forecast_entities") or []
+        if not isinstance(entities, list):
+            return None
+        parts = []
+        for entity in entities:
+            try:
+                series = external_pv_w(self.client.state(str(entity))["attributes"])
+                if series is None:
+                    raise ValueError("no dated forecast in its attributes (detailedForecast)")
+                parts.append(series)
+            except HAUnauthorized:
+                raise
+            except (HAError, ValueError, TypeError, KeyError) as err:
+                inputs.warnings.append(
+                    _source_warning(f"PV forecast of {entity} could not be used ({_short(err)})")
+                )
+        if not parts:
+            return None
+        joined = pd.concat(parts).sort_index()
+        joined = joined[~joined.index.duplicated(keep="last")]
+        inputs.info["pv_forecast_entities"] = {"entities": entities, "points": len(joined)}
+        return joined
+
     def _site(self, sources: Mapping[str, Any]) -> Site:
         """What the forecast may know of the site: its panels and its country's holidays."""
         return Site.of(sources, self.ha_config)
@@ -599,9 +639,10 @@ class Service:
                 LOGGER.warning("yesterday's forecast error not computed: %s", _short(err))
         out = {}
         for kind, series in (("load", result.load), ("pv", result.pv)):
-            if series.method == "none":
+            method = "external" if series.external_steps else series.method
+            if method == "none":
                 continue
-            out[kind] = {"method": series.method, **self._scores.get(kind, {})}
+            out[kind] = {"method": method, **self._scores.get(kind, {})}
         return out or None
 
     def _clear_sky_pv(

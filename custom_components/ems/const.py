@@ -107,3 +107,6 @@ CONF_PV_AZIMUTH_DEG: Final = "pv_azimuth_deg"  # 90 east, 180 south, 270 west
 # Site option: the household's yearly consumption, scaling the add-on's typical load profile
 # while there is under a day of load history
 CONF_ANNUAL_CONSUMPTION_KWH: Final = "annual_consumption_kwh"  # kWh a year
+# Site option: PV forecast sensors with a dated series (Solcast's detailedForecast), which the
+# add-on uses before its own PV forecast wherever they cover the plan
+CONF_PV_FORECAST_ENTITIES: Final = "pv_forecast_entities"

@@ -42,6 +42,7 @@ from .const import (
     CONF_PROFILE_STEP_MIN,
     CONF_PROFILE_W,
     CONF_PV_AZIMUTH_DEG,
+    CONF_PV_FORECAST_ENTITIES,
     CONF_PV_PEAK_W,
     CONF_PV_TILT_DEG,
     CONF_SWITCH_ENTITY,
@@ -97,6 +98,7 @@ _TARIFF_KEYS = (
     CONF_PV_TILT_DEG,
     CONF_PV_AZIMUTH_DEG,
     CONF_ANNUAL_CONSUMPTION_KWH,
+    CONF_PV_FORECAST_ENTITIES,
 )
 
 
@@ -128,6 +130,9 @@ def tariff_fields(values: Mapping[str, Any]) -> dict[vol.Marker, Any]:
         opt(CONF_PV_TILT_DEG): _number("°", 0, 90, 1),
         opt(CONF_PV_AZIMUTH_DEG): _number("°", 0, 360, 1),
         opt(CONF_ANNUAL_CONSUMPTION_KWH): _number("kWh", 0, 1_000_000, 100),
+        opt(CONF_PV_FORECAST_ENTITIES): selector.EntitySelector(
+            selector.EntitySelectorConfig(domain="sensor", multiple=True)
+        ),
     }
 
 

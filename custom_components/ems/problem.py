@@ -25,6 +25,7 @@ from .const import (
     CONF_PEAK_PRICE,
     CONF_PRICE_ENTITY,
     CONF_PV_AZIMUTH_DEG,
+    CONF_PV_FORECAST_ENTITIES,
     CONF_PV_PEAK_W,
     CONF_PV_TILT_DEG,
     CONF_WEATHER_ENTITY,
@@ -247,6 +248,8 @@ def build_problem(hass: HomeAssistant, entry: EmsConfigEntry, now: datetime) -> 
             "country": hass.config.country,
             # scales the typical household profile while there is no load history
             "annual_consumption_kwh": _number(options.get(CONF_ANNUAL_CONSUMPTION_KWH)),
+            # Solcast-style sensors whose dated PV forecast comes before the add-on's own
+            "pv_forecast_entities": list(options.get(CONF_PV_FORECAST_ENTITIES) or []),
         },
         "appliances": names,
         "run_requested_at": None if requested is None else requested.isoformat(),

@@ -572,3 +572,24 @@ def test_the_loop_runs_as_a_process_and_stops_on_sigterm(site: FakeHA, tmp_path:
     assert "plan pushed (start)" in output
     assert "stopping" in output
     assert len(site.plans) == 1
+
+
+def test_a_solcast_sensor_comes_before_the_own_pv_forecast(site: FakeHA, tmp_path: Path) -> None:
+    """A PV forecast entity with a dated series (Solcast's detailedForecast, kW per 30 min)."""
+    solcast = "sensor.solcast_pv_forecast_forecast_today"
+    start = pd.Timestamp(START)
+    records = [  # the first 12 hours only: the add-on's own forecast fills the rest
+        {"period_start": (start + pd.Timedelta(minutes=30 * k)).isoformat(), "pv_estimate": 1.5}
+        for k in range(24)
+    ]
+    site.states[solcast] = [(NOW.isoformat(), "12.3", {"detailedForecast": records})]
+    site.states["sensor.broken_forecast"] = [(NOW.isoformat(), "5", {"unit": "kWh"})]
+    site.problem["sources"]["pv_forecast_entities"] = [solcast, "sensor.broken_forecast"]
+    assert _service(site, tmp_path).once() == serve.EXIT_OK
+    (body,) = site.plans
+    pv = body["scenario"]["pv_w"]
+    assert pv[:12] == [1500.0] * 12  # 1.5 kW, hour by hour
+    assert pv[12:] != [1500.0] * 12
+    assert body["plan"]["forecast"]["pv"]["method"] == "external"
+    (message,) = [m for m in _warnings(body) if "broken_forecast" in m]
+    assert "no dated forecast in its attributes" in message

@@ -163,6 +163,21 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, {"message": "API running."})
         elif method == "GET" and path == "/api/config":
             self._send(200, fake.config)
+        elif method == "GET" and path.startswith("/api/states/"):
+            entity = unquote(path.removeprefix("/api/states/"))
+            if not fake.states.get(entity):
+                self._send(404, {"message": "Entity not found."})
+            else:
+                stamp, state, attributes = fake.states[entity][-1]
+                self._send(
+                    200,
+                    {
+                        "entity_id": entity,
+                        "state": state,
+                        "attributes": attributes or {},
+                        "last_changed": stamp,
+                    },
+                )
         elif method == "GET" and path.startswith("/api/history/period/"):
             start = datetime.fromisoformat(path.removeprefix("/api/history/period/"))
             self._send(200, fake.history(start, query))

@@ -64,6 +64,7 @@ async def test_get_problem_scenario(hass: HomeAssistant, freezer: FrozenDateTime
         "pv_azimuth_deg": None,
         "country": hass.config.country,  # public holidays (None: not set in this test HA)
         "annual_consumption_kwh": None,  # the add-on's fallback scales the typical profile
+        "pv_forecast_entities": [],  # no Solcast sensor: the add-on's own PV forecast
     }
     scenario = response["scenario"]
     assert "load_w" not in scenario
@@ -111,7 +112,12 @@ async def test_get_problem_carries_the_site_location_and_pv_peak(
     """lat/lon from HA's configuration, pv_peak_w from the site option (for a clear-sky PV)."""
     freezer.move_to(NOW)
     await hass.config.async_update(latitude=48.85, longitude=2.35)
-    orientation = {"pv_tilt_deg": 20.0, "pv_azimuth_deg": 225.0, "annual_consumption_kwh": 3200.0}
+    orientation = {
+        "pv_tilt_deg": 20.0,
+        "pv_azimuth_deg": 225.0,
+        "annual_consumption_kwh": 3200.0,
+        "pv_forecast_entities": ["sensor.solcast_pv_forecast_forecast_today"],
+    }
     await setup_site(hass, options={**OPTIONS, "pv_peak_w": 6000.0, **orientation})
     sources = (await _problem(hass))["sources"]
     assert sources["latitude"] == 48.85
@@ -120,6 +126,7 @@ async def test_get_problem_carries_the_site_location_and_pv_peak(
     assert sources["pv_tilt_deg"] == 20.0
     assert sources["pv_azimuth_deg"] == 225.0
     assert sources["annual_consumption_kwh"] == 3200.0
+    assert sources["pv_forecast_entities"] == ["sensor.solcast_pv_forecast_forecast_today"]
 
 
 def test_pv_peak_w_from_the_option_else_the_pv_devices() -> None:

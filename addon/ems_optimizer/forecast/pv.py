@@ -27,6 +27,27 @@ def series_from_records(
     return pd.Series(np.asarray(values, dtype=float), index=index).sort_index()
 
 
+# Attributes of PV forecast sensors that carry a dated series: Solcast's (HACS integration)
+# `detailedForecast` (per 30 min) and `detailedHourly`, items {period_start, pv_estimate (kW)}.
+SERIES_ATTRIBUTES = ("detailedForecast", "detailedHourly")
+
+
+def external_pv_w(attributes: Mapping[str, Any]) -> pd.Series | None:
+    """A PV forecast sensor's dated series, mean W labelled at period starts (None: none).
+
+    The finest of the attributes it has wins (Solcast's half-hourly list over its hourly one).
+    """
+    for name in SERIES_ATTRIBUTES:
+        records = attributes.get(name)
+        if not isinstance(records, list) or not records:
+            continue
+        usable = [r for r in records if isinstance(r, Mapping) and "period_start" in r]
+        series = series_from_records(usable, "period_start", "pv_estimate")
+        if not series.empty:
+            return (series * 1000.0).clip(lower=0.0)
+    return None
+
+
 def pv_forecast_to_grid(
     series: pd.Series,
     grid: pd.DatetimeIndex,
