@@ -491,7 +491,7 @@ class Service:
         if known_h >= LOAD_MIN_HISTORY_HOURS:
             return [round(float(v), 1) for v in result.load.power_w]
         why = f"history of {sources.get('load_power_entity')} too short ({known_h:.1f} h)"
-        zone = _zone(result.timezone) or UTC
+        zone = _zone(result.timezone) or result.index[0].tzinfo
         return self._typical_load(
             inputs, sources=sources, scenario=scenario, zone=zone, site=site, why=why
         )
@@ -519,7 +519,9 @@ class Service:
             inputs.warnings.append(_source_warning(f"{why}: load forecast 0 W"))
             return [0.0] * steps
         grid = pd.date_range(pd.Timestamp(scenario["start"]), periods=steps, freq=f"{step}min")
-        load = typical_load_w(grid, step, annual_kwh=annual, tz=zone or "UTC", country=site.country)
+        load = typical_load_w(
+            grid, step, annual_kwh=annual, tz=zone or grid[0].tzinfo, country=site.country
+        )
         inputs.info["load_fallback"] = "typical"
         inputs.accuracy = {**(inputs.accuracy or {}), "load": {"method": "typical"}}
         source = "the site's annual consumption" if told else "the add-on's fallback load"
@@ -620,29 +622,32 @@ class Service:
     ) -> dict[str, Any] | None:
         """The plan's `forecast` field: per series, the method now and yesterday's error.
 
-        Yesterday's day-ahead error is computed once a day.
+        Yesterday's day-ahead error (on the plan's step, with the weather as it is known now)
+        is computed once a day; a failure is retried at the next round.
         """
-        today = result.index[0].tz_convert(zone or "UTC").date()
-        yesterday = today - timedelta(days=1)
+        zone = zone or result.index[0].tzinfo
+        yesterday = result.index[0].tz_convert(zone).date() - timedelta(days=1)
         if self._scored_day != yesterday:
-            self._scored_day, self._scores = yesterday, {}
             try:
                 self._scores = yesterday_errors(
                     frame,
                     yesterday,
-                    tz=zone or "UTC",
+                    tz=zone,
+                    step_minutes=result.step_minutes,
                     weather=weather,
                     site=site,
                     config=ForecastConfig(max_hold=HISTORY_MAX_HOLD),
                 )
+                self._scored_day = yesterday
             except Exception as err:  # an accuracy figure must never cost the plan
+                self._scores = {}
                 LOGGER.warning("yesterday's forecast error not computed: %s", _short(err))
         out = {}
         for kind, series in (("load", result.load), ("pv", result.pv)):
-            method = "external" if series.external_steps else series.method
-            if method == "none":
-                continue
-            out[kind] = {"method": method, **self._scores.get(kind, {})}
+            if series.external_steps:  # the figures are the own model's, which it replaced
+                out[kind] = {"method": "external"}
+            elif series.method != "none":
+                out[kind] = {"method": series.method, **self._scores.get(kind, {})}
         return out or None
 
     def _clear_sky_pv(

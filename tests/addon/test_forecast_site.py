@@ -151,3 +151,28 @@ def test_no_method_peeks_with_weather_and_the_site_known(seed, start_minutes):
         assert set(series.candidates) >= {"ensemble"}
     assert {"learned", "ensemble"} <= set(a.load.mae_w)
     assert {"physical", "clear_sky_blend", "ensemble"} <= set(a.pv.mae_w)
+
+
+def test_a_few_cool_days_do_not_make_a_heating_slope():
+    """Two days just under the heating base that happened to use more: no slope from them.
+
+    Without the bound, the learned model gave them 385 W/K and forecast 3.8 kW for the first
+    cold day of a house using 570 W (the hostile review's case).
+    """
+    rng = np.random.default_rng(5)
+    start = pd.Timestamp("2024-10-15", tz=PARIS)
+    index = pd.date_range(start - pd.Timedelta(days=45), start, freq="15min", inclusive="left")
+    hours = np.asarray(index.hour + index.minute / 60)
+    load = 400 + 300 * np.sin(np.pi * hours / 24) ** 2 + rng.normal(0, 60, len(index))
+    cool = [start - pd.Timedelta(days=d) for d in (6, 5)]
+    load[np.isin(index.normalize(), cool)] += 150
+    history = pd.DataFrame({"load_w": np.clip(load, 0, None)}, index=index)
+    hourly = pd.date_range(start - pd.Timedelta(days=45), start + pd.Timedelta(days=2), freq="h")
+    temp = np.full(len(hourly), 19.0)
+    temp[np.isin(hourly.normalize(), cool)] = 15.6
+    temp[hourly >= start] = 8.0  # the forecast: the first cold day
+    weather = [pd.DataFrame({"temp_c": temp}, index=hourly)]
+    result = forecast(history, start, 96, 15, tz=PARIS, weather=weather)
+    blend = float(np.mean(result.load.candidates["blend"]))
+    assert float(np.mean(result.load.candidates["learned"])) < 1.3 * blend
+    assert float(np.mean(result.load.power_w)) < 1.3 * blend

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_serve_fakeha import (
@@ -593,3 +594,23 @@ def test_a_solcast_sensor_comes_before_the_own_pv_forecast(site: FakeHA, tmp_pat
     assert body["plan"]["forecast"]["pv"]["method"] == "external"
     (message,) = [m for m in _warnings(body) if "broken_forecast" in m]
     assert "no dated forecast in its attributes" in message
+
+
+def test_yesterdays_error_is_scored_on_the_plans_step(site: FakeHA, tmp_path: Path) -> None:
+    """A sensor that reports every 7 minutes: the error is still scored (on the plan's hour).
+
+    Guessing the step from the readings gave 7 minutes, which no day divides: no figures.
+    """
+    begin = pd.Timestamp(NOW) - pd.Timedelta(days=12)
+    stamps = pd.date_range(begin, pd.Timestamp(NOW), freq="7min")
+    hours = np.asarray(stamps.tz_convert("Europe/Paris").hour)
+    site.states[LOAD] = [
+        (t.isoformat(), str(300.0 + 900.0 * (h == 19)), None)
+        for t, h in zip(stamps, hours, strict=True)
+    ]
+    clock = Clock()
+    service = _service(site, tmp_path, clock)
+    assert service.run_round("first") is Outcome.PUSHED
+    load = site.plans[0]["plan"]["forecast"]["load"]
+    assert load["day"] == "2024-03-31"
+    assert load["mae_w"] is not None

@@ -176,6 +176,7 @@ def yesterday_errors(
     day: date,
     *,
     tz: TimeZone,
+    step_minutes: int | None = None,
     weather: Sequence[pd.DataFrame] = (),
     site: Site = Site(),  # noqa: B008
     config: ForecastConfig = ForecastConfig(),  # noqa: B008
@@ -192,6 +193,7 @@ def yesterday_errors(
         date_from=day,
         date_to=day,
         tz=tz,
+        step_minutes=step_minutes,
         weather=weather,
         load_column=load_column if load_column in history.columns else None,
         pv_column=pv_column if pv_column in history.columns else None,

@@ -21,16 +21,27 @@ from scipy.optimize import linprog
 from .methods import HEATING_BASE_C, DayContext, Method
 
 FEATURES = ("blend", "blend_long", "persistence", "weekly")
+DEGREES = 1 + len(FEATURES)  # the column of the heating degrees
+MAX_W_PER_K = 400.0  # a house's heating slope stays under this (a 10 kW heat load at -9 °C)
+MIN_DEGREE_SPREAD = 3.0  # K over the fit's days, as heating_slope_w_per_k asks
 
 
-def lad_fit(x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Coefficients b minimising sum |x b − y| (None when the solver fails)."""
+def lad_fit(
+    x: np.ndarray, y: np.ndarray, bounds: dict[int, tuple[float, float]] | None = None
+) -> np.ndarray | None:
+    """Coefficients b minimising sum |x b − y| (None when the solver fails).
+
+    `bounds`: for some coefficients (by column), the range they must stay in.
+    """
     n, p = x.shape
     # x b + u − v = y with u, v ≥ 0: the absolute residual is u + v.
     a_eq = sparse.hstack([sparse.csr_matrix(x), sparse.eye(n), -sparse.eye(n)], format="csr")
     cost = np.concatenate([np.zeros(p), np.ones(2 * n)])
-    bounds = [(None, None)] * p + [(0.0, None)] * (2 * n)
-    result = linprog(cost, A_eq=a_eq, b_eq=y, bounds=bounds, method="highs")
+    free: list[tuple[float | None, float | None]] = [(None, None)] * p
+    for column, bound in (bounds or {}).items():
+        free[column] = bound
+    bounds_all = free + [(0.0, None)] * (2 * n)
+    result = linprog(cost, A_eq=a_eq, b_eq=y, bounds=bounds_all, method="highs")
     return result.x[:p] if result.success else None
 
 
@@ -65,9 +76,10 @@ class LearnedLoad:
             blend = columns[0]
             columns = [np.where(np.isnan(c), blend, c) for c in columns]
             slots = values.shape[1]
-            degrees = 0.0
-            if ctx.temp_c is not None and np.isfinite(ctx.temp_c[row]):
+            degrees = 0.0  # no weather at all: the column is 0 and so is its coefficient
+            if ctx.temp_c is not None:  # a day without its temperature is not a warm day
                 degrees = max(0.0, HEATING_BASE_C - float(ctx.temp_c[row]))
+                degrees = degrees if np.isfinite(ctx.temp_c[row]) else np.nan
             extra = [np.full(slots, degrees), np.full(slots, float(ctx.day_off[row]))]
             self._rows[row] = np.column_stack([np.ones(slots), *columns, *extra])
         return self._rows[row]
@@ -85,7 +97,12 @@ class LearnedLoad:
                     ys.append(actual[ok])
             fit = None
             if len(xs) >= self.min_days:
-                fit = lad_fit(np.vstack(xs), np.concatenate(ys))
+                x = np.vstack(xs)
+                # The heating term only where the fit saw a real spread of cold, and bounded:
+                # a few days just under the base would otherwise give it any slope.
+                spread = float(np.ptp(x[:, DEGREES]))
+                limit = MAX_W_PER_K if spread >= MIN_DEGREE_SPREAD else 0.0
+                fit = lad_fit(x, np.concatenate(ys), {DEGREES: (0.0, limit)})
             self._fits[end] = fit
         return self._fits[end]
 
