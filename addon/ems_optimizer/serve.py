@@ -30,7 +30,7 @@ from ems_core.contract import ContractError, validate_plan, validate_scenario
 from .forecast import ForecastConfig, forecast
 from .forecast.backtest import yesterday_errors
 from .forecast.core import Site
-from .forecast.physical import PvArray, physical_pv_w, usable_location
+from .forecast.physical import physical_pv_w
 from .forecast.pv import external_pv_w
 from .forecast.typical import typical_load_w
 from .ha_client import (
@@ -654,20 +654,17 @@ class Service:
         self, sources: Mapping[str, Any], scenario: Mapping[str, Any]
     ) -> list[float] | None:
         """A clear-sky PV forecast from the site's peak power and place, None without them."""
-        peak = _peak(sources)
-        config = self.ha_config or {}
-        place = usable_location(sources.get("latitude"), sources.get("longitude"))
-        place = place or usable_location(config.get("latitude"), config.get("longitude"))
-        if peak is None or place is None:
+        pv = self._site(sources).pv
+        if pv is None:
             return None
         start = datetime.fromisoformat(str(scenario["start"]))
         return physical_pv_w(
             start,
             scenario["horizon_steps"],
             scenario["step_minutes"],
-            PvArray.of(peak, sources),
-            latitude=place[0],
-            longitude=place[1],
+            pv.array,
+            latitude=pv.latitude,
+            longitude=pv.longitude,
         )
 
     def _history(self, inputs: Inputs, entities: list[str], now: datetime) -> None:

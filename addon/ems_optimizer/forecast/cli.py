@@ -155,16 +155,13 @@ def _history_options(parser: argparse.ArgumentParser) -> None:
 def _site(args: argparse.Namespace) -> Any:
     """The forecast's Site from the options (the PV model only with place and peak power)."""
     from .core import Site  # noqa: PLC0415
-    from .physical import PvArray, PvSite, usable_location  # noqa: PLC0415
 
-    place = usable_location(args.latitude, args.longitude)
-    pv = None
-    if place is not None and args.pv_peak_w and args.pv_peak_w > 0:
-        options = {"pv_tilt_deg": args.pv_tilt_deg, "pv_azimuth_deg": args.pv_azimuth_deg}
-        pv = PvSite(place[0], place[1], PvArray.of(args.pv_peak_w, options))
-    elif args.pv_peak_w is not None or args.latitude is not None or args.longitude is not None:
+    keys = ("latitude", "longitude", "pv_peak_w", "pv_tilt_deg", "pv_azimuth_deg", "country")
+    site = Site.of({key: getattr(args, key) for key in keys})
+    given = (args.pv_peak_w, args.latitude, args.longitude)
+    if site.pv is None and any(value is not None for value in given):
         raise ValueError("the PV model needs --latitude, --longitude and --pv-peak-w together")
-    return Site(pv=pv, country=args.country)
+    return site
 
 
 def _max_hold_option(parser: argparse.ArgumentParser) -> None:

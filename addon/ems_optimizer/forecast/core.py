@@ -251,7 +251,8 @@ def forecast_series(
     if ctx.clear_sky_w is None:
         methods.pop("physical", None)
         methods.pop("clear_sky_blend", None)
-        methods.pop("ensemble", None) if kind == "pv" else None
+        if kind == "pv":  # the PV ensemble is made of those two
+            methods.pop("ensemble", None)
     if method != AUTO and method not in methods:
         raise ValueError(f"{kind} method {method!r} not available; choose from {sorted(methods)}")
     chosen, mae, days_scored = select_method(

@@ -230,6 +230,11 @@ def pv_weather(
     )
 
 
+def _lit(clear_w: np.ndarray, target: int) -> np.ndarray:
+    """Where the clear-sky model gives over 2 % of the target day's peak (shares are sound)."""
+    return clear_w > 0.02 * max(float(np.nanmax(clear_w[target])), 1.0)
+
+
 def calibration(
     values: np.ndarray, target: int, clear_w: np.ndarray, *, days: int = 21, q: float = 0.9
 ) -> np.ndarray:
@@ -241,7 +246,7 @@ def calibration(
     """
     lo = max(0, target - days)
     model = clear_w[lo:target]
-    lit = model > 0.02 * max(float(np.nanmax(clear_w[target])), 1.0)
+    lit = _lit(clear_w, target)[lo:target]
     ratio = np.where(lit, values[lo:target] / np.where(lit, model, np.nan), np.nan)
     if len(ratio) == 0:
         return np.ones(values.shape[1])
@@ -291,7 +296,7 @@ def clear_sky_blend(
     clear = ctx.clear_sky_w
     if clear is None:
         return np.full(values.shape[1], np.nan)
-    lit = clear > 0.02 * max(float(np.nanmax(clear[target])), 1.0)
+    lit = _lit(clear, target)
     share = np.where(lit, values / np.where(lit, clear, np.nan), np.nan)
     blended = recent_days(
         share,
