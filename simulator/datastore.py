@@ -16,16 +16,17 @@ from typing import Any, Protocol
 
 from pymodbus.datastore import ModbusSequentialDataBlock
 from pymodbus.datastore.context import ModbusBaseSlaveContext
-from pymodbus.pdu import ExceptionResponse
 
+from ems_core.modbus_server import (
+    ILLEGAL_ADDRESS,
+    ILLEGAL_FUNCTION,
+    ILLEGAL_VALUE,
+    ExceptionReply,
+)
 from ems_core.profile import DataType, Point, Profile, Table, decode, encode
 
 _LOGGER = logging.getLogger(__name__)
 
-ILLEGAL_FUNCTION = ExceptionResponse.ILLEGAL_FUNCTION
-ILLEGAL_ADDRESS = ExceptionResponse.ILLEGAL_ADDRESS
-ILLEGAL_VALUE = ExceptionResponse.ILLEGAL_VALUE
-DEVICE_FAILURE = ExceptionResponse.SLAVE_FAILURE
 
 # Modbus function code → table it reads or writes.
 FUNCTION_TABLE: dict[int, Table] = {
@@ -41,15 +42,6 @@ FUNCTION_TABLE: dict[int, Table] = {
     4: Table.INPUT,
 }
 _BIT_TABLES = (Table.COIL, Table.DISCRETE)
-
-
-class ExceptionReply(Exception):
-    """Raised by a datastore to make the server answer with a Modbus exception code."""
-
-    def __init__(self, code: int, message: str = "") -> None:
-        """Keep the Modbus exception code."""
-        super().__init__(message or f"Modbus exception {code}")
-        self.code = code
 
 
 class DataBlock(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,20 +12,17 @@ from pathlib import Path
 from typing import Any
 
 from pymodbus.device import ModbusDeviceIdentification
-from pymodbus.exceptions import ModbusIOException
-from pymodbus.pdu import ExceptionResponse, ModbusPDU
-from pymodbus.server import ModbusTcpServer
-from pymodbus.server.requesthandler import ServerRequestHandler
+from pymodbus.pdu import ModbusPDU
 
+from ems_core.modbus_server import DEVICE_FAILURE, RegisterServer
 from ems_core.profile import Table
 
-from .datastore import DEVICE_FAILURE, FUNCTION_TABLE, ExceptionReply
+from .datastore import FUNCTION_TABLE
 from .models import Battery, PvInverter
 from .site import SUNSPEC_UNIT, Site
 
 _LOGGER = logging.getLogger(__name__)
 
-GATEWAY_TARGET_FAILED = ExceptionResponse.GATEWAY_NO_RESPONSE  # 0x0B: no such unit id
 DEFAULT_TICK_S = 0.5
 
 
@@ -225,118 +222,23 @@ class Faults:
         site.grid_available = True
 
 
-class _RequestHandler(ServerRequestHandler):
-    """One client connection: decodes frames and answers each request in its own task."""
-
-    server: SimServer
-
-    def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
-        """Handle every complete frame in the buffer."""
-        used = 0
-        try:
-            while used < len(data):
-                size, pdu = self.framer.processIncomingFrame(data[used:])
-                used += size
-                if pdu is None:
-                    break
-                self.server.spawn(self._answer(pdu, addr))
-        except ModbusIOException:
-            # an unsupported function code: answer "illegal function" and drop the buffer
-            frame = data[used:]
-            if len(frame) >= 8:
-                reply = ExceptionResponse(frame[7], ExceptionResponse.ILLEGAL_FUNCTION)
-                reply.transaction_id = int.from_bytes(frame[0:2], "big")
-                reply.dev_id = frame[6]
-                self.server_send(reply, addr)
-            return len(data)
-        return used
-
-    async def _answer(self, pdu: ModbusPDU, addr: tuple | None) -> None:
-        """Apply faults, run the request against the unit's datastore, send the reply."""
-        faults = self.server.faults
-        if (delay := faults.delay_for(pdu.dev_id)) > 0:
-            await asyncio.sleep(delay)
-        response = await self._execute(pdu)
-        if not self.transport:  # dropped while we were waiting
-            return
-        response.transaction_id = pdu.transaction_id
-        response.dev_id = pdu.dev_id
-        self.server_send(response, addr)
-
-    async def _execute(self, pdu: ModbusPDU) -> ModbusPDU:
-        """The reply to one request."""
-        if (code := self.server.faults.exception_for(pdu)) is not None:
-            return ExceptionResponse(pdu.function_code, code)
-        context = self.server.context
-        if pdu.dev_id not in context:
-            return ExceptionResponse(pdu.function_code, GATEWAY_TARGET_FAILED)
-        try:
-            return await pdu.update_datastore(context[pdu.dev_id])
-        except ExceptionReply as err:
-            _LOGGER.debug("unit %s: %s", pdu.dev_id, err)
-            return ExceptionResponse(pdu.function_code, err.code)
-        except Exception:
-            _LOGGER.exception("unit %s: request %s failed", pdu.dev_id, pdu)
-            return ExceptionResponse(pdu.function_code, DEVICE_FAILURE)
-
-
-class SimServer(ModbusTcpServer):
-    """pymodbus's TCP server with our request handler, tracked tasks and a closable listener."""
+class SimServer(RegisterServer):
+    """The core's Modbus server with the simulator's fault injection."""
 
     def __init__(self, site: Site, faults: Faults, host: str, port: int) -> None:
         identity = ModbusDeviceIdentification(
             info_name={"VendorName": "ems", "ProductName": "ems site simulator"}
         )
-        super().__init__(site.server_context(), address=(host, port), identity=identity)
+        super().__init__(site.server_context(), host, port, identity=identity)
         self.faults = faults
-        self.host = host
-        self.port = port
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    def callback_new_connection(self) -> _RequestHandler:
-        """Create the handler of a new client connection."""
-        return _RequestHandler(self)
+    def refusal(self, pdu: ModbusPDU) -> int | None:
+        """An injected exception fault for this request."""
+        return self.faults.exception_for(pdu)
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a reply in a task that shutdown can cancel."""
-        task = self.loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def start_listening(self) -> None:
-        """Open the listening socket (on the port found at the first start)."""
-        if not await self.listen():
-            raise OSError(f"cannot listen on {self.host}:{self.port}")
-        self.port = self.transport.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        # pin the port so that a later re-listen (after refuse_connections) reuses it
-        self.init_setup_connect_listen(self.host, self.port)
-
-    def stop_listening(self) -> None:
-        """Close the listening socket only; open connections stay up."""
-        if self.transport:
-            self.transport.close()
-            self.transport = None  # type: ignore[assignment]
-
-    def drop_connections(self) -> int:
-        """Abort every client connection."""
-        connections = list(self.active_connections.values())
-        for conn in connections:
-            transport = conn.transport
-            conn.close()
-            if transport is not None:
-                transport.abort()  # type: ignore[attr-defined]
-        return len(connections)
-
-    async def stop(self) -> None:
-        """Close the listener and every connection, and cancel pending replies."""
-        self.drop_connections()
-        await self.shutdown()
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.sleep(0)  # let the transports run their connection_lost callbacks
+    def delay_for(self, pdu: ModbusPDU) -> float:
+        """An injected reply delay for this request's unit."""
+        return self.faults.delay_for(pdu.dev_id)
 
 
 class Simulator:

@@ -1,7 +1,7 @@
 """A simulated SunSpec hybrid device: 5 kW PV inverter and 5 kWh battery behind one SunSpec map.
 
-The register image is laid out from ``ems_core/sunspec_models.yaml`` (read here
-directly, no Home Assistant import) with the real SunSpec model lengths, so standard SunSpec
+The register image is the core's :class:`~ems_core.sunspec_image.SunSpecImage` (the codec the
+site's Modbus server uses too), laid out with the real SunSpec model lengths, so standard SunSpec
 clients can walk it: "SunS" at ``base``, then models 1 (common), 103 (three-phase inverter),
 124 (basic storage), 802 (battery) and the end marker 0xFFFF. Values are encoded through the
 core's ``ems_core.profile``; points the device does not
@@ -17,17 +17,11 @@ charge, InWRte < 0 a discharge). 802 SetOp 2 disconnects the battery, 1 connects
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ems_core.profile import DataType, Point, decode, encode
-from ems_core.sunspec import MODELS_FILE
+from ems_core.sunspec_image import ImageError, SunSpecImage
 
 MODEL_IDS = (1, 103, 124, 802)
-END_ID = 0xFFFF
 
 PV_RATED_W = 5000.0
 CAPACITY_WH = 5000.0
@@ -37,33 +31,6 @@ EFFICIENCY = 0.96  # one way, charge and discharge
 CELLS = 16  # LFP cells in series
 AC_VOLTAGE = 230.0
 DC_VOLTAGE = 600.0
-
-_TYPES: dict[str, DataType] = {
-    "uint16": DataType.U16,
-    "int16": DataType.I16,
-    "uint32": DataType.U32,
-    "int32": DataType.I32,
-    "acc32": DataType.U32,
-    "sunssf": DataType.I16,
-    "enum16": DataType.U16,
-    "bitfield16": DataType.U16,
-    "bitfield32": DataType.U32,
-    "pad": DataType.I16,
-    "string": DataType.STRING,
-}
-# Not-implemented markers by SunSpec type (acc32: 0; strings: all zero).
-_NOT_IMPLEMENTED: dict[str, list[int]] = {
-    "uint16": [0xFFFF],
-    "int16": [0x8000],
-    "uint32": [0xFFFF, 0xFFFF],
-    "int32": [0x8000, 0x0000],
-    "acc32": [0, 0],
-    "sunssf": [0x8000],
-    "enum16": [0xFFFF],
-    "bitfield16": [0xFFFF],
-    "bitfield32": [0xFFFF, 0xFFFF],
-    "pad": [0x8000],
-}
 
 # Scale factors the device publishes: (model, sunssf point) → exponent.
 SCALE_FACTORS: dict[tuple[int, str], int] = {
@@ -143,24 +110,6 @@ STATE_DISCONNECTED, STATE_CONNECTED = 1, 3
 SET_OP_DISCONNECT = 2
 
 
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    """Where one SunSpec point lives in the image and how it is encoded."""
-
-    model: int
-    name: str
-    point: Point  # absolute address; na so unimplemented markers decode as None
-    sunspec_type: str
-    sf: str | None
-    writable: bool
-
-
-def load_models(path: Path = MODELS_FILE) -> dict[int, dict[str, Any]]:
-    """Read the model definitions of the SunSpec model file (blocking: reads a file)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {int(k): v for k, v in data["models"].items()}
-
-
 class SunSpecDevice:
     """The simulated device: a register image from ``base`` and a small hybrid model.
 
@@ -179,106 +128,46 @@ class SunSpecDevice:
         self.discharged_wh = 0.0
         self.alarms = 0  # model 802 Evt1 bits, for fault injection
         self.heartbeat = 0
-        self.models: list[tuple[int, int, int]] = []  # (id, address, length)
-        self._slots: dict[tuple[int, str], _Slot] = {}
-        self._writable: set[int] = set()
-        words = [0x5375, 0x6E53]  # "SunS"
-        definitions = load_models()
-        for model_id in MODEL_IDS:
-            definition = definitions[model_id]
-            address = base + len(words)
-            length = int(definition["length"])
-            body = [0x8000] * length  # any word the file leaves out: an int16 marker
-            for p in definition["points"]:
-                slot = self._slot(model_id, address + 2, p)
-                self._slots[(model_id, p["name"])] = slot
-                body[p["offset"] : p["offset"] + slot.point.words] = _unimplemented(p)
-                if slot.writable:
-                    self._writable.update(range(slot.point.address, slot.point.span[1] + 1))
-            self.models.append((model_id, address, length))
-            words += [model_id, length, *body]
-        words += [END_ID, 0]
-        self._image = words
+        self.image = SunSpecImage(MODEL_IDS, base)
+        self.models = [tuple(ref) for ref in self.image.models]  # (id, address, length)
         for (model_id, name), exponent in SCALE_FACTORS.items():
             self._set(model_id, name, exponent)
         for (model_id, name), value in STATIC.items():
             self._set(model_id, name, value)
         self._render()
 
-    @staticmethod
-    def _slot(model_id: int, start: int, p: dict[str, Any]) -> _Slot:
-        """Describe one point of the model file at its absolute address."""
-        dtype = _TYPES[p["type"]]
-        point = Point(
-            key=f"m{model_id}_{p['name'].lower()}",
-            address=start + p["offset"],
-            type=dtype,
-            count=int(p.get("size", 1)),
-            na=dtype is not DataType.STRING and p["type"] != "acc32",
-        )
-        return _Slot(model_id, p["name"], point, p["type"], p.get("sf"), p.get("access") == "rw")
-
     # --- register access ---------------------------------------------------------------------
 
     @property
     def end(self) -> int:
         """First address after the image."""
-        return self.base + len(self._image)
-
-    def contains(self, address: int, count: int) -> bool:
-        """Tell whether the whole range lies in the image."""
-        return count >= 1 and self.base <= address and address + count <= self.end
+        return self.image.end
 
     def read(self, address: int, count: int) -> list[int]:
         """Return ``count`` holding registers; raise IndexError outside the image."""
-        if not self.contains(address, count):
-            raise IndexError(f"registers {address}..{address + count - 1} are not mapped")
-        first = address - self.base
-        return list(self._image[first : first + count])
+        return self.image.read(address, count)
 
     def writable(self, address: int, count: int) -> bool:
         """Tell whether every register of the range belongs to a writable point."""
-        return count >= 1 and all(a in self._writable for a in range(address, address + count))
+        return self.image.writable(address, count)
 
     def write(self, address: int, words: list[int]) -> bool:
         """Store a client write; False for an unmapped or read-only register (nothing stored)."""
-        if not self.writable(address, len(words)) or any(not 0 <= w <= 0xFFFF for w in words):
+        try:
+            self.image.decode_write(address, words)
+        except ImageError:
             return False
-        first = address - self.base
-        self._image[first : first + len(words)] = [int(w) for w in words]
+        self.image.store(address, words)
         if self._get(802, "AlmRst"):  # any write to AlmRst clears the alarms
             self.alarms = 0
             self._set(802, "AlmRst", 0)
         return True
 
-    # --- point access ------------------------------------------------------------------------
-
-    def _scale(self, slot: _Slot) -> int | None:
-        """The exponent of a point's scale factor, as published in the image."""
-        if slot.sf is None:
-            return None
-        sf_slot = self._slots[(slot.model, slot.sf)]
-        value = decode(sf_slot.point, self._words(sf_slot))
-        return value if isinstance(value, int) else None
-
-    def _words(self, slot: _Slot) -> list[int]:
-        first = slot.point.address - self.base
-        return self._image[first : first + slot.point.words]
-
     def _set(self, model_id: int, name: str, value: Any) -> None:
-        """Publish one point (None: the not-implemented marker)."""
-        slot = self._slots[(model_id, name)]
-        if value is None:
-            words = _unimplemented({"type": slot.sunspec_type, "size": slot.point.count})
-        else:
-            words = encode(slot.point, value, self._scale(slot))
-        first = slot.point.address - self.base
-        self._image[first : first + len(words)] = words
+        self.image.set(model_id, name, value)
 
     def _get(self, model_id: int, name: str) -> Any:
-        """Decode one point as a client would (None when not implemented)."""
-        slot = self._slots[(model_id, name)]
-        return decode(slot.point, self._words(slot), self._scale(slot))
+        return self.image.get(model_id, name)
 
     def value(self, model_id: int, name: str) -> Any:
         """Read a point by SunSpec model and name, scaled (tests and the CLI)."""
@@ -394,10 +283,3 @@ class SunSpecDevice:
 def _at_most(value: float | None, limit: float) -> float:
     """A published limit, capped by the hardware's (None: the hardware's)."""
     return limit if value is None else max(0.0, min(float(value), limit))
-
-
-def _unimplemented(p: dict[str, Any]) -> list[int]:
-    """The not-implemented words of a point of the model file."""
-    if p["type"] == "string":
-        return [0] * int(p.get("size", 1))
-    return list(_NOT_IMPLEMENTED[p["type"]])

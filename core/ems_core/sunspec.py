@@ -64,6 +64,8 @@ TYPES: dict[str, tuple[DataType, bool]] = {
     "uint32": (DataType.U32, True),
     "int32": (DataType.I32, True),
     "acc32": (DataType.U32, False),
+    "uint64": (DataType.U64, True),
+    "acc64": (DataType.U64, False),
     "sunssf": (DataType.I16, True),
     "enum16": (DataType.U16, True),
     "bitfield16": (DataType.U16, True),
@@ -138,6 +140,8 @@ _MODEL_SCHEMA = vol.Schema(
     {
         vol.Required("name"): str,
         vol.Required("length"): vol.All(int, vol.Range(min=0, max=0xFFFE)),
+        # Repeating groups (curves, points) are listed flat; counts says how many of each.
+        vol.Optional("counts"): {str: vol.All(int, vol.Range(min=1, max=100))},
         vol.Required("points"): [_POINT_SCHEMA],
     }
 )
@@ -182,7 +186,7 @@ def load_models(path: Path = MODELS_FILE) -> dict[str, Any]:
 
 def _type_words(sunspec_type: str) -> int:
     """Words of a fixed-size SunSpec type."""
-    return 2 if TYPES[sunspec_type][0] in (DataType.U32, DataType.I32) else 1
+    return {DataType.U32: 2, DataType.I32: 2, DataType.U64: 4}.get(TYPES[sunspec_type][0], 1)
 
 
 # Read once at import (the integration is imported in an executor, never in the event loop).

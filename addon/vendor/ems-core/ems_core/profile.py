@@ -46,6 +46,7 @@ class DataType(StrEnum):
     I16 = "i16"
     U32 = "u32"
     I32 = "i32"
+    U64 = "u64"
     FLOAT32 = "float32"
     STRING = "string"
     BOOL = "bool"
@@ -66,6 +67,7 @@ _WORDS = {
     DataType.I16: 1,
     DataType.U32: 2,
     DataType.I32: 2,
+    DataType.U64: 4,
     DataType.FLOAT32: 2,
     DataType.BOOL: 1,
 }
@@ -74,6 +76,7 @@ _STRUCT = {
     DataType.I16: "h",
     DataType.U32: "I",
     DataType.I32: "i",
+    DataType.U64: "Q",
     DataType.FLOAT32: "f",
 }
 # SunSpec "not implemented" markers; a plain profile may opt in with ``na``.
@@ -82,6 +85,7 @@ _NOT_IMPLEMENTED = {
     DataType.I16: -0x8000,
     DataType.U32: 0xFFFFFFFF,
     DataType.I32: -0x80000000,
+    DataType.U64: 0xFFFFFFFFFFFFFFFF,
 }
 _BIT_TABLES = (Table.COIL, Table.DISCRETE)
 MAX_READ = {
@@ -251,7 +255,7 @@ def _build_point(raw: Mapping[str, Any]) -> Point:
 def _point_problem(p: Point, profile: Profile) -> str | None:
     """What is wrong with one point in its profile, or None."""
     bits = p.table in _BIT_TABLES
-    unsigned = (DataType.U16, DataType.U32, DataType.BOOL)
+    unsigned = (DataType.U16, DataType.U32, DataType.U64, DataType.BOOL)
     read_only = p.table in (Table.INPUT, Table.DISCRETE)
     unbounded = p.min is None or p.max is None
     problems = (
