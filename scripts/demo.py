@@ -70,6 +70,8 @@ HOST = "127.0.0.1"
 USERNAME = "demo"
 PASSWORD = "demo-ems-2025"  # a demo login, printed on purpose
 PREFERRED_HA_PORT = 8123
+PREFERRED_SCADA_PORT = 5502  # the site's SunSpec Modbus server (another port when taken)
+SCADA_UNIT = 1
 STOP_TIMEOUT_S = 30.0
 
 DASHBOARDS = ROOT / "dashboards"
@@ -959,8 +961,11 @@ def subentry_ids(base: str, token: str, entry_id: str) -> dict[str, str]:
     return ids
 
 
-def set_options(api: Api, entry_id: str, control: list[str]) -> None:
-    """Set the site options: scan interval, devices whose writes are enabled, tariffs."""
+def set_options(api: Api, entry_id: str, control: list[str], scada_port: int) -> None:
+    """Set the site options: scan interval, writes enabled, tariffs, the Modbus server.
+
+    The server (for a SCADA) is read-write and answers loopback clients only.
+    """
     step = "site options: start options flow"
     base = "/api/config/config_entries/options/flow"
     result = api.post(base, step, {"handler": entry_id})
@@ -969,6 +974,15 @@ def set_options(api: Api, entry_id: str, control: list[str]) -> None:
         "control": control,
         **TARIFFS,
         "pv_peak_w": PV_PEAK_W,
+        "modbus_server": {
+            "enabled": True,
+            "port": scada_port,
+            "unit_id": SCADA_UNIT,
+            "writable": True,
+            "allowed_clients": HOST,
+            "heartbeat_s": 60,
+            "fallback_mode": "self_consumption",
+        },
     }
     expect(result, step, "form", "init", tuple(data))
     step = "site options: submit form 'init'"
@@ -1066,6 +1080,7 @@ class Demo:
     subentries: dict[str, str]  # title → subentry id (devices and appliances)
     sim_port: int
     procs: list[Proc]
+    scada_port: int = 0
     echoes: list[LogEcho] = field(default_factory=list)
 
     @property
@@ -1172,7 +1187,9 @@ def configure_ems(demo: Demo, timeout: float) -> None:
     for appliance in APPLIANCES:
         add_appliance(api, entry_id, appliance)
     demo.subentries = subentry_ids(demo.base, demo.token, entry_id)
-    set_options(api, entry_id, [demo.subentries[d.name] for d in DEVICES if d.control])
+    demo.scada_port = free_port(PREFERRED_SCADA_PORT)
+    control = [demo.subentries[d.name] for d in DEVICES if d.control]
+    set_options(api, entry_id, control, demo.scada_port)
 
     step = "site: reloaded with the options"
 
@@ -1391,11 +1408,45 @@ def check(demo: Demo, timeout: float, *, plan: bool = True) -> str:
 
     mode = wait_until(mode_runs, 30, step, demo.procs)
     answer = check_voice(demo)
+    scada = check_scada(demo)
     return (
         f"{numeric} of {total} ems sensors are numeric; plan {status['state']}; "
         f"mode {mode['state']} (runs as {mode['attributes'].get('effective_mode')}); "
-        f"dashboard shows {shown} entities; Assist: {answer!r}"
+        f"dashboard shows {shown} entities; Assist: {answer!r}; Modbus server: {scada}"
     )
+
+
+def check_scada(demo: Demo) -> str:
+    """The SunSpec Modbus server answers as a SCADA reads it: the marker, the mode, the SOC."""
+    from pymodbus.client import ModbusTcpClient  # noqa: PLC0415 (only for --check)
+
+    from ems_core.site_server import EMS_MODEL_ID, load_site_map  # noqa: PLC0415
+
+    step = f"check: Modbus server on {HOST}:{demo.scada_port}"
+    client = ModbusTcpClient(HOST, port=demo.scada_port, timeout=5)
+    try:
+        if not client.connect():
+            raise DemoError(f"{step}: cannot connect")
+        marker = client.read_holding_registers(40000, count=2, slave=SCADA_UNIT)
+        if marker.isError() or marker.registers != [0x5375, 0x6E53]:
+            raise DemoError(f"{step}: no SunSpec marker at 40000: {marker}")
+        # The ems model is the last one: walk the chain as any SunSpec client does.
+        address = 40002
+        while True:
+            header = client.read_holding_registers(address, count=2, slave=SCADA_UNIT).registers
+            if header[0] in (EMS_MODEL_ID, 0xFFFF):
+                break
+            address += 2 + header[1]
+        if header[0] != EMS_MODEL_ID:
+            raise DemoError(f"{step}: the ems model 64900 is not in the map")
+        words = client.read_holding_registers(address + 2, count=11, slave=SCADA_UNIT).registers
+    finally:
+        client.close()
+    modes = load_site_map().enums["mode"]
+    mode = modes[words[0]] if words[0] < len(modes) else str(words[0])
+    if mode != MODE:
+        raise DemoError(f"{step}: mode register says {mode!r}, the site is in {MODE!r}")
+    return f"mode {mode}, SOC {words[10] / 10:g} %"
 
 
 def stop_all(procs: list[Proc], echoes: list[LogEcho] | None = None) -> None:
@@ -1492,6 +1543,11 @@ def run(args: argparse.Namespace, procs: list[Proc], echoes: list[LogEcho]) -> N
     )
     if not args.skip_ems:
         print(f"demo: ems dashboard: {demo.dashboard_url}", flush=True)
+        print(
+            f"demo: SunSpec Modbus server (SCADA) on {HOST}:{demo.scada_port}, unit {SCADA_UNIT}"
+            " (register map: docs/REGISTER_MAP.md)",
+            flush=True,
+        )
     print(f"demo: long-lived API token in {demo.work / 'token'}", flush=True)
     if args.check:
         return

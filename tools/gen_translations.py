@@ -11,6 +11,7 @@ from pathlib import Path
 from tools.tr_control import merge
 from tools.tr_plan import merge as merge_plan
 from tools.tr_savings import merge as merge_savings
+from tools.tr_scada import merge as merge_scada
 from tools.tr_validation import merge as merge_validation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -399,7 +400,7 @@ def render(lang: str) -> str:
     index = LANGUAGES[lang]
     # Validation last: its form errors go to every subentry type, the plan's included.
     data = merge_validation(merge_plan(merge(build(index), index), index), index)
-    data = merge_savings(data, index)
+    data = merge_scada(merge_savings(data, index), index)
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 

@@ -48,6 +48,7 @@ SITE_VALUES = frozenset(
         "max_charge_w",
         "max_discharge_w",
         "setpoint_enabled",
+        "setpoint_mode",
         "external_setpoint_w",
         "heartbeat_timeout_s",
         "heartbeat_left_s",
@@ -71,7 +72,8 @@ SITE_VALUES = frozenset(
     }
 )
 # What a client write may ask for. Anything else in the image answers "illegal address".
-WRITE_ACTIONS = frozenset({"mode", "setpoint_enable", "active_power", "heartbeat"})
+WRITE_ACTIONS = frozenset({"mode", "setpoint_enable", "setpoint_mode", "active_power", "heartbeat"})
+SETPOINT_IN_WATTS = 1  # 704.WSetMod: the only setpoint mode served (no % of WMax)
 
 # Integer ranges a value is clamped to (the not-implemented markers stay out of reach).
 _RANGES = {
@@ -263,6 +265,10 @@ class SiteImage:
             if raw not in (0, 1):
                 raise WriteRefused(ILLEGAL_VALUE, f"{where}: {raw} is not 0 or 1")
             return bool(raw)
+        if point.write == "setpoint_mode":
+            if raw != SETPOINT_IN_WATTS:
+                raise WriteRefused(ILLEGAL_VALUE, f"{where}: only {SETPOINT_IN_WATTS} (watts)")
+            return raw
         if point.write == "active_power":
             low, high = -(values.get("max_charge_w") or 0.0), values.get("max_discharge_w") or 0.0
             if not low <= float(raw) <= high:

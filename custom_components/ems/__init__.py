@@ -47,6 +47,7 @@ from .entity_source import EntitySource
 from .frontend import async_register_card
 from .plan import PlanManager, async_remove_plan_store
 from .runtime import EmsConfigEntry, EmsRuntimeData
+from .scada import ScadaServer, server_options
 from .services import async_setup_services
 from .site import SiteAggregator
 
@@ -149,7 +150,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     await plan.async_load()
     controller = SiteController(hass, entry, site, plan)
     await controller.async_load()  # mode and settings, before any entity or command
-    runtime = EmsRuntimeData(site=site, plan=plan, controller=controller, transports=transports)
+    scada_options = server_options(entry.options)
+    runtime = EmsRuntimeData(
+        site=site,
+        plan=plan,
+        controller=controller,
+        transports=transports,
+        scada=ScadaServer(hass, entry, scada_options) if scada_options else None,
+    )
     entry.runtime_data = runtime
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **site_device_info(entry)
@@ -161,6 +169,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     runtime.controller.async_start()
     runtime.plan.async_start()
     entry.async_on_unload(runtime.plan.async_stop)
+    if runtime.scada is not None:
+        await runtime.scada.async_start()
     return True
 
 
@@ -171,6 +181,8 @@ async def _async_reload(hass: HomeAssistant, entry: EmsConfigEntry) -> None:
 
 async def async_unload_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     """Release the batteries, unload platforms; the links close through ``async_on_unload``."""
+    if entry.runtime_data.scada is not None:  # no client may write once the site stops
+        await entry.runtime_data.scada.async_stop()
     await entry.runtime_data.controller.async_shutdown()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
@@ -180,7 +192,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> None
     for subentry_id in entry.subentries:
         for prefix in ("device_unreachable", "invalid_profile", *Problem):
             ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{subentry_id}")
-    for prefix in ("plan_stale", "plan_sources"):
+    for prefix in ("plan_stale", "plan_sources", "scada_watchdog", "scada_server"):
         ir.async_delete_issue(hass, DOMAIN, f"{prefix}_{entry.entry_id}")
     await async_remove_plan_store(hass, entry.entry_id)
     await controller_store(hass, entry.entry_id).async_remove()

@@ -17,6 +17,7 @@ from homeassistant.config_entries import (
     SubentryFlowResult,
 )
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers import selector
 from homeassistant.util import slugify
 import voluptuous as vol
@@ -42,6 +43,14 @@ from .const import (
     CONF_PROFILE,
     CONF_SCAN_INTERVAL,
     CONF_SERIAL_PORT,
+    CONF_SERVER,
+    CONF_SERVER_ALLOWED,
+    CONF_SERVER_ENABLED,
+    CONF_SERVER_FALLBACK_MODE,
+    CONF_SERVER_HEARTBEAT_S,
+    CONF_SERVER_PORT,
+    CONF_SERVER_UNIT_ID,
+    CONF_SERVER_WRITABLE,
     CONF_SETPOINT_ENTITY,
     CONF_SOC_ENTITY,
     CONF_STOPBITS,
@@ -51,6 +60,10 @@ from .const import (
     CONNECTION_RTU,
     CONNECTION_TCP,
     DEFAULT_SCAN_INTERVAL,
+    DEFAULT_SERVER_FALLBACK_MODE,
+    DEFAULT_SERVER_HEARTBEAT_S,
+    DEFAULT_SERVER_PORT,
+    DEFAULT_SERVER_UNIT_ID,
     DOMAIN,
     PROFILE_SUNSPEC,
     SUBENTRY_APPLIANCE,
@@ -59,6 +72,7 @@ from .const import (
 )
 from .coordinator import device_uid
 from .core.device import ModbusDevice
+from .core.modbus_server import parse_allowed
 from .core.profile import Platform, Profile
 from .core.sunspec import (
     CONF_SERIAL,
@@ -69,6 +83,7 @@ from .core.sunspec import (
 )
 from .core.transport import DeviceError, ModbusTransport, TransportError
 from .plan_flow import ApplianceSubentryFlow, tariff_fields, tariff_options
+from .scada import FALLBACK_MODES
 from .validation import number_errors
 
 _LOGGER = logging.getLogger(__name__)
@@ -182,12 +197,24 @@ class EmsOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             tariffs, errors = tariff_options(user_input)
+            server = dict(user_input.get(CONF_SERVER) or {})
+            try:
+                parse_allowed(str(server.get(CONF_SERVER_ALLOWED) or ""))
+            except ValueError:
+                errors[CONF_SERVER] = "invalid_allowed_clients"
             if not errors:
                 return self.async_create_entry(
                     data={
                         CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
                         CONF_CONTROL: list(user_input.get(CONF_CONTROL, [])),
                         **tariffs,
+                        # kept once set; a site that never enabled it stores nothing
+                        **(
+                            {CONF_SERVER: server}
+                            if server.get(CONF_SERVER_ENABLED)
+                            or CONF_SERVER in self.config_entry.options
+                            else {}
+                        ),
                     }
                 )
         options = self.config_entry.options
@@ -215,9 +242,53 @@ class EmsOptionsFlow(OptionsFlow):
                     selector.SelectSelectorConfig(options=devices, multiple=True)
                 ),
                 **tariff_fields(user_input or options),
+                vol.Required(CONF_SERVER, default={}): section(
+                    _server_schema((user_input or options).get(CONF_SERVER) or {}),
+                    {"collapsed": True},
+                ),
             }
         )
         return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+
+
+def _server_schema(values: Mapping[str, Any]) -> vol.Schema:
+    """The Modbus server's options (a collapsed section of the site options)."""
+
+    def req(key: str, default: Any) -> vol.Required:
+        return vol.Required(key, default=values.get(key, default))
+
+    return vol.Schema(
+        {
+            req(CONF_SERVER_ENABLED, False): bool,
+            req(CONF_SERVER_PORT, DEFAULT_SERVER_PORT): vol.All(
+                selector.NumberSelector(
+                    selector.NumberSelectorConfig(min=1, max=65535, step=1, mode="box")
+                ),
+                _WholeNumber(),
+            ),
+            req(CONF_SERVER_UNIT_ID, DEFAULT_SERVER_UNIT_ID): _unit_id(247),
+            req(CONF_SERVER_WRITABLE, False): bool,
+            vol.Optional(
+                CONF_SERVER_ALLOWED,
+                description={"suggested_value": values.get(CONF_SERVER_ALLOWED)},
+            ): str,
+            req(CONF_SERVER_HEARTBEAT_S, DEFAULT_SERVER_HEARTBEAT_S): vol.All(
+                selector.NumberSelector(
+                    selector.NumberSelectorConfig(
+                        min=0, max=3600, step=1, unit_of_measurement="s", mode="box"
+                    )
+                ),
+                _WholeNumber(),
+            ),
+            req(CONF_SERVER_FALLBACK_MODE, DEFAULT_SERVER_FALLBACK_MODE): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=[m.value for m in FALLBACK_MODES],
+                    translation_key=CONF_SERVER_FALLBACK_MODE,
+                    mode=selector.SelectSelectorMode.DROPDOWN,
+                )
+            ),
+        }
+    )
 
 
 # Parity options are translation keys (hassfest allows [a-z0-9-_] only); link_params turns them

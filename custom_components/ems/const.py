@@ -110,3 +110,17 @@ CONF_ANNUAL_CONSUMPTION_KWH: Final = "annual_consumption_kwh"  # kWh a year
 # Site option: PV forecast sensors with a dated series (Solcast's detailedForecast), which the
 # add-on uses before its own PV forecast wherever they cover the plan
 CONF_PV_FORECAST_ENTITIES: Final = "pv_forecast_entities"
+
+# The site's Modbus server for a SCADA (site options, section "modbus_server"; off by default)
+CONF_SERVER: Final = "modbus_server"
+CONF_SERVER_ENABLED: Final = "enabled"
+CONF_SERVER_PORT: Final = "port"
+CONF_SERVER_UNIT_ID: Final = "unit_id"
+CONF_SERVER_WRITABLE: Final = "writable"
+CONF_SERVER_ALLOWED: Final = "allowed_clients"  # "192.168.1.10, 10.0.0.0/24"; empty: any
+CONF_SERVER_HEARTBEAT_S: Final = "heartbeat_s"  # watchdog; 0: off
+CONF_SERVER_FALLBACK_MODE: Final = "fallback_mode"
+DEFAULT_SERVER_PORT: Final = 5502  # 502 needs privileges on most hosts; SCADAs set the port
+DEFAULT_SERVER_UNIT_ID: Final = 1
+DEFAULT_SERVER_HEARTBEAT_S: Final = 60
+DEFAULT_SERVER_FALLBACK_MODE: Final = "self_consumption"

@@ -363,7 +363,8 @@ class SiteController:
             return_exceptions=True,
         )
 
-    def _grid_w(self) -> float | None:
+    def grid_w(self) -> float | None:
+        """The site's grid power from its meters; None when a meter is missing or silent."""
         meters = self.meters
         if not meters or any(not m.live for m in meters):
             return None
@@ -384,6 +385,15 @@ class SiteController:
             watch = self.meter_watches.setdefault(meter.subentry.subentry_id, FreezeWatch())
             if meter.last_update_success and meter.data:
                 meter.set_frozen(watch.observe(meter.observed_values(), commanded, now.timestamp()))
+
+    def plan_status(self, now: datetime) -> PlanStatus:
+        """The optimizer's plan now, whatever the mode."""
+        if self.plan.battery_setpoint_w(now) is not None:
+            return PlanStatus.ACTIVE
+        reason = self.plan.stale_reason(now)
+        if reason == "not_started":
+            return PlanStatus.NOT_STARTED
+        return PlanStatus.NONE if reason == "no_plan" else PlanStatus.STALE
 
     def _plan_inputs(self, now: datetime) -> dict[str, Any]:
         """What ``decide`` needs of the plan now: its status, the step's power and intent."""
@@ -445,7 +455,7 @@ class SiteController:
         dt_s = min(max(dt_s, 0.0), 2 * CONTROL_INTERVAL_S)  # a missed beat, not a long pause
         inputs = Inputs(
             mode=self.mode,
-            grid_w=self._grid_w(),
+            grid_w=self.grid_w(),
             batteries=tuple(self._battery_input(k, b, now) for k, b in batteries.items()),
             **self._plan_inputs(now),
             external_fresh=self.external_updated is not None

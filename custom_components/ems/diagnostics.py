@@ -13,6 +13,7 @@ from .core.sunspec import CONF_SERIAL
 from .runtime import EmsConfigEntry
 
 TO_REDACT = {CONF_HOST, CONF_SERIAL, CONF_SERIAL_PORT, "serial", "uid", "title", "unique_id"}
+TO_REDACT |= {"allowed_clients", "allowed"}  # the SCADA's addresses
 
 
 async def async_get_config_entry_diagnostics(
@@ -22,7 +23,9 @@ async def async_get_config_entry_diagnostics(
     runtime = entry.runtime_data
     site = runtime.site.values()
     return {
-        "entry": {"data": dict(entry.data), "options": dict(entry.options)},
+        "entry": async_redact_data(
+            {"data": dict(entry.data), "options": dict(entry.options)}, TO_REDACT
+        ),
         "site": {
             "pv_power": site.pv_power,
             "battery_power": site.battery_power,
@@ -47,4 +50,7 @@ async def async_get_config_entry_diagnostics(
         },
         "plan": runtime.plan.summary(dt_util.utcnow()),
         "controller": runtime.controller.diagnostics(),
+        "modbus_server": async_redact_data(runtime.scada.diagnostics(), TO_REDACT)
+        if runtime.scada
+        else None,
     }

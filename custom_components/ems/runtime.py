@@ -10,6 +10,7 @@ from .controller import SiteController
 from .coordinator import EmsDeviceCoordinator
 from .core.transport import ModbusTransport
 from .plan import PlanManager
+from .scada import ScadaServer
 from .site import SiteAggregator
 
 type EmsConfigEntry = ConfigEntry[EmsRuntimeData]
@@ -23,6 +24,7 @@ class EmsRuntimeData:
     plan: PlanManager
     controller: SiteController
     transports: dict[str, ModbusTransport] = field(default_factory=dict)
+    scada: ScadaServer | None = None  # the Modbus server for a SCADA, when the option is on
 
     @property
     def devices(self) -> dict[str, EmsDeviceCoordinator]:

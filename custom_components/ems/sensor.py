@@ -20,10 +20,11 @@ from .controller import STATUSES, SiteController, SiteState
 from .core.limiter import LimitReason
 from .core.profile import Platform, Point
 from .descriptions import POWER_SENSOR_FIELDS, device_points, entity_category
-from .entity import EmsControllerEntity, EmsDeviceEntity, EmsSiteEntity
+from .entity import EmsControllerEntity, EmsDeviceEntity, EmsSiteBaseEntity, EmsSiteEntity
 from .plan_entities import async_add_plan_entities
 from .runtime import EmsConfigEntry
 from .savings import async_add_savings_sensors
+from .scada import Link, ScadaServer
 from .site import SiteValues
 
 PARALLEL_UPDATES = 0
@@ -93,6 +94,8 @@ async def async_setup_entry(
         )
     async_add_entities(EmsSiteSensor(entry, d) for d in SITE_SENSORS)
     async_add_entities(EmsControllerSensor(entry, d) for d in CONTROLLER_SENSORS)
+    if entry.runtime_data.scada is not None:
+        async_add_entities([EmsScadaSensor(entry, SCADA_SENSOR)])
     async_add_plan_entities(entry, async_add_entities, "sensor")
     async_add_savings_sensors(hass, entry, async_add_entities)
 
@@ -223,3 +226,55 @@ class EmsControllerSensor(EmsControllerEntity, SensorEntity):
         if self.entity_description.attributes_fn is None:
             return None
         return self.entity_description.attributes_fn(self.controller)
+
+
+SCADA_SENSOR = SensorEntityDescription(
+    key="scada_link",
+    translation_key="scada_link",
+    device_class=SensorDeviceClass.ENUM,
+    options=[link.value for link in Link],
+)
+
+
+class EmsScadaSensor(EmsSiteBaseEntity, SensorEntity):
+    """The SCADA link: whether a client controls the site, and the server's figures."""
+
+    _unrecorded_attributes = frozenset({"clients", "heartbeat_left_s", "writes", "refused"})
+
+    @property
+    def scada(self) -> ScadaServer:
+        """The site's Modbus server (this entity exists only with one)."""
+        scada = self.entry.runtime_data.scada
+        assert scada is not None
+        return scada
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the link and the controller's ticks (heartbeat countdown, clients)."""
+        self.async_on_remove(self.scada.add_listener(self.async_write_ha_state))
+        self.async_on_remove(
+            self.entry.runtime_data.controller.add_listener(self.async_write_ha_state)
+        )
+
+    @property
+    def native_value(self) -> str:
+        """listening, remote, lost or error."""
+        return self.scada.link.value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Where it listens, who may write, the watchdog."""
+        scada = self.scada
+        left = scada.heartbeat_left_s()
+        return {
+            "port": scada.port,
+            "unit_id": scada.unit_id,
+            "writable": scada.writable,
+            "allowed_clients": [str(n) for n in scada.allowed],
+            "clients": len(scada.server.active_connections) if scada.server else 0,
+            "heartbeat_s": scada.heartbeat_s,
+            "heartbeat_left_s": round(left) if left is not None else None,
+            "fallback_mode": scada.fallback_mode.value,
+            "writes": scada.writes,
+            "refused": scada.refused,
+            "error": scada.error,
+        }

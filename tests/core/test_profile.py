@@ -44,7 +44,7 @@ def test_builtin_profiles_load() -> None:
     [
         (lambda d: d.pop("kind"), "kind: required key not provided"),
         (lambda d: d.update(kind="toaster"), "kind: value must be one of"),
-        (lambda d: d["points"][0].update(type="u64"), "points.0.type"),
+        (lambda d: d["points"][0].update(type="u128"), "points.0.type"),
         (lambda d: d["points"][0].update(address=70000), "points.0.address"),
         (
             lambda d: d["points"][0].update(key="State Of Charge"),

@@ -57,7 +57,7 @@ class Clock:
         grid: list[float] = []
         for _ in range(cycles):
             await self.controller.async_tick(self.now)
-            grid.append(self.controller._grid_w())  # what the controller measured
+            grid.append(self.controller.grid_w())  # what the controller measured
             self.sim.site.step(CONTROL_INTERVAL_S)
             self.now += timedelta(seconds=CONTROL_INTERVAL_S)
         return grid
