@@ -156,7 +156,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
         plan=plan,
         controller=controller,
         transports=transports,
-        scada=ScadaServer(hass, entry, scada_options) if scada_options else None,
+        scada=ScadaServer(hass, entry, scada_options, site, controller) if scada_options else None,
     )
     entry.runtime_data = runtime
     dr.async_get(hass).async_get_or_create(

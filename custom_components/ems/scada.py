@@ -23,6 +23,7 @@ from enum import StrEnum
 import logging
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
@@ -59,7 +60,8 @@ from .core.site_server import (
 from .issues import set_issue
 
 if TYPE_CHECKING:
-    from .runtime import EmsConfigEntry
+    from .controller import SiteController
+    from .site import SiteAggregator
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -149,10 +151,19 @@ class _SiteContext(ModbusBaseSlaveContext):
 class ScadaServer:
     """One site's Modbus server, its watchdog and what it shows."""
 
-    def __init__(self, hass: HomeAssistant, entry: EmsConfigEntry, options: dict[str, Any]):
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        options: dict[str, Any],
+        site: SiteAggregator,
+        controller: SiteController,
+    ) -> None:
         """Prepare the image; ``async_start`` opens the port."""
         self.hass = hass
         self.entry = entry
+        self.site = site
+        self.controller = controller
         self.options = options
         self.unit_id: int = options[CONF_SERVER_UNIT_ID]
         self.port: int = options[CONF_SERVER_PORT]
@@ -173,11 +184,6 @@ class ScadaServer:
         self.refused = 0
         self._listeners: list[Callable[[], None]] = []
         self._unsubs: list[Callable[[], None]] = []
-
-    @property
-    def runtime(self) -> Any:
-        """The entry's runtime data."""
-        return self.entry.runtime_data
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -212,7 +218,7 @@ class ScadaServer:
         self._unsubs.append(
             async_track_time_interval(self.hass, self._async_every_second, timedelta(seconds=1))
         )
-        self._unsubs.append(self.runtime.controller.add_listener(self.refresh))
+        self._unsubs.append(self.controller.add_listener(self.refresh))
         self._notify()  # the link sensor was added before the port opened
 
     async def async_stop(self) -> None:
@@ -238,11 +244,11 @@ class ScadaServer:
     def _power_sf(self) -> int:
         """A scale factor that fits the site's largest power in 16 bits."""
         ratings = [0.0]
-        for device in self.runtime.devices.values():
+        for device in self.site.devices.values():
             limits = device.battery_limits() if device.kind == "battery" else None
             if limits is not None:
                 ratings += [limits.charge_max_w, limits.discharge_max_w]
-        controller = self.runtime.controller
+        controller = self.controller
         for limit in (controller.site_limits.import_limit_w, controller.site_limits.export_limit_w):
             ratings.append(limit or 0.0)
         return power_sf(max(ratings) * 1.5)
@@ -266,7 +272,7 @@ class ScadaServer:
         left = self.heartbeat_left_s(now)
         if left is None or left > 0:
             return
-        controller = self.runtime.controller
+        controller = self.controller
         _LOGGER.warning(
             "%s: SCADA heartbeat lost (no write for %.0f s): site falls back to %s",
             self.entry.title,
@@ -296,7 +302,7 @@ class ScadaServer:
         self.image.commit(address, words)
         self.writes += 1
         self.last_write = dt_util.utcnow()
-        self.runtime.controller.external_updated = self.last_write  # the client is alive
+        self.controller.external_updated = self.last_write  # the client is alive
         if self.link is not Link.REMOTE:
             self.link = Link.REMOTE
             self._set_issue()
@@ -304,7 +310,7 @@ class ScadaServer:
         self.refresh()
 
     async def _async_apply(self, write: Write) -> None:
-        controller = self.runtime.controller
+        controller = self.controller
         _LOGGER.debug("Modbus server: %s = %s (%s)", write.action, write.value, write.point)
         if write.action == "mode":
             self.controlled_mode = Mode(write.value)
@@ -332,8 +338,8 @@ class ScadaServer:
 
     def values(self) -> dict[str, Any]:
         """The site values the served map shows."""
-        controller = self.runtime.controller
-        site = self.runtime.site.values()
+        controller = self.controller
+        site = self.site.values()
         now = dt_util.utcnow()
         last = controller.last
         left = self.heartbeat_left_s(now)
@@ -370,7 +376,7 @@ class ScadaServer:
 
     def _battery_values(self) -> dict[str, Any]:
         """The battery side: ratings of the batteries that answer, their state and alarms."""
-        controller = self.runtime.controller
+        controller = self.controller
         online = [b for b in controller.batteries.values() if b.last_update_success and b.data]
         charge = discharge = 0.0
         for battery in online:
@@ -384,7 +390,7 @@ class ScadaServer:
         alarms |= (1 << ALARM_WATCHDOG) if self.link is Link.LOST else 0
         der_alarms = (1 << DER_GRID_DISCONNECT) if no_meter else 0
         der_alarms |= (1 << DER_OVER_TEMP) if Problem.ALARM in problems else 0
-        battery_w = self.runtime.site.values().battery_power
+        battery_w = self.site.values().battery_power
         state = INV_STANDBY if not online else INV_THROTTLED if problems else INV_RUNNING
         return {
             "operating": int(controller.mode is not Mode.PASSIVE and bool(online)),
