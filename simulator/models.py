@@ -14,6 +14,7 @@ import random
 
 from .data import HouseData
 from .datastore import Unit
+from .grid import GridScript
 
 HOUR_S = 3600.0
 
@@ -62,6 +63,7 @@ class BatteryParams:
     capacity_wh: float = 10_000.0
     max_charge_w: float = 5_000.0
     max_discharge_w: float = 5_000.0
+    max_apparent_va: float = 6_000.0  # the inverter: P² + Q² ≤ S², active power first
     charge_efficiency: float = 0.95
     discharge_efficiency: float = 0.95
     cells: int = 16
@@ -91,6 +93,7 @@ class Battery:
         self.ambient_c = self.p.ambient_c
         self.fault = False  # an internal fault: the BMS opens its contactor
         self.power = 0.0  # W, AC side, + charging (the actual power, not the setpoint)
+        self.reactive = 0.0  # var, + injection (over-excited: raises the voltage)
         self.voltage = 0.0
         self.current = 0.0
         self.cell_min = 0.0
@@ -100,6 +103,7 @@ class Battery:
         unit.set_many(
             {
                 "setpoint": 0,
+                "reactive_setpoint": 0,
                 "charge_limit": self.p.max_charge_w,
                 "discharge_limit": self.p.max_discharge_w,
                 "serial": self.p.serial,
@@ -178,7 +182,16 @@ class Battery:
             loss_j = self.p.cooling_w_per_k * (self.temperature - self.ambient_c) * dt
             self.temperature += (heat_j - loss_j) / self.p.thermal_capacity_j_per_k
         self.power = self.allowed_power()
+        self.reactive = self.allowed_reactive()
         self.voltage, self.current, self.cell_min, self.cell_max = self._electrical(self.power)
+
+    def allowed_reactive(self) -> float:
+        """The reactive power the inverter gives for its setpoint: what S leaves after P."""
+        if self.fault or self.temperature >= self.p.stop_temperature_c:
+            return 0.0
+        setpoint = float(self.unit.model_value("reactive_setpoint"))
+        room = math.sqrt(max(0.0, self.p.max_apparent_va**2 - self.power**2))
+        return max(-room, min(room, setpoint))
 
     def publish(self) -> None:
         """Write the battery's registers."""
@@ -190,6 +203,8 @@ class Battery:
                 "voltage": self.voltage,
                 "current": self.current,
                 "power": round(self.power),
+                "reactive_power": round(self.reactive),
+                "max_apparent_power": p.max_apparent_va,
                 "temperature": self.temperature,
                 "cell_voltage_min": self.cell_min,
                 "cell_voltage_max": self.cell_max,
@@ -313,8 +328,10 @@ class MeterParams:
     """Constants of the simulated three-phase meter."""
 
     nominal_v: float = 231.0
-    impedance_v_per_w: float = 0.0005  # voltage drop per W drawn on a phase
+    impedance_v_per_w: float = 0.0005  # voltage drop per W drawn on a phase (R / V)
+    reactance_v_per_var: float = 0.00025  # voltage drop per var drawn on a phase (X / V)
     voltage_noise_v: float = 0.3
+    frequency_noise_hz: float = 0.01
     serial: str = "SIMMETER0001"
 
 
@@ -330,8 +347,10 @@ class GridMeter:
         pv: PvInverter,
         rng: random.Random,
         params: MeterParams | None = None,
+        grid: GridScript | None = None,
     ) -> None:
         self.unit = unit
+        self.grid = grid or GridScript()
         self.data = data
         self.battery = battery
         self.pv = pv
@@ -363,14 +382,20 @@ class GridMeter:
         inverters = self.battery.power - self.pv.power  # three-phase: split evenly
         self.phase_power = [self.load * share + inverters / 3.0 for share in LOAD_SHARES]
         self.power = sum(self.phase_power)
+        # The feeder: the source voltage (scripted offset) less R·P + X·Q drawn on each phase;
+        # the battery's injected reactive power is drawn negatively (it raises the voltage).
+        source = self.p.nominal_v + self.grid.value("voltage", t)
+        q_phase = -self.battery.reactive / 3.0
         self.voltages = [
-            self.p.nominal_v
+            source
             - self.p.impedance_v_per_w * p
+            - self.p.reactance_v_per_var * q_phase
             + self.rng.gauss(0.0, self.p.voltage_noise_v)
             for p in self.phase_power
         ]
         self.currents = [p / v for p, v in zip(self.phase_power, self.voltages, strict=True)]
-        self.frequency = 50.0 + self.rng.gauss(0.0, 0.01)
+        noise = self.rng.gauss(0.0, self.p.frequency_noise_hz)
+        self.frequency = self.grid.value("frequency", t) + noise
         if dt > 0:
             self.energy_import_kwh += max(self.power, 0.0) * dt / 3.6e6
             self.energy_export_kwh += max(-self.power, 0.0) * dt / 3.6e6

@@ -16,6 +16,7 @@ from ems_core.profile import Point, Table, builtin_profiles
 
 from .data import HouseData, data_for, load_house_data
 from .datastore import ILLEGAL_ADDRESS, ExceptionReply, Unit, UnitContext
+from .grid import GridEvent, GridScript
 from .models import Battery, GridMeter, PvInverter, RelayBoard
 
 try:
@@ -94,8 +95,9 @@ class Site:
         }
         self.battery = Battery(self.units[1])
         self.pv = PvInverter(self.units[2], self.data, self.rng)
+        self.grid = GridScript()  # scripted frequency and voltage events (grid support tests)
         self.meter = GridMeter(
-            self.units[3], self.data, battery=self.battery, pv=self.pv, rng=self.rng
+            self.units[3], self.data, battery=self.battery, pv=self.pv, rng=self.rng, grid=self.grid
         )
         self.relay_board = RelayBoard(self.units[4])
         self.sunspec: Any = None
@@ -131,6 +133,11 @@ class Site:
     def now(self) -> datetime:
         """Simulated time (UTC)."""
         return self.start + timedelta(seconds=self.elapsed)
+
+    def play_grid(self, events: Sequence[GridEvent]) -> None:
+        """Start a script of frequency / voltage events now (simulated time)."""
+        self.grid.play(events, self._t)
+        self.refresh()
 
     def step(self, seconds: float) -> None:
         """Advance every model by ``seconds`` of simulated time, then publish the registers."""

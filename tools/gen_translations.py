@@ -19,6 +19,8 @@ OUT = ROOT / "custom_components" / "ems" / "translations"
 
 # (key, English, French)
 SENSORS = [
+    ("reactive_power", "Reactive power", "Puissance réactive"),
+    ("max_apparent_power", "Maximum apparent power", "Puissance apparente maximale"),
     ("soc", "State of charge", "État de charge"),
     ("soh", "State of health", "État de santé"),
     ("voltage", "Voltage", "Tension"),

@@ -81,8 +81,8 @@ def test_plan_reads_merges_blocks_and_respects_block_names() -> None:
     blocks = plan_reads(profile)
     # All input points in one read, the control registers in another.
     assert [(b.table, b.address, b.count) for b in blocks] == [
-        (Table.HOLDING, 100, 4),
-        (Table.INPUT, 0, 28),
+        (Table.HOLDING, 100, 6),
+        (Table.INPUT, 0, 29),
     ]
     # Only what is wanted, and bits of one register share that register's read.
     blocks = plan_reads(profile, {"soc", "alarm_fault", "alarm_over_voltage"})
