@@ -401,6 +401,50 @@ def test_the_split_follows_available_energy() -> None:
     assert sum(by_key.values()) == pytest.approx(-3000)
 
 
+def test_frequency_response_stacks_on_the_mode() -> None:
+    """The response wins over a mode pulling the other way, adds to one pulling its way."""
+    charging = _settings(manual_setpoint_w=2000)
+    decision = _decide(Mode.MANUAL, settings=charging, grid_response_w=-1500.0)
+    assert decision.setpoint_w == -1500.0
+    discharging = _settings(manual_setpoint_w=-1000)
+    decision = _decide(Mode.MANUAL, settings=discharging, grid_response_w=-1500.0)
+    assert decision.setpoint_w == -2500.0
+    # Absorbing over-frequency is a grid service, not "charge from the grid".
+    no_grid_charging = _settings(grid_charging=False)
+    decision = _decide(Mode.MANUAL, settings=no_grid_charging, grid_response_w=1200.0)
+    assert decision.setpoint_w == 1200.0
+
+
+def test_frequency_reserve_narrows_the_modes_not_the_response() -> None:
+    low = _battery(state=BatteryState(soc_pct=15.0))
+    asks = _settings(manual_setpoint_w=-2000, soc_min_pct=10.0)
+    kept = _decide(Mode.MANUAL, batteries=(low,), settings=asks, grid_reserve_pct=10.0)
+    assert kept.setpoint_w == 0.0  # the mode may not dip into the reserve (floor 20 %)
+    assert kept.reason == "soc_min"
+    responding = _decide(
+        Mode.MANUAL,
+        batteries=(low,),
+        settings=asks,
+        grid_reserve_pct=10.0,
+        grid_response_w=-3000.0,
+    )
+    assert responding.setpoint_w == -3000.0  # the response may, down to the real floor
+
+
+def test_frequency_response_uses_the_device_ramp() -> None:
+    fast_device = replace(LIMITS, ramp_w_per_s=2000.0)
+    battery = _battery(limits=fast_device, previous_w=0.0, since_previous_s=1.0)
+    slow = _settings(ramp_w_per_s=200.0)
+    mode_only = _decide(
+        Mode.MANUAL, batteries=(battery,), settings=replace(slow, manual_setpoint_w=-3000), dt_s=1.0
+    )
+    assert mode_only.setpoint_w == -200.0  # the user's comfort ramp
+    response = _decide(
+        Mode.MANUAL, batteries=(battery,), settings=slow, grid_response_w=-3000.0, dt_s=1.0
+    )
+    assert response.setpoint_w == -2000.0  # the device's own ramp
+
+
 def test_grid_bounds() -> None:
     assert grid_bounds(None, SiteLimits(import_limit_w=1, export_limit_w=1)) == (
         -math.inf,
@@ -485,6 +529,8 @@ def batteries(draw: st.DrawFn, key: str) -> BatteryInput:
         ),
     ),
     step_left=ODD,
+    response=st.one_of(st.none(), st.floats(-20_000, 20_000)),
+    reserve=st.floats(0, 30),
 )
 def test_no_command_leaves_the_limits(
     mode,
@@ -499,6 +545,8 @@ def test_no_command_leaves_the_limits(
     dt,
     intent,
     step_left,
+    response,
+    reserve,
 ) -> None:
     settings = ControlSettings(
         manual_setpoint_w=manual,
@@ -520,6 +568,8 @@ def test_no_command_leaves_the_limits(
             external_fresh=True,
             site_soc_pct=50.0,
             dt_s=dt,
+            grid_response_w=response,
+            grid_reserve_pct=reserve,
         ),
         settings,
         SiteLimits(import_limit_w=9000, export_limit_w=6000),
@@ -545,8 +595,13 @@ def test_no_command_leaves_the_limits(
         if value < 0:
             assert limits.can_discharge
             assert soc > max(limits.soc_min_pct, min(settings.soc_min_pct, settings.soc_max_pct))
-        # The ramp: at most ramp·dt beyond the command in force (or 0 W) per tick.
-        ramp_w = min(ramp, limits.ramp_w_per_s or math.inf) * dt + 1e-6
+        # The ramp: at most ramp·dt beyond the command in force (or 0 W) per tick; a frequency
+        # response ramps at the device's own rate when it has one.
+        responding = response is not None and response != 0
+        rate = min(ramp, limits.ramp_w_per_s or math.inf)
+        if responding and limits.ramp_w_per_s is not None:
+            rate = limits.ramp_w_per_s
+        ramp_w = rate * dt + 1e-6
         previous = (
             battery.previous_w
             if isinstance(battery.previous_w, float) and math.isfinite(battery.previous_w)

@@ -14,8 +14,8 @@ from ems_core.grid_support import (
     SupportState,
     VoltVar,
     narrowed_soc_window,
+    reserve_of,
     support_step,
-    with_reserve,
 )
 from ems_core.limiter import BatteryLimits, BatteryState, limit
 
@@ -138,9 +138,13 @@ def test_errors_hold_at_zero(changes: dict, p_error: object, q_error: object) ->
 
 def test_soc_reserve_is_kept_for_the_response() -> None:
     freq = FreqWatt(reserve_pct=10.0)
-    assert narrowed_soc_window(10.0, 100.0, freq, armed=True) == (20.0, 90.0)
-    assert narrowed_soc_window(10.0, 100.0, freq, armed=False) == (10.0, 100.0)
-    limits = with_reserve(BatteryLimits(charge_max_w=5000, discharge_max_w=5000), freq, True)
+    assert narrowed_soc_window(10.0, 100.0, reserve_of(freq)) == (20.0, 90.0)
+    assert narrowed_soc_window(10.0, 100.0, reserve_of(None)) == (10.0, 100.0)
+    assert narrowed_soc_window(10.0, 15.0, 10.0) == (15.0, 15.0)  # never an empty window
+    low, high = narrowed_soc_window(10.0, 100.0, reserve_of(freq))
+    limits = BatteryLimits(
+        charge_max_w=5000, discharge_max_w=5000, soc_min_pct=low, soc_max_pct=high
+    )
     # A mode at 15 % SOC may not discharge (its floor is 20 %) ...
     mode = limit(-3000.0, limits, BatteryState(soc_pct=15.0), previous_w=None, dt_s=None)
     assert mode.setpoint_w == 0.0

@@ -17,6 +17,7 @@ import math
 
 from .control import PIController, peak_shaving_setpoint, self_consumption_step, split_setpoint
 from .executor import Intent, Measured, execute
+from .grid_support import narrowed_soc_window, stack_response
 from .limiter import BatteryLimits, BatteryState, LimitReason, charge_cap, discharge_cap, limit
 
 # PI gains for self-consumption, per W of grid error (measured on the simulator).
@@ -176,6 +177,15 @@ class Inputs:
     external_fresh: bool = False
     site_soc_pct: float | None = None
     dt_s: float = 5.0
+    # Grid support (grid_support.py): the frequency response now (+ charging; None: none), and
+    # the SOC reserve P(f) keeps out of the modes' window while it is armed.
+    grid_response_w: float | None = None
+    grid_reserve_pct: float = 0.0
+
+    @property
+    def responding(self) -> bool:
+        """Whether a frequency response is under way this tick."""
+        return _finite(self.grid_response_w) and self.grid_response_w != 0.0
 
 
 @dataclass(frozen=True)
@@ -235,16 +245,30 @@ def effective_mode(inputs: Inputs) -> tuple[Mode, Fallback | None]:
     return Mode.SELF_CONSUMPTION, Fallback.PLAN_STALE
 
 
-def effective_limits(limits: BatteryLimits, settings: ControlSettings, mode: Mode) -> BatteryLimits:
-    """A device's limits narrowed by the site's SOC window, the backup reserve and the ramp."""
+def effective_limits(
+    limits: BatteryLimits,
+    settings: ControlSettings,
+    mode: Mode,
+    *,
+    reserve_pct: float = 0.0,
+    responding: bool = False,
+) -> BatteryLimits:
+    """A device's limits narrowed by the site's SOC window, the backup reserve and the ramp.
+
+    ``reserve_pct``: kept at both ends for grid support (armed P(f)). ``responding``: a
+    frequency response is under way: the whole window and the device's own ramp are its, not
+    the modes' comfort ramp (the grid will not wait at 200 W/s).
+    """
     low, high = settings.soc_window()
     if mode is Mode.BACKUP:
         low = max(low, settings.reserve_soc_pct)
     soc_max = min(limits.soc_max_pct, high)
     soc_min = min(max(limits.soc_min_pct, low), soc_max)
+    if not responding:
+        soc_min, soc_max = narrowed_soc_window(soc_min, soc_max, reserve_pct)
     ramp = settings.ramp_w_per_s
     if limits.ramp_w_per_s is not None:
-        ramp = min(ramp, limits.ramp_w_per_s)
+        ramp = limits.ramp_w_per_s if responding else min(ramp, limits.ramp_w_per_s)
     return replace(limits, soc_min_pct=soc_min, soc_max_pct=soc_max, ramp_w_per_s=ramp)
 
 
@@ -398,7 +422,10 @@ def _site_target(
     target = float(requested) if _finite(requested) else 0.0
     reason = LimitReason.NONE
     surplus = None if site.net_w is None else max(0.0, -site.net_w)
-    if target > 0 and not settings.grid_charging and target > (surplus or 0.0):
+    if inputs.responding:  # a grid service: absorbing over-frequency is not "grid charging"
+        target = stack_response(target, float(inputs.grid_response_w))  # type: ignore[arg-type]
+        surplus = max(surplus or 0.0, target)
+    elif target > 0 and not settings.grid_charging and target > (surplus or 0.0):
         target, reason = surplus or 0.0, LimitReason.GRID_CHARGING_OFF
     target, grid_reason = _within_grid(target, site.net_w, site_limits)
     if grid_reason is not LimitReason.NONE:
@@ -419,7 +446,16 @@ def _share(
     write: bool,
 ) -> _Shared:
     """Site target → split by available energy → the limiter, once per battery."""
-    limits = {b.key: effective_limits(b.limits, settings, mode) for b in sharing}  # type: ignore[arg-type]
+    limits = {
+        b.key: effective_limits(
+            b.limits,  # type: ignore[arg-type]
+            settings,
+            mode,
+            reserve_pct=inputs.grid_reserve_pct,
+            responding=inputs.responding,
+        )
+        for b in sharing
+    }
     battery_w = sum(float(b.power_w) for b in sharing if _finite(b.power_w))
     grid = inputs.grid_w if _finite(inputs.grid_w) else None
     site = _Site(
@@ -438,7 +474,10 @@ def _share(
     up = target >= 0
     caps = {
         b.key: charge_cap(
-            limits[b.key], b.state, grid_charge_allowed=settings.grid_charging, pv_surplus_w=surplus
+            limits[b.key],
+            b.state,
+            grid_charge_allowed=settings.grid_charging or inputs.responding,
+            pv_surplus_w=surplus,
         )
         if up
         else discharge_cap(limits[b.key], b.state)
@@ -458,7 +497,7 @@ def _share(
             battery.state,
             previous_w=previous,
             dt_s=dt,
-            grid_charge_allowed=settings.grid_charging,
+            grid_charge_allowed=settings.grid_charging or inputs.responding,
             pv_surplus_w=surplus,
         )
         commands.append(

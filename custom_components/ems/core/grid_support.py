@@ -3,9 +3,10 @@
 Pure: no I/O, no clock, no Home Assistant. Each function has its own state machine
 (off / armed / active / error) and a SOC reserve it keeps for itself: while a function is
 armed, the modes may use the battery only inside ``[soc_min + reserve, soc_max − reserve]``
-(:func:`narrowed_soc_window`), so the function still has energy to give and room to take when
-the grid needs it. The result is an *offset* added to whatever the mode asks (P) and a reactive
-setpoint (Q); both then go through the one limiter, never around it.
+(:func:`narrowed_soc_window`, applied by ``decide``), so the function still has energy to
+give and room to take when the grid needs it. The result is an *offset* added to whatever the
+mode asks (P) and a reactive setpoint (Q); both then go through the one limiter, never around
+it.
 
 Signs: P + charging (ems); Q + injection (over-excited, raises the voltage: SunSpec's
 convention for DER reactive power). Voltages per unit of the nominal voltage.
@@ -21,12 +22,10 @@ and held for ``ffr_hold_s`` even if the frequency recovers, then released.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from itertools import pairwise
 import math
-
-from .limiter import BatteryLimits
 
 
 class SupportState(StrEnum):
@@ -166,14 +165,19 @@ class SupportResult:
 
 
 def narrowed_soc_window(
-    soc_min_pct: float, soc_max_pct: float, freq: FreqWatt | None, armed: bool
+    soc_min_pct: float, soc_max_pct: float, reserve_pct: float
 ) -> tuple[float, float]:
     """The SOC window the modes may use while P(f) is armed (its reserve kept at both ends)."""
-    if freq is None or not armed:
+    if not _finite(reserve_pct) or reserve_pct <= 0:
         return soc_min_pct, soc_max_pct
-    low = min(soc_min_pct + freq.reserve_pct, soc_max_pct)
-    high = max(soc_max_pct - freq.reserve_pct, low)
+    low = min(soc_min_pct + reserve_pct, soc_max_pct)
+    high = max(soc_max_pct - reserve_pct, low)
     return low, high
+
+
+def reserve_of(freq: FreqWatt | None) -> float:
+    """The SOC reserve an armed P(f) keeps (0 when it is not armed)."""
+    return freq.reserve_pct if freq is not None else 0.0
 
 
 def _frequency_offset(
@@ -236,7 +240,7 @@ def support_step(
             p_state = SupportState.ACTIVE if offset != 0.0 else SupportState.ARMED
     # The response replaces the mode's request when they pull apart (a mode charging while the
     # grid asks for discharge gives way), and adds to it when they agree.
-    p_w = m.battery_p_w if offset == 0.0 else _stack(m.battery_p_w, offset)
+    p_w = m.battery_p_w if offset == 0.0 else stack_response(m.battery_p_w, offset)
     p_w = max(-m.discharge_max_w, min(m.charge_max_w, p_w))
     q = 0.0
     if volt is not None:
@@ -270,14 +274,8 @@ def _p_error(m: GridMeasure) -> SupportError | None:
     return None
 
 
-def _stack(mode_w: float, response_w: float) -> float:
+def stack_response(mode_w: float, response_w: float) -> float:
     """The mode's request with the response: the response wins where they disagree."""
     if (mode_w >= 0) == (response_w >= 0):
         return mode_w + response_w
     return response_w
-
-
-def with_reserve(limits: BatteryLimits, freq: FreqWatt | None, armed: bool) -> BatteryLimits:
-    """A battery's limits with the P(f) reserve kept out of the modes' SOC window."""
-    low, high = narrowed_soc_window(limits.soc_min_pct, limits.soc_max_pct, freq, armed)
-    return replace(limits, soc_min_pct=low, soc_max_pct=high)
