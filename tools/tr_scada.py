@@ -1,4 +1,4 @@
-"""Strings of the site's Modbus server for a SCADA (options section, link sensor, repairs).
+"""Strings of the site as a grid asset: the Modbus server for a SCADA, and grid support.
 
 Each entry: (English, French).
 """
@@ -132,6 +132,107 @@ ERRORS = {
 }
 
 
+GRID_SECTION = ("Grid support (Q(V), P(f))", "Soutien au réseau (Q(V), P(f))")
+GRID_DESCRIPTION = (
+    "Voltage support and frequency response, armed with the site's two switches. They act on "
+    "top of any mode, through the limiter, from the grid meter's voltage and frequency.",
+    "Soutien de tension et réponse en fréquence, armés par les deux interrupteurs du site. Ils "
+    "agissent par-dessus n'importe quel mode, à travers le limiteur, d'après la tension et la "
+    "fréquence du compteur réseau.",
+)
+GRID_FIELDS = {
+    "f1_hz": ("f1: full discharge at or below", "f1 : décharge maximale en dessous"),
+    "f2_hz": ("f2: deadband low end", "f2 : bas de la bande morte"),
+    "f3_hz": ("f3: deadband high end", "f3 : haut de la bande morte"),
+    "f4_hz": ("f4: full charge at or above", "f4 : charge maximale au-dessus"),
+    "reserve_pct": ("SOC reserve for P(f)", "Réserve d'état de charge pour P(f)"),
+    "ffr_trigger_hz": ("Fast frequency response trigger", "Seuil de réponse rapide en fréquence"),
+    "ffr_hold_s": ("Fast frequency response hold", "Maintien de la réponse rapide"),
+    "v_nominal": ("Nominal voltage", "Tension nominale"),
+    "volt_var_points": ("Volt-var curve", "Courbe volt-var"),
+    "q_priority": ("Reactive power first", "Priorité à la puissance réactive"),
+    "interval_s": ("Loop interval", "Période de la boucle"),
+}
+GRID_DESCRIPTIONS = {
+    "reserve_pct": (
+        "Kept at both ends of the SOC window while P(f) is armed: the modes stop that far from "
+        "empty and full, the response may use it.",
+        "Gardée aux deux bouts de la plage d'état de charge tant que P(f) est armé : les modes "
+        "s'arrêtent à cette distance du vide et du plein, la réponse peut l'utiliser.",
+    ),
+    "ffr_trigger_hz": (
+        "Below it, the full discharge power at once, held for the hold time. 0: off.",
+        "En dessous, toute la puissance de décharge d'un coup, maintenue pendant la durée de "
+        "maintien. 0 : désactivé.",
+    ),
+    "volt_var_points": (
+        "V:Q pairs, V in per unit of the nominal voltage, Q in share of the apparent power "
+        "(+ injects). Default IEEE 1547 category B.",
+        "Couples V:Q, V en valeur réduite de la tension nominale, Q en part de la puissance "
+        "apparente (+ injecte). Par défaut IEEE 1547 catégorie B.",
+    ),
+    "q_priority": (
+        "Off: active power first, Q from what the apparent power leaves. On: Q first, P cut.",
+        "Désactivé : puissance active d'abord, Q dans ce que laisse la puissance apparente. "
+        "Activé : Q d'abord, P réduite.",
+    ),
+    "interval_s": (
+        "How often the grid meter's frequency and voltage are read and both functions run "
+        "(the site loop runs every 5 s).",
+        "Fréquence de lecture de la fréquence et de la tension du compteur et d'exécution des "
+        "deux fonctions (la boucle du site tourne toutes les 5 s).",
+    ),
+}
+SUPPORT_STATES = {
+    "off": ("Off", "Désactivé"),
+    "armed": ("Armed", "Armé"),
+    "active": ("Active", "Actif"),
+    "error": ("Error", "Erreur"),
+}
+GRID_ATTRIBUTES = {
+    "frequency_hz": ("Frequency", "Fréquence"),
+    "voltage_v": ("Voltage", "Tension"),
+    "response_w": ("Response", "Réponse"),
+    "reactive_var": ("Reactive power", "Puissance réactive"),
+    "error": ("Error", "Erreur"),
+    "reserve_pct": ("SOC reserve", "Réserve d'état de charge"),
+    "ffr_until": ("Fast response held until", "Réponse rapide maintenue jusqu'à"),
+    "loop_ms": ("Loop duration", "Durée de la boucle"),
+}
+
+
+def _grid(data: dict, lang: int) -> None:
+    """The grid-support strings."""
+    init = data["options"]["step"]["init"]
+    init["sections"]["grid_support"] = {
+        "name": GRID_SECTION[lang],
+        "description": GRID_DESCRIPTION[lang],
+        "data": {k: v[lang] for k, v in GRID_FIELDS.items()},
+        "data_description": {k: v[lang] for k, v in GRID_DESCRIPTIONS.items()},
+    }
+    init["data"]["grid_support"] = GRID_SECTION[lang]
+    data["options"]["error"]["invalid_grid_support"] = (
+        "Grid support: {error}",
+        "Soutien au réseau : {error}",
+    )[lang]
+    entity = data["entity"]
+    entity.setdefault("switch", {})["voltage_support"] = {
+        "name": ("Voltage support Q(V)", "Soutien de tension Q(V)")[lang]
+    }
+    entity["switch"]["frequency_response"] = {
+        "name": ("Frequency response P(f)", "Réponse en fréquence P(f)")[lang]
+    }
+    for key, names in (
+        ("voltage_support_state", ("Voltage support", "Soutien de tension")),
+        ("frequency_response_state", ("Frequency response", "Réponse en fréquence")),
+    ):
+        entity["sensor"][key] = {
+            "name": names[lang],
+            "state": {k: v[lang] for k, v in SUPPORT_STATES.items()},
+            "state_attributes": {k: {"name": v[lang]} for k, v in GRID_ATTRIBUTES.items()},
+        }
+
+
 def merge(data: dict, lang: int) -> dict:
     """Add the Modbus server's strings to a built translation file (0 English, 1 French)."""
     options = data.setdefault("options", {})
@@ -157,4 +258,5 @@ def merge(data: dict, lang: int) -> dict:
             "title": title[lang],
             "description": description[lang],
         }
+    _grid(data, lang)
     return data

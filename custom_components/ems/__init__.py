@@ -45,6 +45,7 @@ from .core.transport import ModbusTransport, SerialParams, TcpParams
 from .entity import site_device_info
 from .entity_source import EntitySource
 from .frontend import async_register_card
+from .grid import GridSettings, GridSupportRunner
 from .plan import PlanManager, async_remove_plan_store
 from .runtime import EmsConfigEntry, EmsRuntimeData
 from .scada import ScadaServer, server_options
@@ -151,12 +152,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     controller = SiteController(hass, entry, site, plan)
     await controller.async_load()  # mode and settings, before any entity or command
     scada_options = server_options(entry.options)
+    try:
+        grid_settings = GridSettings.from_options(entry.options)
+    except ValueError as err:  # the options flow checks them: only a hand-edited store gets here
+        _LOGGER.error("%s: grid support settings ignored (%s): defaults used", entry.title, err)
+        grid_settings = GridSettings()
+    grid = GridSupportRunner(hass, controller, site, grid_settings)
     runtime = EmsRuntimeData(
         site=site,
         plan=plan,
         controller=controller,
+        grid=grid,
         transports=transports,
-        scada=ScadaServer(hass, entry, scada_options, site, controller) if scada_options else None,
+        scada=ScadaServer(hass, entry, scada_options, site=site, controller=controller, grid=grid)
+        if scada_options
+        else None,
     )
     entry.runtime_data = runtime
     dr.async_get(hass).async_get_or_create(
@@ -169,6 +179,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EmsConfigEntry) -> bool:
     runtime.controller.async_start()
     runtime.plan.async_start()
     entry.async_on_unload(runtime.plan.async_stop)
+    entry.async_on_unload(runtime.grid.async_start())
     if runtime.scada is not None:
         await runtime.scada.async_start()
     return True

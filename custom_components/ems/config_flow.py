@@ -82,6 +82,7 @@ from .core.sunspec import (
     sunspec_subentry_data,
 )
 from .core.transport import DeviceError, ModbusTransport, TransportError
+from .grid import CONF_GRID, DEFAULT_VV_POINTS, GridSettings
 from .plan_flow import ApplianceSubentryFlow, tariff_fields, tariff_options
 from .scada import FALLBACK_MODES
 from .validation import number_errors
@@ -195,6 +196,7 @@ class EmsOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the options."""
         errors: dict[str, str] = {}
+        placeholders = {"error": ""}
         if user_input is not None:
             tariffs, errors = tariff_options(user_input)
             server = dict(user_input.get(CONF_SERVER) or {})
@@ -202,6 +204,12 @@ class EmsOptionsFlow(OptionsFlow):
                 parse_allowed(str(server.get(CONF_SERVER_ALLOWED) or ""))
             except ValueError:
                 errors[CONF_SERVER] = "invalid_allowed_clients"
+            grid = dict(user_input.get(CONF_GRID) or {})
+            try:
+                GridSettings.from_options({CONF_GRID: grid})
+            except ValueError as err:
+                errors[CONF_GRID] = "invalid_grid_support"
+                placeholders["error"] = str(err)
             if not errors:
                 return self.async_create_entry(
                     data={
@@ -213,6 +221,11 @@ class EmsOptionsFlow(OptionsFlow):
                             {CONF_SERVER: server}
                             if server.get(CONF_SERVER_ENABLED)
                             or CONF_SERVER in self.config_entry.options
+                            else {}
+                        ),
+                        **(
+                            {CONF_GRID: grid}
+                            if grid != _grid_defaults() or CONF_GRID in self.config_entry.options
                             else {}
                         ),
                     }
@@ -246,9 +259,52 @@ class EmsOptionsFlow(OptionsFlow):
                     _server_schema((user_input or options).get(CONF_SERVER) or {}),
                     {"collapsed": True},
                 ),
+                vol.Required(CONF_GRID, default={}): section(
+                    _grid_schema((user_input or options).get(CONF_GRID) or {}),
+                    {"collapsed": True},
+                ),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="init", data_schema=schema, errors=errors, description_placeholders=placeholders
+        )
+
+
+_GRID_FIELDS: dict[str, tuple[Any, float, float, float, str | None]] = {
+    # key: (default, min, max, step, unit)
+    "f1_hz": (49.5, 45.0, 55.0, 0.01, "Hz"),
+    "f2_hz": (49.9, 45.0, 55.0, 0.01, "Hz"),
+    "f3_hz": (50.1, 45.0, 55.0, 0.01, "Hz"),
+    "f4_hz": (50.5, 45.0, 55.0, 0.01, "Hz"),
+    "reserve_pct": (10.0, 0.0, 50.0, 1.0, "%"),
+    "ffr_trigger_hz": (0.0, 0.0, 55.0, 0.01, "Hz"),
+    "ffr_hold_s": (5.0, 0.0, 600.0, 0.5, "s"),
+    "v_nominal": (230.0, 100.0, 480.0, 1.0, "V"),
+    "interval_s": (1.0, 0.2, 5.0, 0.1, "s"),
+}
+
+
+def _grid_defaults() -> dict[str, Any]:
+    """The grid-support section as the form fills it when left alone."""
+    values: dict[str, Any] = {k: v[0] for k, v in _GRID_FIELDS.items()}
+    return values | {"volt_var_points": DEFAULT_VV_POINTS, "q_priority": False}
+
+
+def _grid_schema(values: Mapping[str, Any]) -> vol.Schema:
+    """The grid-support settings (a collapsed section of the site options)."""
+    fields: dict[vol.Marker, Any] = {
+        vol.Required(key, default=values.get(key, default)): selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=low, max=high, step=step, unit_of_measurement=unit, mode="box"
+            )
+        )
+        for key, (default, low, high, step, unit) in _GRID_FIELDS.items()
+    }
+    fields[
+        vol.Required("volt_var_points", default=values.get("volt_var_points", DEFAULT_VV_POINTS))
+    ] = str
+    fields[vol.Required("q_priority", default=values.get("q_priority", False))] = bool
+    return vol.Schema(fields)
 
 
 def _server_schema(values: Mapping[str, Any]) -> vol.Schema:

@@ -215,6 +215,9 @@ class SiteController:
         self.state = SiteState.INIT
         self.last: TickResult | None = None
         self.external_updated: datetime | None = None
+        # Grid support (grid.py): the frequency response now, the SOC reserve P(f) keeps.
+        self.grid_response_w: float | None = None
+        self.grid_reserve_pct = 0.0
         self.watches: dict[str, BatteryWatch] = {}
         self.meter_watches: dict[str, FreezeWatch] = {}
         self._store = controller_store(hass, entry.entry_id)
@@ -462,6 +465,8 @@ class SiteController:
             and (now - self.external_updated).total_seconds() <= EXTERNAL_TIMEOUT_S,
             site_soc_pct=self.site.values().soc,
             dt_s=dt_s,
+            grid_response_w=self.grid_response_w,
+            grid_reserve_pct=self.grid_reserve_pct,
         )
         decision = decide(inputs, self.settings, self.site_limits, self._memory)
         self._memory = decision.memory

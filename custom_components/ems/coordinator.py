@@ -318,6 +318,46 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 },
             )
 
+    def has_point(self, key: str) -> bool:
+        """Whether the device's profile has this point (entity-backed devices: none)."""
+        return self.modbus is not None and key in self.modbus.profile
+
+    async def async_write_reactive(self, value: float) -> None:
+        """Write a reactive power setpoint from grid support (var, + injection), read back.
+
+        Guarded by the battery's apparent power (P² + Q² ≤ S² is the core's; here only
+        |Q| ≤ S) and the register's range; raises ``HomeAssistantError`` when not confirmed.
+        """
+        s_max = float((self.data or {}).get("max_apparent_power") or 0.0)
+        if abs(value) > s_max:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="value_rejected",
+                translation_placeholders={
+                    "name": self.subentry.title,
+                    "error": f"reactive setpoint: {value:g} var is beyond {s_max:g} VA",
+                },
+            )
+        await self._async_write_raw("reactive_setpoint", round(value), refresh=False)
+        assert self.modbus is not None  # has_point said so
+        try:
+            back = (await self.modbus.read({"reactive_setpoint"})).get("reactive_setpoint")
+        except (TransportError, DeviceError) as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="write_not_confirmed",
+                translation_placeholders={"name": self.subentry.title, "error": str(err)},
+            ) from err
+        if back is not None and abs(float(back) - round(value)) > 1.0:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="write_not_confirmed",
+                translation_placeholders={
+                    "name": self.subentry.title,
+                    "error": f"wrote {round(value)} var, read back {float(back):g} var",
+                },
+            )
+
     @property
     def commanded(self) -> bool:
         """Whether a non-zero setpoint of ours may be in force on this battery."""
@@ -340,7 +380,8 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
 
     async def async_write(self, key: str, value: Any) -> None:
         """Write one value from an entity, range-checked (a battery setpoint is not one)."""
-        if key == "setpoint" and self.kind == "battery":  # only the site controller commands it
+        if key in ("setpoint", "reactive_setpoint") and self.kind == "battery":
+            # only the site controller (and its grid support) commands it
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key="setpoint_by_controller",

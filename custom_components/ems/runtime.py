@@ -9,6 +9,7 @@ from homeassistant.config_entries import ConfigEntry
 from .controller import SiteController
 from .coordinator import EmsDeviceCoordinator
 from .core.transport import ModbusTransport
+from .grid import GridSupportRunner
 from .plan import PlanManager
 from .scada import ScadaServer
 from .site import SiteAggregator
@@ -23,6 +24,7 @@ class EmsRuntimeData:
     site: SiteAggregator
     plan: PlanManager
     controller: SiteController
+    grid: GridSupportRunner
     transports: dict[str, ModbusTransport] = field(default_factory=dict)
     scada: ScadaServer | None = None  # the Modbus server for a SCADA, when the option is on
 

@@ -61,6 +61,7 @@ from .issues import set_issue
 
 if TYPE_CHECKING:
     from .controller import SiteController
+    from .grid import GridSupportRunner
     from .site import SiteAggregator
 
 _LOGGER = logging.getLogger(__name__)
@@ -156,14 +157,17 @@ class ScadaServer:
         hass: HomeAssistant,
         entry: ConfigEntry,
         options: dict[str, Any],
+        *,
         site: SiteAggregator,
         controller: SiteController,
+        grid: GridSupportRunner | None = None,
     ) -> None:
         """Prepare the image; ``async_start`` opens the port."""
         self.hass = hass
         self.entry = entry
         self.site = site
         self.controller = controller
+        self.grid = grid
         self.options = options
         self.unit_id: int = options[CONF_SERVER_UNIT_ID]
         self.port: int = options[CONF_SERVER_PORT]
@@ -372,6 +376,20 @@ class ScadaServer:
             "load_w": site.house_load,
             "heartbeat_state": self._heartbeat_state(),
             "fallback_mode": self.fallback_mode.value,
+            **self._grid_values(),
+        }
+
+    def _grid_values(self) -> dict[str, Any]:
+        """What grid support does (64900.QvSt, PfSt, QvVar, PfW, GsRsvPct)."""
+        if self.grid is None:
+            return {}
+        result = self.grid.result
+        return {
+            "voltage_support_state": result.q_state.value,
+            "frequency_response_state": result.p_state.value,
+            "reactive_var": result.q_var,
+            "frequency_response_w": result.p_offset_w,
+            "grid_reserve_pct": self.controller.grid_reserve_pct,
         }
 
     def _battery_values(self) -> dict[str, Any]:

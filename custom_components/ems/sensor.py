@@ -17,10 +17,12 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .controller import STATUSES, SiteController, SiteState
+from .core.grid_support import SupportState
 from .core.limiter import LimitReason
 from .core.profile import Platform, Point
 from .descriptions import POWER_SENSOR_FIELDS, device_points, entity_category
 from .entity import EmsControllerEntity, EmsDeviceEntity, EmsSiteBaseEntity, EmsSiteEntity
+from .grid import GridSupportRunner
 from .plan_entities import async_add_plan_entities
 from .runtime import EmsConfigEntry
 from .savings import async_add_savings_sensors
@@ -96,6 +98,7 @@ async def async_setup_entry(
     async_add_entities(EmsControllerSensor(entry, d) for d in CONTROLLER_SENSORS)
     if entry.runtime_data.scada is not None:
         async_add_entities([EmsScadaSensor(entry, SCADA_SENSOR)])
+    async_add_entities(EmsGridSupportSensor(entry, d) for d in GRID_SUPPORT_SENSORS)
     async_add_plan_entities(entry, async_add_entities, "sensor")
     async_add_savings_sensors(hass, entry, async_add_entities)
 
@@ -278,3 +281,57 @@ class EmsScadaSensor(EmsSiteBaseEntity, SensorEntity):
             "refused": scada.refused,
             "error": scada.error,
         }
+
+
+GRID_SUPPORT_SENSORS = (
+    SensorEntityDescription(
+        key="voltage_support_state",
+        translation_key="voltage_support_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in SupportState],
+    ),
+    SensorEntityDescription(
+        key="frequency_response_state",
+        translation_key="frequency_response_state",
+        device_class=SensorDeviceClass.ENUM,
+        options=[state.value for state in SupportState],
+    ),
+)
+
+
+class EmsGridSupportSensor(EmsSiteBaseEntity, SensorEntity):
+    """What a grid-support function does: off, armed, active or error (with why)."""
+
+    _unrecorded_attributes = frozenset(
+        {"frequency_hz", "voltage_v", "response_w", "reactive_var", "loop_ms", "ffr_until"}
+    )
+
+    @property
+    def grid(self) -> GridSupportRunner:
+        """The site's grid-support loop."""
+        return self.entry.runtime_data.grid
+
+    @property
+    def _p(self) -> bool:
+        return self.entity_description.key == "frequency_response_state"
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the loop's steps and the arming switches."""
+        self.async_on_remove(self.grid.add_listener(self.async_write_ha_state))
+        self.async_on_remove(
+            self.entry.runtime_data.controller.add_listener(self.async_write_ha_state)
+        )
+
+    @property
+    def native_value(self) -> str:
+        """off, armed, active or error."""
+        armed = self.grid.p_armed if self._p else self.grid.q_armed
+        if not armed:
+            return SupportState.OFF.value
+        result = self.grid.result
+        return (result.p_state if self._p else result.q_state).value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The measurement it acts on, what it asks, and why it cannot act."""
+        return self.grid.attributes("p" if self._p else "q")

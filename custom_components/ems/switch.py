@@ -25,6 +25,7 @@ async def async_setup_entry(
 ) -> None:
     """Add each device's relays, and the site's grid-charging switch."""
     async_add_entities([EmsGridChargingSwitch(entry, GRID_CHARGING)])
+    async_add_entities(EmsGridSupportSwitch(entry, d) for d in GRID_SUPPORT_SWITCHES)
     async_add_plan_entities(entry, async_add_entities, "switch")
     for subentry_id, coordinator in entry.runtime_data.devices.items():
         async_add_entities(
@@ -87,3 +88,26 @@ class EmsGridChargingSwitch(EmsControllerEntity, RestoreEntity, SwitchEntity):
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Charge from PV surplus only."""
         self.controller.set_setting("grid_charging", False)
+
+
+GRID_SUPPORT_SWITCHES = (
+    SwitchEntityDescription(key="voltage_support", translation_key="voltage_support"),
+    SwitchEntityDescription(key="frequency_response", translation_key="frequency_response"),
+)
+
+
+class EmsGridSupportSwitch(EmsControllerEntity, SwitchEntity):
+    """Arms a grid-support function (kept in the controller's store, like every setting)."""
+
+    @property
+    def is_on(self) -> bool:
+        """Whether the function is armed."""
+        return bool(getattr(self.controller.settings, self.entity_description.key))
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Arm it: it acts from the next step of the grid-support loop."""
+        self.controller.set_setting(self.entity_description.key, True)
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Disarm it: its response and reactive power go back to 0 at the next step."""
+        self.controller.set_setting(self.entity_description.key, False)

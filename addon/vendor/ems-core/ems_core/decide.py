@@ -73,6 +73,7 @@ class PlanStatus(StrEnum):
     NOT_STARTED = "not_started"
 
 
+_BOOL_SETTINGS = frozenset({"grid_charging", "voltage_support", "frequency_response"})
 _SETTING_BOUNDS: dict[str, tuple[float, float]] = {
     "grid_target_w": (-1e6, 1e6),
     "peak_import_threshold_w": (0.0, 1e6),
@@ -104,11 +105,13 @@ class ControlSettings:
     soc_max_pct: float = 100.0
     grid_charging: bool = False
     ramp_w_per_s: float = 200.0  # how fast a battery's power may grow (after an alarm too)
+    voltage_support: bool = False  # Q(V) armed (grid_support.py)
+    frequency_response: bool = False  # P(f) armed
 
     @staticmethod
     def check(name: str, value: object) -> float | bool:
         """Return ``value`` for setting ``name``, or raise ``ValueError`` naming what is wrong."""
-        if name == "grid_charging":
+        if name in _BOOL_SETTINGS:
             if not isinstance(value, bool):
                 raise ValueError(f"{name}: must be true or false, got {value!r}")
             return value

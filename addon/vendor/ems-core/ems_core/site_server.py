@@ -69,6 +69,11 @@ SITE_VALUES = frozenset(
         "load_w",
         "heartbeat_state",
         "fallback_mode",
+        "voltage_support_state",
+        "frequency_response_state",
+        "reactive_var",
+        "frequency_response_w",
+        "grid_reserve_pct",
     }
 )
 # What a client write may ask for. Anything else in the image answers "illegal address".

@@ -1,0 +1,128 @@
+"""Grid support in Home Assistant against the simulated site: P(f) and Q(V) under events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest.mock import patch
+
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from site_helpers import setup_site
+
+from custom_components.ems.core.decide import Mode
+from custom_components.ems.core.grid_support import SupportError, SupportState
+from simulator.grid import frequency_step, voltage_step
+
+
+class Clock:
+    """Home Assistant's clock moved by hand, in step with the simulator."""
+
+    def __init__(self, sim) -> None:
+        self.sim = sim
+        self.now = dt_util.utcnow()
+        self._patch = patch("homeassistant.util.dt.utcnow", lambda: self.now)
+
+    def __enter__(self) -> Clock:
+        self._patch.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._patch.stop()
+
+    async def run(self, runner, seconds: float, step_s: float = 1.0) -> None:
+        """Let the site run, one grid-support step per ``step_s``."""
+        for _ in range(round(seconds / step_s)):
+            self.sim.site.step(step_s)
+            self.now += timedelta(seconds=step_s)
+            await runner.async_step(self.now)
+
+
+@pytest.fixture
+async def site(hass: HomeAssistant, sim):
+    """A quiet grid (no noise), no PV, no house load; the battery at 60 %, held at 0 W."""
+    sim.site.meter.p.voltage_noise_v = 0.0
+    sim.site.meter.p.frequency_noise_hz = 0.0
+    sim.site.pv.scale = 0.0
+    sim.site.meter.load_scale = 0.0
+    sim.site.meter.extra_load_w = 0.0
+    sim.site.battery.soc = 60.0
+    sim.site.refresh()
+    entry = await setup_site(hass, sim)
+    controller = entry.runtime_data.controller
+    controller.set_setting("manual_setpoint_w", 0.0)
+    await controller.async_set_mode(Mode.MANUAL)
+    yield entry
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def _switch(hass: HomeAssistant, entity_id: str, on: bool) -> None:
+    await hass.services.async_call(
+        "switch", "turn_on" if on else "turn_off", {"entity_id": entity_id}, blocking=True
+    )
+
+
+async def test_frequency_response_follows_the_droop(hass: HomeAssistant, site, sim) -> None:
+    runner = site.runtime_data.grid
+    await _switch(hass, "switch.home_frequency_response_p_f", True)
+    with Clock(sim) as clock:
+        await clock.run(runner, 2)
+        assert runner.result.p_state is SupportState.ARMED
+        assert sim.site.battery.power == 0.0
+        sim.site.play_grid(frequency_step(49.7))  # half way from f2 (49.9) to f1 (49.5)
+        await clock.run(runner, 4)
+        assert runner.result.p_state is SupportState.ACTIVE
+        assert sim.site.battery.power == pytest.approx(-2500.0, abs=60)  # half of 5 kW
+        await hass.async_block_till_done()
+        assert hass.states.get("sensor.home_frequency_response").state == "active"
+        sim.site.play_grid(frequency_step(50.3))  # over-frequency: absorb, grid charging off
+        await clock.run(runner, 4)
+        assert sim.site.battery.power == pytest.approx(2500.0, abs=60)
+        sim.site.play_grid(frequency_step(50.0))
+        await clock.run(runner, 3)
+        assert runner.result.p_state is SupportState.ARMED
+        assert sim.site.battery.power == pytest.approx(0.0, abs=10)  # back to the mode's 0 W
+    await _switch(hass, "switch.home_frequency_response_p_f", False)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.home_frequency_response").state == "off"
+
+
+async def test_voltage_support_follows_the_curve(hass: HomeAssistant, site, sim) -> None:
+    runner = site.runtime_data.grid
+    await _switch(hass, "switch.home_voltage_support_q_v", True)
+    with Clock(sim) as clock:
+        await clock.run(runner, 2)
+        assert runner.result.q_state is SupportState.ARMED
+        sim.site.play_grid(voltage_step(+15.0))  # 246 V: 1.07 pu
+        await clock.run(runner, 3)
+        voltage = runner.voltage_v
+        share = (voltage / 230.0 - 1.02) / 0.06 * -0.44
+        assert runner.result.q_state is SupportState.ACTIVE
+        assert sim.site.battery.reactive == pytest.approx(share * 6000.0, rel=0.05)
+        sim.site.play_grid(voltage_step(0.0))
+        await clock.run(runner, 3)
+        assert sim.site.battery.reactive == pytest.approx(0.0, abs=60)
+    await _switch(hass, "switch.home_voltage_support_q_v", False)
+
+
+async def test_reserve_kept_and_errors_hold_at_zero(hass: HomeAssistant, site, sim) -> None:
+    runner = site.runtime_data.grid
+    controller = site.runtime_data.controller
+    await _switch(hass, "switch.home_frequency_response_p_f", True)
+    with Clock(sim) as clock:
+        await clock.run(runner, 1)
+        assert controller.grid_reserve_pct == 10.0  # the modes keep away from both ends
+        sim.faults.exception(3)  # the grid meter answers every read with an exception
+        sim.site.play_grid(frequency_step(49.5))
+        await clock.run(runner, 2)
+        assert runner.result.p_state is SupportState.ERROR
+        assert runner.result.p_error is SupportError.NO_FREQUENCY
+        assert controller.grid_response_w is None
+        assert sim.site.battery.power == 0.0  # no measurement, no response
+        await sim.faults.clear()
+        await clock.run(runner, 3)
+        assert runner.result.p_state is SupportState.ACTIVE
+    await _switch(hass, "switch.home_frequency_response_p_f", False)
+    await clock.run(runner, 1)
+    assert controller.grid_reserve_pct == 0.0
