@@ -24,7 +24,7 @@ STAMP := $(VENV)/.installed
 # installed into .venv as editable packages, in one resolution (the add-on requires the core).
 STAMP_INPUTS := requirements.txt requirements-test.txt core/pyproject.toml addon/pyproject.toml
 
-.PHONY: vendor help setup browser test lint format demo screenshots bench-modbus bench-optimizer bench-closed-loop clean distclean
+.PHONY: vendor help setup browser test lint format demo screenshots bench-modbus bench-optimizer bench-closed-loop bench-grid clean distclean
 
 help:
 	@echo "make demo          simulator + Home Assistant with ems + optimizer add-on (Ctrl-C stops)"
@@ -35,6 +35,7 @@ help:
 	@echo "make bench-modbus  Modbus poll-cost benchmark"
 	@echo "make bench-optimizer  MILP build+solve times and costs on benchmarks/scenarios"
 	@echo "make bench-closed-loop  closed-loop simulation (forecast, plan, execute) on 14 days of shared data: cost, value captured, flapping"
+	@echo "make bench-grid    grid support on the simulator: response times (t90) and tracking of P(f) and Q(V)"
 	@echo "make setup         create/update .venv (Python 3.13), and make Chromium available"
 	@echo "make browser       install Debian's chromium if missing (as root, with apt-get)"
 	@echo "make clean         remove caches and .demo/  (distclean also removes .venv)"
@@ -133,6 +134,9 @@ bench-optimizer: setup
 
 bench-closed-loop: setup
 	$(PY) -m benchmarks.closed_loop
+
+bench-grid: setup
+	$(PY) -m benchmarks.grid_response
 
 clean:
 	rm -rf .demo .pytest_cache .ruff_cache .hypothesis build

@@ -136,7 +136,7 @@ class Site:
 
     def play_grid(self, events: Sequence[GridEvent]) -> None:
         """Start a script of frequency / voltage events now (simulated time)."""
-        self.grid.play(events, self._t)
+        self.grid.play(events, self._t + self.elapsed)
         self.refresh()
 
     def step(self, seconds: float) -> None:

@@ -45,6 +45,7 @@ def test_events_refuse_what_no_grid_does() -> None:
 
 async def test_meter_reads_the_scripted_frequency(sim: Simulator, transport: ModbusTransport):
     quiet(sim)
+    sim.site.step(30.0)  # the script starts when it is played, not at the simulator's start
     sim.site.play_grid(frequency_step(49.7, at_s=1.0))
     sim.site.step(0.5)
     assert await read_point(transport, METER, "frequency") == pytest.approx(50.0)
