@@ -122,6 +122,7 @@ class GridSupportRunner:
         self.error: str | None = None
         self._ffr = FfrMemory()
         self._q_written: float | None = None
+        self.external_q_var: float | None = None  # a SCADA's reactive setpoint (scada.py)
         self._listeners: list[Callable[[], None]] = []
         self._unsub: Callable[[], None] | None = None
         self._running = False
@@ -172,7 +173,7 @@ class GridSupportRunner:
         freq = self.settings.freq if self.p_armed else None
         volt = self.settings.volt if self.q_armed else None
         self.controller.grid_reserve_pct = reserve_of(freq)
-        if freq is None and volt is None:
+        if freq is None and volt is None and self.external_q_var is None:
             await self._async_idle()
             return self.result
         await self._async_read_grid()
@@ -202,10 +203,22 @@ class GridSupportRunner:
             q_error=q_result.q_error,
             ffr=self._ffr,
         )
-        await self._async_write_q(self.result.q_var if volt is not None else 0.0)
+        await self._async_write_q(self._q_target(volt is not None, last))
         self.loop_ms = (time.perf_counter() - started) * 1000.0
         self._notify()
         return self.result
+
+    def _q_target(self, curve: bool, last: Any) -> float:
+        """Q(V)'s when armed, else a SCADA's setpoint within what S leaves after P, else 0."""
+        if curve:
+            return self.result.q_var
+        if self.external_q_var is None:
+            return 0.0
+        measure = self._measure(last.setpoint_w if last and last.setpoint_w else 0.0)
+        if not measure.trusted:
+            return 0.0
+        room = max(0.0, measure.s_max_va**2 - measure.battery_p_w**2) ** 0.5
+        return max(-room, min(room, self.external_q_var))
 
     async def _async_idle(self) -> None:
         """Nothing armed: no response, no reactive power of ours."""

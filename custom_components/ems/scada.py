@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -183,6 +184,8 @@ class ScadaServer:
         self.controlled_mode: Mode | None = None  # the mode a client set, while in control
         self.mode_before_setpoint: Mode | None = None
         self.client_heartbeat = 0
+        self.reactive_enabled = False  # VarSetEna
+        self.reactive_var = 0.0  # VarSet (+ injection)
         self.server_heartbeat = 0
         self.writes = 0
         self.refused = 0
@@ -289,6 +292,9 @@ class ScadaServer:
         controlled = self.controlled_mode
         self.controlled_mode = None
         self.mode_before_setpoint = None
+        self.reactive_enabled = False  # the client's reactive power lapses with it
+        if self.grid is not None:
+            self.grid.external_q_var = None
         if controller.mode in (controlled, Mode.EXTERNAL):
             await controller.async_set_mode(self.fallback_mode)
 
@@ -330,8 +336,20 @@ class ScadaServer:
                 await controller.async_set_mode(back)
         elif write.action == "active_power":
             controller.set_setting("external_setpoint_w", write.value)
+        elif write.action in ("reactive_enable", "reactive_power"):
+            self._reactive(write)
         elif write.action == "heartbeat":
             self.client_heartbeat = int(write.value)
+
+    def _reactive(self, write: Write) -> None:
+        """VarSetEna / VarSet: the client's reactive power, given by grid support's loop."""
+        if self.grid is None:
+            raise WriteRefused(ILLEGAL_ADDRESS, "no grid support on this site")
+        if write.action == "reactive_enable":
+            self.reactive_enabled = bool(write.value)
+        else:
+            self.reactive_var = float(write.value)
+        self.grid.external_q_var = self.reactive_var if self.reactive_enabled else None
 
     # --- what it serves -----------------------------------------------------------------------
 
@@ -390,6 +408,8 @@ class ScadaServer:
             "reactive_var": result.q_var,
             "frequency_response_w": result.p_offset_w,
             "grid_reserve_pct": self.controller.grid_reserve_pct,
+            "reactive_enabled": int(self.reactive_enabled),
+            "external_reactive_var": self.reactive_var,
         }
 
     def _battery_values(self) -> dict[str, Any]:
@@ -410,7 +430,15 @@ class ScadaServer:
         der_alarms |= (1 << DER_OVER_TEMP) if Problem.ALARM in problems else 0
         battery_w = self.site.values().battery_power
         state = INV_STANDBY if not online else INV_THROTTLED if problems else INV_RUNNING
+        reactive = [b.data.get("reactive_power") for b in online]
+        var = sum(reactive) if reactive and None not in reactive else None
+        s_max = sum(float(b.data.get("max_apparent_power") or 0.0) for b in online)
         return {
+            "battery_var": var,
+            "battery_va": math.hypot(battery_w, var)
+            if battery_w is not None and var is not None
+            else None,
+            "s_max_va": s_max or None,
             "operating": int(controller.mode is not Mode.PASSIVE and bool(online)),
             "inverter_state": state,
             "connected": int(bool(online)),

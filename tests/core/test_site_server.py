@@ -22,7 +22,7 @@ from ems_core.sunspec_image import ImageError, SunSpecImage
 from tools import gen_register_map
 
 SITE_MAP = load_site_map()
-VALUES = {"max_charge_w": 5000.0, "max_discharge_w": 4000.0}
+VALUES = {"max_charge_w": 5000.0, "max_discharge_w": 4000.0, "s_max_va": 6000.0}
 
 
 def image(writable: bool = True, sf: int = 0) -> SiteImage:
@@ -39,6 +39,8 @@ def test_whitelist_is_small_and_explicit() -> None:
         "704.WSetEna": "setpoint_enable",
         "704.WSetMod": "setpoint_mode",
         "704.WSet": "active_power",
+        "704.VarSetEna": "reactive_enable",
+        "704.VarSet": "reactive_power",
         "715.ControllerHb": "heartbeat",
         "64900.Mode": "mode",
     }
@@ -71,6 +73,8 @@ def test_read_only_image_refuses_everything() -> None:
         (704, "WSet", [0], ILLEGAL_ADDRESS),  # half of an int32
         (704, "WSetEna", [2], ILLEGAL_VALUE),
         (704, "WSetMod", [0], ILLEGAL_VALUE),  # % of WMax: not served
+        (704, "VarSet", [0, 6001], ILLEGAL_VALUE),  # beyond the apparent power
+        (704, "VarSetMod", [4], ILLEGAL_ADDRESS),  # fixed: vars
         (EMS_MODEL_ID, "Mode", [8], ILLEGAL_VALUE),
         (EMS_MODEL_ID, "SoC", [1], ILLEGAL_ADDRESS),
         (702, "WMax", [1], ILLEGAL_ADDRESS),  # writable in SunSpec, not in the whitelist

@@ -279,6 +279,27 @@ async def test_watchdog_leaves_a_mode_the_user_chose(hass: HomeAssistant, house)
     assert controller.mode is Mode.MANUAL
 
 
+async def test_reactive_setpoint_through_grid_support(hass: HomeAssistant, house, sim) -> None:
+    """VarSetEna + VarSet: the batteries give the client's Q, within S, until the watchdog."""
+    entry = await house(writable=True, heartbeat_s=10)
+    runner = entry.runtime_data.grid
+    await entry.runtime_data.controller.async_tick()  # the batteries are watched from here
+    client = await client_for(entry)
+    with Clock() as clock, closing(client):
+        assert await write(client, addr(704, "VarSet"), [0, 1500]) is None
+        assert await write(client, addr(704, "VarSetEna"), [1]) is None
+        assert await write(client, addr(704, "VarSet"), [0, 60000]) == 3  # beyond 6 kVA
+        await runner.async_step(clock.now)
+        sim.site.step(1.0)
+        assert sim.site.battery.reactive == 1500.0
+        await entry.runtime_data.controller.async_tick()  # reads the batteries again
+        assert s16((await read(client, addr(701, "Var"), 1))[0]) == 1500
+        await clock.tick(hass, 11)  # the client falls silent: its Q lapses with the watchdog
+        await runner.async_step(clock.now)
+        sim.site.step(1.0)
+        assert sim.site.battery.reactive == 0.0
+
+
 async def test_pysunspec2_scans_and_writes(hass: HomeAssistant, house) -> None:
     entry = await house(writable=True)
     port = entry.runtime_data.scada.port

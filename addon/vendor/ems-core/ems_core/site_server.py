@@ -74,10 +74,25 @@ SITE_VALUES = frozenset(
         "reactive_var",
         "frequency_response_w",
         "grid_reserve_pct",
+        "reactive_enabled",
+        "external_reactive_var",
+        "battery_va",
+        "battery_var",
+        "s_max_va",
     }
 )
 # What a client write may ask for. Anything else in the image answers "illegal address".
-WRITE_ACTIONS = frozenset({"mode", "setpoint_enable", "setpoint_mode", "active_power", "heartbeat"})
+WRITE_ACTIONS = frozenset(
+    {
+        "mode",
+        "setpoint_enable",
+        "setpoint_mode",
+        "active_power",
+        "reactive_enable",
+        "reactive_power",
+        "heartbeat",
+    }
+)
 SETPOINT_IN_WATTS = 1  # 704.WSetMod: the only setpoint mode served (no % of WMax)
 
 # Integer ranges a value is clamped to (the not-implemented markers stay out of reach).
@@ -266,7 +281,7 @@ class SiteImage:
             if not 0 <= int(raw) < len(members):
                 raise WriteRefused(ILLEGAL_VALUE, f"{where}: {raw} is not a {point.enum}")
             return members[int(raw)]
-        if point.write == "setpoint_enable":
+        if point.write in ("setpoint_enable", "reactive_enable"):
             if raw not in (0, 1):
                 raise WriteRefused(ILLEGAL_VALUE, f"{where}: {raw} is not 0 or 1")
             return bool(raw)
@@ -274,6 +289,13 @@ class SiteImage:
             if raw != SETPOINT_IN_WATTS:
                 raise WriteRefused(ILLEGAL_VALUE, f"{where}: only {SETPOINT_IN_WATTS} (watts)")
             return raw
+        if point.write == "reactive_power":
+            s_max = values.get("s_max_va") or 0.0
+            if not -s_max <= float(raw) <= s_max:
+                raise WriteRefused(
+                    ILLEGAL_VALUE, f"{where}: {raw} var is beyond the apparent power {s_max:g} VA"
+                )
+            return float(raw) + 0.0
         if point.write == "active_power":
             low, high = -(values.get("max_charge_w") or 0.0), values.get("max_discharge_w") or 0.0
             if not low <= float(raw) <= high:
