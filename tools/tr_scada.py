@@ -42,12 +42,12 @@ DESCRIPTIONS = {
         "Le numéro que le SCADA interroge ; les autres numéros n'ont pas de réponse.",
     ),
     "writable": (
-        "Off: read only. On: a client may write the mode, the active power setpoint (its "
-        "value, enable and unit), and the heartbeat, nothing else. Every setpoint still goes "
-        "through the limiter.",
-        "Désactivé : lecture seule. Activé : un client peut écrire le mode, la consigne de "
-        "puissance active (valeur, activation et unité) et le battement de cœur, rien d'autre. "
-        "Toute consigne passe encore par le limiteur.",
+        "Off: read only. On: a client may write the mode, the active and reactive power "
+        "setpoints (value, enable, unit) and the heartbeat, nothing else. Every setpoint still "
+        "goes through the limiter.",
+        "Désactivé : lecture seule. Activé : un client peut écrire le mode, les consignes de "
+        "puissance active et réactive (valeur, activation, unité) et le battement de cœur, rien "
+        "d'autre. Toute consigne passe encore par le limiteur.",
     ),
     "allowed_clients": (
         "IP addresses or networks, comma separated (192.168.1.20, 10.0.0.0/24). Empty: any "
