@@ -90,6 +90,7 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self._failures = 0
         self._down_since: datetime | None = None
         self._setpoint_w: float | None = None  # last battery setpoint written, for the ramp
+        self.reactive_var = 0.0  # reactive setpoint of grid support in force (var)
         self._setpoint_at: datetime | None = None
         self.frozen = False  # its values stopped changing (set by the site controller's watch)
 
@@ -339,6 +340,7 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 },
             )
         await self._async_write_raw("reactive_setpoint", round(value), refresh=False)
+        self.reactive_var = float(round(value))  # in force (or possibly so) from here
         assert self.modbus is not None  # has_point said so
         try:
             back = (await self.modbus.read({"reactive_setpoint"})).get("reactive_setpoint")
@@ -360,8 +362,8 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
 
     @property
     def commanded(self) -> bool:
-        """Whether a non-zero setpoint of ours may be in force on this battery."""
-        return self._setpoint_w is not None and self._setpoint_w != 0.0
+        """Whether a non-zero setpoint of ours (active or reactive) may be in force."""
+        return (self._setpoint_w is not None and self._setpoint_w != 0.0) or bool(self.reactive_var)
 
     async def async_release(self) -> None:
         """Write 0 W (always inside every limit), even if control was switched off meanwhile.
@@ -372,6 +374,13 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         await self._async_write_raw("setpoint", 0.0, refresh=False, check_control=False)
         self._setpoint_w = 0.0
         self._setpoint_at = dt_util.utcnow()
+        if self.reactive_var:  # grid support's reactive power goes too
+            await self.async_clear_reactive()
+
+    async def async_clear_reactive(self) -> None:
+        """Write 0 var, even if control was switched off meanwhile (no Q of ours stays)."""
+        await self._async_write_raw("reactive_setpoint", 0, refresh=False, check_control=False)
+        self.reactive_var = 0.0
 
     def forget_setpoint(self) -> None:
         """The device lost its command (outage): ramp again from 0 W."""

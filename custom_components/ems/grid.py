@@ -121,7 +121,6 @@ class GridSupportRunner:
         self.loop_ms: float | None = None  # the last step's duration (read, decide, write)
         self.error: str | None = None
         self._ffr = FfrMemory()
-        self._q_written: float | None = None
         self.external_q_var: float | None = None  # a SCADA's reactive setpoint (scada.py)
         self._listeners: list[Callable[[], None]] = []
         self._unsub: Callable[[], None] | None = None
@@ -286,22 +285,26 @@ class GridSupportRunner:
         )
 
     async def _async_write_q(self, q_var: float) -> None:
-        """Split Q between the batteries with a reactive setpoint, by apparent power."""
-        if self._q_written is not None and abs(q_var - self._q_written) < Q_DEADBAND_VAR:
-            return
-        if self._q_written is None and q_var == 0.0:
-            return  # never written: nothing of ours to take back
+        """Split Q between the batteries with a reactive setpoint, by apparent power.
+
+        A battery's share is written when it moves by ``Q_DEADBAND_VAR`` or goes to 0; a
+        battery that left the pool (untrusted, control off) is set back to 0 var.
+        """
         targets = [b for b in self._batteries() if b.has_point("reactive_setpoint")]
         total = sum(float(b.data.get("max_apparent_power") or 0.0) for b in targets)
         try:
+            for battery in self.controller.batteries.values():
+                if battery.reactive_var and battery not in targets and battery.last_update_success:
+                    await battery.async_clear_reactive()
             for battery in targets:
-                share = float(battery.data.get("max_apparent_power") or 0.0) / total if total else 0
-                await battery.async_write_reactive(q_var * share)
+                s_max = float(battery.data.get("max_apparent_power") or 0.0)
+                share = q_var * s_max / total if total else 0.0
+                moved = abs(share - battery.reactive_var) >= Q_DEADBAND_VAR
+                if moved or (share == 0.0 and battery.reactive_var):
+                    await battery.async_write_reactive(share)
         except HomeAssistantError as err:
             self.error = str(err)
             _LOGGER.warning("Grid support: reactive power not written: %s", err)
-            return
-        self._q_written = q_var
 
     def _notify(self) -> None:
         for update in list(self._listeners):

@@ -106,6 +106,32 @@ async def test_voltage_support_follows_the_curve(hass: HomeAssistant, site, sim)
     await _switch(hass, "switch.home_voltage_support_q_v", False)
 
 
+async def test_no_reactive_power_of_ours_stays(hass: HomeAssistant, site, sim) -> None:
+    """Q left on a battery that becomes untrusted, or when the site unloads, is taken back."""
+    runner = site.runtime_data.grid
+    controller = site.runtime_data.controller
+    await _switch(hass, "switch.home_voltage_support_q_v", True)
+    with Clock(sim) as clock:
+        sim.site.play_grid(voltage_step(+15.0))
+        await clock.run(runner, 3)
+        assert sim.site.battery.reactive < -1000
+        sim.site.battery.fault = True  # alarm: the battery is untrusted, held at 0 W and 0 var
+        await clock.run(runner, 1)
+        await controller.async_tick()
+        await clock.run(runner, 1)
+        assert sim.site.battery.unit.model_value("reactive_setpoint") == 0
+        sim.site.battery.fault = False
+        sim.site.step(1.0)  # the alarm bit clears in the registers
+        await controller.async_tick()
+        await clock.run(runner, 3)
+        assert sim.site.battery.unit.model_value("reactive_setpoint") < -1000
+    assert await hass.config_entries.async_unload(site.entry_id)
+    await hass.async_block_till_done()
+    assert sim.site.battery.unit.model_value("reactive_setpoint") == 0  # released at unload
+    assert await hass.config_entries.async_setup(site.entry_id)  # the fixture unloads it again
+    await hass.async_block_till_done()
+
+
 async def test_reserve_kept_and_errors_hold_at_zero(hass: HomeAssistant, site, sim) -> None:
     runner = site.runtime_data.grid
     controller = site.runtime_data.controller
