@@ -161,6 +161,15 @@ class GridSupportRunner:
         self._running = True
         try:
             await self.async_step(now)
+        except Exception as err:  # the loop must survive anything a device does
+            _LOGGER.exception("Grid support step failed")
+            self.error = f"step failed: {err}"
+            self.controller.grid_response_w = None  # nothing unconfirmed is asked
+            self.result = SupportResult(
+                p_state=SupportState.ERROR if self.p_armed else SupportState.OFF,
+                q_state=SupportState.ERROR if self.q_armed else SupportState.OFF,
+            )
+            self._notify()
         finally:
             self._running = False
 

@@ -152,3 +152,21 @@ async def test_reserve_kept_and_errors_hold_at_zero(hass: HomeAssistant, site, s
     await _switch(hass, "switch.home_frequency_response_p_f", False)
     await clock.run(runner, 1)
     assert controller.grid_reserve_pct == 0.0
+
+
+async def test_a_failing_step_asks_nothing(hass: HomeAssistant, site, sim) -> None:
+    """Anything unexpected in a step: no response in force, error shown, the loop goes on."""
+    runner = site.runtime_data.grid
+    controller = site.runtime_data.controller
+    await _switch(hass, "switch.home_frequency_response_p_f", True)
+    with Clock(sim) as clock:
+        sim.site.play_grid(frequency_step(49.7))
+        await clock.run(runner, 2)
+        assert controller.grid_response_w is not None
+        with patch.object(runner, "_async_read_grid", side_effect=RuntimeError("boom")):
+            await runner._async_scheduled(clock.now)  # what the timer calls
+        assert controller.grid_response_w is None
+        assert runner.result.p_state is SupportState.ERROR
+        assert "boom" in (runner.error or "")
+        await clock.run(runner, 1)  # next step: back at work
+        assert runner.result.p_state is SupportState.ACTIVE
