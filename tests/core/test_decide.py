@@ -431,6 +431,31 @@ def test_frequency_reserve_narrows_the_modes_not_the_response() -> None:
     assert responding.setpoint_w == -3000.0  # the response may, down to the real floor
 
 
+def test_a_small_response_opens_no_door_for_the_mode() -> None:
+    """The response's own part gets the grid and the reserve, not the mode's (review, issue 15)."""
+    off = _settings(manual_setpoint_w=5000, grid_charging=False)
+    alone = _decide(Mode.MANUAL, settings=off)
+    assert alone.setpoint_w == 0.0  # importing to charge: not allowed
+    with_response = _decide(Mode.MANUAL, settings=off, grid_response_w=60.0)
+    assert with_response.setpoint_w == 60.0  # only what the grid service absorbs
+    low = _battery(state=BatteryState(soc_pct=15.0))
+    asks = _settings(manual_setpoint_w=-3000, soc_min_pct=10.0)
+    dipping = _decide(
+        Mode.MANUAL, batteries=(low,), settings=asks, grid_reserve_pct=10.0, grid_response_w=-60.0
+    )
+    assert dipping.setpoint_w == -60.0  # the mode stays out of the reserve
+
+
+def test_no_response_without_grid_power_when_the_site_has_limits() -> None:
+    limits = SiteLimits(import_limit_w=3000.0)
+    blind = _decide(Mode.MANUAL, grid_w=None, limits=limits, grid_response_w=5000.0)
+    assert blind.setpoint_w == 0.0  # the import limit could not be held
+    seen = _decide(Mode.MANUAL, grid_w=2500.0, limits=limits, grid_response_w=5000.0)
+    assert seen.setpoint_w == 500.0  # held inside the import limit
+    free = _decide(Mode.MANUAL, grid_w=None, grid_response_w=-2000.0)
+    assert free.setpoint_w == -2000.0  # no limits to hold: the response goes
+
+
 def test_frequency_response_uses_the_device_ramp() -> None:
     fast_device = replace(LIMITS, ramp_w_per_s=2000.0)
     battery = _battery(limits=fast_device, previous_w=0.0, since_previous_s=1.0)
@@ -503,6 +528,18 @@ def batteries(draw: st.DrawFn, key: str) -> BatteryInput:
         previous_w=draw(ODD),
         since_previous_s=draw(st.one_of(st.none(), st.floats(-10, 1e6))),
     )
+
+
+def finite(value: object) -> bool:
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def responding_ok(response: float | None) -> bool:
+    return response is not None and response != 0
+
+
+def sum_power(bats: tuple[BatteryInput, ...]) -> float:
+    return sum(b.power_w for b in bats if finite(b.power_w))
 
 
 @hyp_settings(max_examples=400, deadline=None)
@@ -592,12 +629,18 @@ def test_no_command_leaves_the_limits(
         if value > 0:
             assert limits.can_charge
             assert soc < min(limits.soc_max_pct, settings.soc_max_pct)
+            simple = all(
+                b.commandable and b.online and b.distrust is None and b.limits for b in bats
+            )
+            if simple and not grid_charging and not responding_ok(response):
+                surplus = max(0.0, -(grid - sum_power(bats))) if finite(grid) else 0.0
+                assert value <= surplus + 1e-6
         if value < 0:
             assert limits.can_discharge
             assert soc > max(limits.soc_min_pct, min(settings.soc_min_pct, settings.soc_max_pct))
         # The ramp: at most ramp·dt beyond the command in force (or 0 W) per tick; a frequency
         # response ramps at the device's own rate when it has one.
-        responding = response is not None and response != 0
+        responding = responding_ok(response)
         rate = min(ramp, limits.ramp_w_per_s or math.inf)
         if responding and limits.ramp_w_per_s is not None:
             rate = limits.ramp_w_per_s

@@ -189,7 +189,9 @@ def _frequency_offset(
     until = memory.until_s
     if freq.ffr_trigger_hz is not None and f <= freq.ffr_trigger_hz:
         until = now_s + freq.ffr_hold_s
-    if until is not None and now_s < until:
+    if until is not None and f > freq.f3:
+        until = None  # the frequency swung above the band: the full discharge would worsen it
+    if until is not None and now_s <= until:
         share = -1.0
     elif until is not None:
         until = None
@@ -225,16 +227,9 @@ def support_step(
     p_error = q_error = None
     offset = 0.0
     if freq is not None:
-        if not m.trusted:
-            p_state, p_error, memory = (
-                SupportState.ERROR,
-                SupportError.BATTERY_UNTRUSTED,
-                FfrMemory(),
-            )
-        elif not _finite(m.frequency_hz):
-            p_state, p_error, memory = SupportState.ERROR, SupportError.NO_FREQUENCY, FfrMemory()
-        elif not _finite(m.soc_pct):
-            p_state, p_error, memory = SupportState.ERROR, SupportError.SOC_UNKNOWN, FfrMemory()
+        p_error = _p_error(m)
+        if p_error is not None:  # the FFR latch survives a missed reading (it holds by time)
+            p_state = SupportState.ERROR
         else:
             offset, memory = _frequency_offset(freq, m, now_s, memory)
             p_state = SupportState.ACTIVE if offset != 0.0 else SupportState.ARMED

@@ -294,6 +294,8 @@ class _Site:
     charge_w: float  # their static maxima
     discharge_w: float
     capacity_wh: float | None = None  # their total capacity, when every one is known
+    response_w: float | None = None  # the frequency response in force this tick (None: none)
+    mode_room: tuple[float, float] = (math.inf, math.inf)  # the mode's discharge, charge caps
 
 
 def _pi(memory: PiMemory, mode: Mode, battery_w: float, low: float, high: float) -> PIController:
@@ -425,11 +427,16 @@ def _site_target(
     target = float(requested) if _finite(requested) else 0.0
     reason = LimitReason.NONE
     surplus = None if site.net_w is None else max(0.0, -site.net_w)
-    if inputs.responding:  # a grid service: absorbing over-frequency is not "grid charging"
-        target = stack_response(target, float(inputs.grid_response_w))  # type: ignore[arg-type]
-        surplus = max(surplus or 0.0, target)
-    elif target > 0 and not settings.grid_charging and target > (surplus or 0.0):
+    if target > 0 and not settings.grid_charging and target > (surplus or 0.0):
         target, reason = surplus or 0.0, LimitReason.GRID_CHARGING_OFF
+    if site.response_w is not None:
+        # The mode's part keeps out of the P(f) reserve (the batteries' limits are the whole
+        # window while responding); the response is a grid service: what it absorbs is not
+        # "grid charging" (the mode's part was held to the rule above).
+        low, high = site.mode_room
+        target = stack_response(min(max(target, -low), high), site.response_w)
+        if target > 0:
+            surplus = max(surplus or 0.0, target)
     target, grid_reason = _within_grid(target, site.net_w, site_limits)
     if grid_reason is not LimitReason.NONE:
         reason = grid_reason
@@ -449,20 +456,32 @@ def _share(
     write: bool,
 ) -> _Shared:
     """Site target → split by available energy → the limiter, once per battery."""
-    limits = {
-        b.key: effective_limits(
+    grid = inputs.grid_w if _finite(inputs.grid_w) else None
+    battery_w = sum(float(b.power_w) for b in sharing if _finite(b.power_w))
+    net_w = None if grid is None else grid - battery_w
+    # No response without the grid power when the site has grid limits: they could not hold.
+    limited = site_limits.import_limit_w is not None or site_limits.export_limit_w is not None
+    responding = inputs.responding and not (net_w is None and limited)
+
+    def limits_for(b: BatteryInput, *, full: bool) -> BatteryLimits:
+        return effective_limits(
             b.limits,  # type: ignore[arg-type]
             settings,
             mode,
             reserve_pct=inputs.grid_reserve_pct,
-            responding=inputs.responding,
+            responding=full,
         )
-        for b in sharing
-    }
-    battery_w = sum(float(b.power_w) for b in sharing if _finite(b.power_w))
-    grid = inputs.grid_w if _finite(inputs.grid_w) else None
+
+    limits = {b.key: limits_for(b, full=responding) for b in sharing}
+    mode_room = (math.inf, math.inf)
+    if responding:
+        narrowed = {b.key: limits_for(b, full=False) for b in sharing}
+        mode_room = (
+            sum(discharge_cap(narrowed[b.key], b.state)[0] for b in sharing),
+            sum(charge_cap(narrowed[b.key], b.state)[0] for b in sharing),
+        )
     site = _Site(
-        net_w=None if grid is None else grid - battery_w,
+        net_w=net_w,
         grid_w=grid or 0.0,
         battery_w=battery_w,
         charge_w=sum(limit_.charge_max_w for limit_ in limits.values()),
@@ -470,6 +489,8 @@ def _share(
         capacity_wh=sum(float(b.capacity_wh) for b in sharing)  # type: ignore[arg-type]
         if all(_finite(b.capacity_wh) for b in sharing)
         else None,
+        response_w=float(inputs.grid_response_w) if responding else None,  # type: ignore[arg-type]
+        mode_room=mode_room,
     )
     requested, target, site_reason, surplus, pi, fallback = _site_target(
         mode, inputs, settings=settings, site_limits=site_limits, site=site, memory=memory
@@ -479,7 +500,7 @@ def _share(
         b.key: charge_cap(
             limits[b.key],
             b.state,
-            grid_charge_allowed=settings.grid_charging or inputs.responding,
+            grid_charge_allowed=settings.grid_charging,
             pv_surplus_w=surplus,
         )
         if up
@@ -500,7 +521,7 @@ def _share(
             battery.state,
             previous_w=previous,
             dt_s=dt,
-            grid_charge_allowed=settings.grid_charging or inputs.responding,
+            grid_charge_allowed=settings.grid_charging,
             pv_surplus_w=surplus,
         )
         commands.append(
