@@ -184,6 +184,7 @@ class Inputs:
     # the SOC reserve P(f) keeps out of the modes' window while it is armed.
     grid_response_w: float | None = None
     grid_reserve_pct: float = 0.0
+    grid_p_limit_w: float | None = None  # Q(V) with Q priority: |P| at most this (S − Q)
 
     @property
     def responding(self) -> bool:
@@ -437,6 +438,10 @@ def _site_target(
         target = stack_response(min(max(target, -low), high), site.response_w)
         if target > 0:
             surplus = max(surplus or 0.0, target)
+    if _finite(inputs.grid_p_limit_w):  # Q priority: P gives way to the reactive power
+        bound = max(0.0, float(inputs.grid_p_limit_w))  # type: ignore[arg-type]
+        if abs(target) > bound:
+            target, reason = math.copysign(bound, target), LimitReason.POWER
     target, grid_reason = _within_grid(target, site.net_w, site_limits)
     if grid_reason is not LimitReason.NONE:
         reason = grid_reason

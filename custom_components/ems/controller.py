@@ -218,6 +218,7 @@ class SiteController:
         # Grid support (grid.py): the frequency response now, the SOC reserve P(f) keeps.
         self.grid_response_w: float | None = None
         self.grid_reserve_pct = 0.0
+        self.grid_p_limit_w: float | None = None  # Q(V) with Q priority: P within S − Q
         self.watches: dict[str, BatteryWatch] = {}
         self.meter_watches: dict[str, FreezeWatch] = {}
         self._store = controller_store(hass, entry.entry_id)
@@ -252,6 +253,16 @@ class SiteController:
 
     def _save(self) -> None:
         self._store.async_delay_save(self._stored_data, SAVE_DELAY_S)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the controller has released the batteries for good (unload, stop)."""
+        return self._stopped
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a tick or the release writes: other writers take it too."""
+        return self._lock
 
     @callback
     def async_start(self) -> None:
@@ -467,6 +478,7 @@ class SiteController:
             dt_s=dt_s,
             grid_response_w=self.grid_response_w,
             grid_reserve_pct=self.grid_reserve_pct,
+            grid_p_limit_w=self.grid_p_limit_w,
         )
         decision = decide(inputs, self.settings, self.site_limits, self._memory)
         self._memory = decision.memory

@@ -339,8 +339,10 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                     "error": f"reactive setpoint: {value:g} var is beyond {s_max:g} VA",
                 },
             )
+        # In force, or possibly so (a lost reply), from here: a release takes it back.
+        self.reactive_var = float(round(value)) or self.reactive_var
         await self._async_write_raw("reactive_setpoint", round(value), refresh=False)
-        self.reactive_var = float(round(value))  # in force (or possibly so) from here
+        self.reactive_var = float(round(value))
         assert self.modbus is not None  # has_point said so
         try:
             back = (await self.modbus.read({"reactive_setpoint"})).get("reactive_setpoint")
@@ -371,11 +373,13 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         Used when ems stops commanding the battery (passive mode, unload, stop, a failed step),
         so that no command of ours stays in force.
         """
-        await self._async_write_raw("setpoint", 0.0, refresh=False, check_control=False)
-        self._setpoint_w = 0.0
-        self._setpoint_at = dt_util.utcnow()
-        if self.reactive_var:  # grid support's reactive power goes too
-            await self.async_clear_reactive()
+        try:
+            await self._async_write_raw("setpoint", 0.0, refresh=False, check_control=False)
+            self._setpoint_w = 0.0
+            self._setpoint_at = dt_util.utcnow()
+        finally:
+            if self.reactive_var:  # grid support's reactive power goes too, whatever P did
+                await self.async_clear_reactive()
 
     async def async_clear_reactive(self) -> None:
         """Write 0 var, even if control was switched off meanwhile (no Q of ours stays)."""

@@ -14,20 +14,25 @@ the reason, and it asks nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.util import dt as dt_util
 
+from .controller import EXTERNAL_TIMEOUT_S
+from .core.decide import Mode
 from .core.grid_support import (
     FfrMemory,
     FreqWatt,
     GridMeasure,
+    SupportError,
     SupportResult,
     SupportState,
     VoltVar,
@@ -122,7 +127,9 @@ class GridSupportRunner:
         self.error: str | None = None
         self._ffr = FfrMemory()
         self.external_q_var: float | None = None  # a SCADA's reactive setpoint (scada.py)
+        self.external_q_at: datetime | None = None  # when the SCADA last wrote
         self._listeners: list[Callable[[], None]] = []
+        self._shown: tuple[Any, ...] | None = None  # what the sensors last showed
         self._unsub: Callable[[], None] | None = None
         self._running = False
 
@@ -178,10 +185,15 @@ class GridSupportRunner:
     async def async_step(self, now: datetime) -> SupportResult:
         """Read the grid, step both functions, hand P to the controller and write Q."""
         started = time.perf_counter()
-        freq = self.settings.freq if self.p_armed else None
-        volt = self.settings.volt if self.q_armed else None
-        self.controller.grid_reserve_pct = reserve_of(freq)
-        if freq is None and volt is None and self.external_q_var is None:
+        controller = self.controller
+        if controller.stopped:  # Home Assistant stops: the release is final
+            return self.result
+        passive = controller.mode is Mode.PASSIVE  # the batteries are handed back: nothing
+        freq = self.settings.freq if self.p_armed and not passive else None
+        volt = self.settings.volt if self.q_armed and not passive else None
+        controller.grid_reserve_pct = reserve_of(freq)
+        external_q = None if passive else self._external_q()
+        if freq is None and volt is None and external_q is None:
             await self._async_idle()
             return self.result
         await self._async_read_grid()
@@ -189,53 +201,91 @@ class GridSupportRunner:
             self._measure(0.0), freq=freq, volt=None, now_s=now.timestamp(), memory=self._ffr
         )
         self._ffr = p_result.ffr
+        if freq is not None and p_result.p_error is None and self._blind():
+            p_result = replace(
+                p_result, p_state=SupportState.ERROR, p_error=SupportError.NO_GRID_POWER
+            )
         response = p_result.p_offset_w if p_result.p_state is SupportState.ACTIVE else None
-        previous = self.controller.grid_response_w
-        self.controller.grid_response_w = response
+        previous = controller.grid_response_w
+        controller.grid_response_w = response
         if _moved(previous, response, P_DEADBAND_W):
-            await self.controller.async_tick()
-        last = self.controller.last
-        q_result = support_step(
-            self._measure(last.setpoint_w if last and last.setpoint_w else 0.0),
-            freq=None,
-            volt=volt,
-            now_s=now.timestamp(),
-        )
+            await controller.async_tick()
+        q_result, q_target = await self._async_reactive(volt, external_q, now)
         self.result = SupportResult(
             p_state=p_result.p_state,
             q_state=q_result.q_state,
-            p_offset_w=p_result.p_offset_w,
+            p_offset_w=p_result.p_offset_w if response is not None else 0.0,
             p_w=p_result.p_w,
-            q_var=q_result.q_var,
+            q_var=q_target,
             p_error=p_result.p_error,
             q_error=q_result.q_error,
             ffr=self._ffr,
         )
-        await self._async_write_q(self._q_target(volt is not None, last))
         self.loop_ms = (time.perf_counter() - started) * 1000.0
         self._notify()
         return self.result
 
-    def _q_target(self, curve: bool, last: Any) -> float:
-        """Q(V)'s when armed, else a SCADA's setpoint within what S leaves after P, else 0."""
-        if curve:
-            return self.result.q_var
-        if self.external_q_var is None:
+    async def _async_reactive(
+        self, volt: VoltVar | None, external_q: float | None, now: datetime
+    ) -> tuple[SupportResult, float]:
+        """Q for this step (Q(V), else a SCADA's setpoint), with P cut first under Q priority."""
+        controller = self.controller
+        last = controller.last
+        p_now = last.setpoint_w if last and last.setpoint_w else 0.0
+        q_result = support_step(self._measure(p_now), freq=None, volt=volt, now_s=now.timestamp())
+        if volt is not None:
+            q_target = q_result.q_var if q_result.q_state is not SupportState.ERROR else 0.0
+        else:
+            q_target = self._external_target(external_q, p_now)
+        bound = None
+        if volt is not None and volt.q_priority and q_target:
+            # Q first: P is held to what S leaves, and cut before Q is written.
+            s_max = self._measure(p_now).s_max_va
+            bound = math.sqrt(max(0.0, s_max * s_max - q_target * q_target))
+        previous, controller.grid_p_limit_w = controller.grid_p_limit_w, bound
+        if bound is not None and (abs(p_now) > bound + 1.0 or previous != bound):
+            await controller.async_tick()
+        async with controller.lock:  # never interleaved with a release
+            if not controller.stopped:
+                await self._async_write_q(q_target)
+        return q_result, q_target
+
+    def _external_q(self) -> float | None:
+        """A SCADA's reactive setpoint while fresh (it lapses like the external setpoint)."""
+        if self.external_q_var is None or self.external_q_at is None:
+            return None
+        if (dt_util.utcnow() - self.external_q_at).total_seconds() > EXTERNAL_TIMEOUT_S:
+            return None
+        return self.external_q_var
+
+    def _external_target(self, external_q: float | None, p_now: float) -> float:
+        """A SCADA's Q within what S leaves after P (0 without one, or without a battery)."""
+        if external_q is None:
             return 0.0
-        measure = self._measure(last.setpoint_w if last and last.setpoint_w else 0.0)
+        measure = self._measure(p_now)
         if not measure.trusted:
             return 0.0
-        room = max(0.0, measure.s_max_va**2 - measure.battery_p_w**2) ** 0.5
-        return max(-room, min(room, self.external_q_var))
+        room = math.sqrt(max(0.0, measure.s_max_va**2 - p_now**2))
+        return max(-room, min(room, external_q))
+
+    def _blind(self) -> bool:
+        """No grid power while the site has grid limits: a response could not respect them."""
+        limits = self.controller.site_limits
+        limited = limits.import_limit_w is not None or limits.export_limit_w is not None
+        return limited and self.controller.grid_w() is None
 
     async def _async_idle(self) -> None:
         """Nothing armed: no response, no reactive power of ours."""
-        had = self.controller.grid_response_w is not None
-        self.controller.grid_response_w = None
+        controller = self.controller
+        had = controller.grid_response_w is not None or controller.grid_p_limit_w is not None
+        controller.grid_response_w = None
+        controller.grid_p_limit_w = None
         self.result = SupportResult(p_state=SupportState.OFF, q_state=SupportState.OFF)
-        await self._async_write_q(0.0)
+        async with controller.lock:
+            if not controller.stopped:
+                await self._async_write_q(0.0)
         if had:
-            await self.controller.async_tick()
+            await controller.async_tick()
         self._notify()
 
     async def _async_read_grid(self) -> None:
@@ -297,25 +347,46 @@ class GridSupportRunner:
         """Split Q between the batteries with a reactive setpoint, by apparent power.
 
         A battery's share is written when it moves by ``Q_DEADBAND_VAR`` or goes to 0; a
-        battery that left the pool (untrusted, control off) is set back to 0 var.
+        battery that left the pool (untrusted, control off) is set back to 0 var. One battery
+        that fails does not stop the others.
         """
         targets = [b for b in self._batteries() if b.has_point("reactive_setpoint")]
         total = sum(float(b.data.get("max_apparent_power") or 0.0) for b in targets)
-        try:
-            for battery in self.controller.batteries.values():
-                if battery.reactive_var and battery not in targets and battery.last_update_success:
-                    await battery.async_clear_reactive()
-            for battery in targets:
+        errors = []
+        for battery in self.controller.batteries.values():
+            try:
+                if battery not in targets:
+                    if battery.reactive_var and battery.last_update_success:
+                        await battery.async_clear_reactive()
+                    continue
                 s_max = float(battery.data.get("max_apparent_power") or 0.0)
                 share = q_var * s_max / total if total else 0.0
                 moved = abs(share - battery.reactive_var) >= Q_DEADBAND_VAR
                 if moved or (share == 0.0 and battery.reactive_var):
                     await battery.async_write_reactive(share)
-        except HomeAssistantError as err:
-            self.error = str(err)
-            _LOGGER.warning("Grid support: reactive power not written: %s", err)
+            except HomeAssistantError as err:
+                errors.append(str(err))
+        if errors:
+            self.error = "; ".join(errors)
+            _LOGGER.warning("Grid support: reactive power not written: %s", self.error)
 
     def _notify(self) -> None:
+        """Tell the sensors, only when what they show moves (not every step: the recorder)."""
+        result = self.result
+        summary = (
+            result.p_state,
+            result.q_state,
+            result.p_error,
+            result.q_error,
+            self.error,
+            round(result.p_offset_w / 10.0),
+            round(result.q_var / 10.0),
+            None if self.frequency_hz is None else round(self.frequency_hz, 2),
+            None if self.voltage_v is None else round(self.voltage_v),
+        )
+        if summary == self._shown:
+            return
+        self._shown = summary
         for update in list(self._listeners):
             update()
 

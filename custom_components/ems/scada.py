@@ -49,7 +49,13 @@ from .const import (
 )
 from .controller import Problem
 from .core.decide import Mode
-from .core.modbus_server import ILLEGAL_ADDRESS, ExceptionReply, RegisterServer, parse_allowed
+from .core.modbus_server import (
+    DEVICE_FAILURE,
+    ILLEGAL_ADDRESS,
+    ExceptionReply,
+    RegisterServer,
+    parse_allowed,
+)
 from .core.site_server import (
     SETPOINT_IN_WATTS,
     SiteImage,
@@ -85,6 +91,7 @@ DER_GRID_DISCONNECT, DER_OVER_TEMP = 4, 7  # 701.Alrm bits (SunSpec)
 INV_RUNNING, INV_THROTTLED, INV_STANDBY = 3, 4, 7  # 701.InvSt (SunSpec)
 VERSION = "0.1.0"
 FALLBACK_MODES = (Mode.SELF_CONSUMPTION, Mode.PASSIVE, Mode.AUTO, Mode.BACKUP)
+_SWITCHING = frozenset({"mode", "setpoint_enable"})  # actions that change the mode
 
 
 class Link(StrEnum):
@@ -226,6 +233,12 @@ class ScadaServer:
             async_track_time_interval(self.hass, self._async_every_second, timedelta(seconds=1))
         )
         self._unsubs.append(self.controller.add_listener(self.refresh))
+        if self.server is not None and self.writable and self.controller.mode is Mode.EXTERNAL:
+            # Restarted under a client's control: its watchdog runs from now, so a client that
+            # does not come back leaves the site in the installer's fallback, not at 0 W.
+            self.last_write = dt_util.utcnow()
+            self.controlled_mode = Mode.EXTERNAL
+            self.link = Link.REMOTE
         self._notify()  # the link sensor was added before the port opened
 
     async def async_stop(self) -> None:
@@ -292,10 +305,12 @@ class ScadaServer:
         controlled = self.controlled_mode
         self.controlled_mode = None
         self.mode_before_setpoint = None
-        self.reactive_enabled = False  # the client's reactive power lapses with it
+        self.reactive_enabled = False  # the client's setpoints lapse with it (704.*Rvrt)
+        self.reactive_var = 0.0
         if self.grid is not None:
             self.grid.external_q_var = None
-        if controller.mode in (controlled, Mode.EXTERNAL):
+        controller.set_setting("external_setpoint_w", 0.0)
+        if controlled is not None and controller.mode is controlled:
             await controller.async_set_mode(self.fallback_mode)
 
     # --- client writes ------------------------------------------------------------------------
@@ -303,16 +318,26 @@ class ScadaServer:
     async def async_write(self, address: int, words: list[int]) -> None:
         """Run an accepted client write; WriteRefused (nothing changed) when it is not."""
         try:
+            if self.controller.stopped:
+                raise WriteRefused(DEVICE_FAILURE, "the site is stopping")
             writes = self.image.check_write(address, words, self.values())
         except WriteRefused:
             self.refused += 1
             raise
-        for write in writes:
+        # Values first, then what switches them on (WSetEna with WSet in one write follows the
+        # new WSet, not the old one), and one tick at the end for a setpoint.
+        for write in sorted(writes, key=lambda w: w.action in _SWITCHING):
             await self._async_apply(write)
         self.image.commit(address, words)
         self.writes += 1
         self.last_write = dt_util.utcnow()
         self.controller.external_updated = self.last_write  # the client is alive
+        if self.grid is not None:
+            self.grid.external_q_at = self.last_write
+        if any(w.action == "active_power" for w in writes) and not any(
+            w.action in _SWITCHING for w in writes
+        ):
+            await self.controller.async_tick()  # a new setpoint acts now, not at the next tick
         if self.link is not Link.REMOTE:
             self.link = Link.REMOTE
             self._set_issue()
@@ -333,6 +358,7 @@ class ScadaServer:
             elif not write.value and controller.mode is Mode.EXTERNAL:
                 back = self.mode_before_setpoint or self.fallback_mode
                 self.controlled_mode = back
+                self.mode_before_setpoint = None
                 await controller.async_set_mode(back)
         elif write.action == "active_power":
             controller.set_setting("external_setpoint_w", write.value)
@@ -432,7 +458,11 @@ class ScadaServer:
         state = INV_STANDBY if not online else INV_THROTTLED if problems else INV_RUNNING
         reactive = [b.data.get("reactive_power") for b in online]
         var = sum(reactive) if reactive and None not in reactive else None
-        s_max = sum(float(b.data.get("max_apparent_power") or 0.0) for b in online)
+        s_max = sum(
+            float(b.data.get("max_apparent_power") or 0.0)
+            for b in online
+            if b.has_point("reactive_setpoint")  # only those Q can be given to
+        )
         return {
             "battery_var": var,
             "battery_va": math.hypot(battery_w, var)

@@ -170,3 +170,87 @@ async def test_a_failing_step_asks_nothing(hass: HomeAssistant, site, sim) -> No
         assert "boom" in (runner.error or "")
         await clock.run(runner, 1)  # next step: back at work
         assert runner.result.p_state is SupportState.ACTIVE
+
+
+async def test_passive_and_stop_command_nothing(hass: HomeAssistant, site, sim) -> None:
+    """Passive hands the batteries back (no Q, no response); after HA stops nothing is written."""
+    runner = site.runtime_data.grid
+    controller = site.runtime_data.controller
+    await _switch(hass, "switch.home_voltage_support_q_v", True)
+    await _switch(hass, "switch.home_frequency_response_p_f", True)
+    with Clock(sim) as clock:
+        sim.site.play_grid([*voltage_step(+15.0), *frequency_step(49.7)])
+        await clock.run(runner, 3)
+        assert sim.site.battery.unit.model_value("reactive_setpoint") < -1000
+        await controller.async_set_mode(Mode.PASSIVE)
+        await clock.run(runner, 2)
+        assert sim.site.battery.unit.model_value("reactive_setpoint") == 0
+        assert runner.result.p_state is SupportState.OFF
+        assert controller.grid_response_w is None
+        await controller.async_set_mode(Mode.MANUAL)
+        await clock.run(runner, 3)
+        assert sim.site.battery.unit.model_value("reactive_setpoint") < -1000
+        await controller.async_shutdown()  # what Home Assistant's stop runs
+        assert sim.site.battery.unit.model_value("reactive_setpoint") == 0
+        await clock.run(runner, 2)
+        assert sim.site.battery.unit.model_value("reactive_setpoint") == 0  # never again
+
+
+async def test_q_priority_cuts_p_first(hass: HomeAssistant, sim) -> None:
+    """Q priority: the battery's P is held to what S leaves, P² + Q² ≤ S² at the inverter."""
+    sim.site.meter.p.voltage_noise_v = 0.0
+    sim.site.meter.p.frequency_noise_hz = 0.0
+    sim.site.pv.scale = 0.0
+    sim.site.meter.load_scale = 0.0
+    sim.site.refresh()
+    entry = await setup_site(hass, sim)
+    hass.config_entries.async_update_entry(
+        entry,
+        options={
+            **entry.options,
+            "grid_support": {
+                "volt_var_points": "0.92:0.8, 0.98:0, 1.02:0, 1.08:-0.8",
+                "q_priority": True,
+            },
+        },
+    )
+    await hass.async_block_till_done()  # reloads with the options
+    runner = entry.runtime_data.grid
+    controller = entry.runtime_data.controller
+    controller.set_setting("manual_setpoint_w", -5000.0)
+    controller.set_setting("ramp_w_per_s", 100000.0)
+    await controller.async_set_mode(Mode.MANUAL)
+    await _switch(hass, "switch.home_voltage_support_q_v", True)
+    with Clock(sim) as clock:
+        await clock.run(runner, 2)
+        assert sim.site.battery.power == pytest.approx(-5000.0, abs=10)
+        sim.site.play_grid(voltage_step(+25.0))  # beyond 1.08 pu: 80 % of S asked
+        await clock.run(runner, 3)
+        p, q = sim.site.battery.power, sim.site.battery.reactive
+        assert q == pytest.approx(-0.8 * 6000, rel=0.02)  # Q first
+        assert p**2 + q**2 <= 6000**2 * 1.001  # within the inverter's S
+        assert abs(p) == pytest.approx(0.6 * 6000, rel=0.03)  # P cut to what S leaves
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+async def test_quiet_steps_write_no_state(hass: HomeAssistant, site, sim) -> None:
+    """A step that changes nothing shown writes no state (the recorder would store each)."""
+    runner = site.runtime_data.grid
+    await _switch(hass, "switch.home_frequency_response_p_f", True)
+    changes: list[object] = []
+    hass.bus.async_listen(
+        "state_changed",
+        lambda event: (
+            changes.append(event)
+            if event.data["entity_id"] == "sensor.home_frequency_response"
+            else None
+        ),
+    )
+    with Clock(sim) as clock:
+        await clock.run(runner, 2)
+        await hass.async_block_till_done()
+        changes.clear()
+        await clock.run(runner, 10)
+        await hass.async_block_till_done()
+    assert len(changes) <= 1

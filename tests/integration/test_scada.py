@@ -392,3 +392,68 @@ async def test_options_section(hass: HomeAssistant) -> None:
     assert options is not None
     assert options["fallback_mode"] is Mode.PASSIVE
     assert server_options({}) is None  # off by default
+
+
+async def test_enable_and_setpoint_in_one_write_follow_the_new_setpoint(
+    hass: HomeAssistant, house
+) -> None:
+    entry = await house(writable=True)
+    controller = entry.runtime_data.controller
+    client = await client_for(entry)
+    span = addr(704, "WSetEna")
+    with closing(client):
+        assert await write(client, span, [1, 1, 0, 3000]) is None
+        assert await write(client, span, [0, 1, 0, 3000]) is None  # off, WSet stays 3000
+        with patch.object(controller, "async_tick", wraps=controller.async_tick) as ticks:
+            assert await write(client, span, [1, 1, 0, 0]) is None  # on again with 0 W
+        assert controller.settings.external_setpoint_w == 0.0
+        assert all(call.args == () for call in ticks.call_args_list)
+        assert controller.last is not None
+        assert controller.last.requested_w == 0.0  # never the old 3000 W
+
+
+async def test_watchdog_lapse_reverts_the_setpoints(hass: HomeAssistant, house) -> None:
+    entry = await house(writable=True, heartbeat_s=10)
+    controller = entry.runtime_data.controller
+    client = await client_for(entry)
+    with Clock() as clock, closing(client):
+        assert await write(client, addr(704, "WSetEna"), [1, 1, 0, 3000]) is None
+        assert await write(client, addr(704, "VarSet"), [0, 1000]) is None
+        assert await write(client, addr(704, "VarSetEna"), [1]) is None
+        await clock.tick(hass, 11)
+        assert controller.mode is Mode.SELF_CONSUMPTION
+        assert controller.settings.external_setpoint_w == 0.0  # 704.WSetRvrt
+        assert entry.runtime_data.grid.external_q_var is None
+        assert await write(client, addr(704, "WSetEna"), [1]) is None  # no old 3 kW comes back
+        assert controller.settings.external_setpoint_w == 0.0
+
+
+async def test_restart_under_client_control_arms_the_watchdog(hass: HomeAssistant, house) -> None:
+    entry = await house(writable=True, heartbeat_s=10)
+    client = await client_for(entry)
+    with closing(client):
+        assert await write(client, addr(704, "WSetEna"), [1]) is None
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.runtime_data.controller.mode is Mode.EXTERNAL  # kept across the restart
+    assert entry.runtime_data.scada.link is Link.REMOTE
+    with Clock() as clock:
+        await clock.tick(hass, 11)  # the client does not come back
+    assert entry.runtime_data.controller.mode is Mode.SELF_CONSUMPTION
+
+
+async def test_client_reactive_setpoint_lapses_without_a_watchdog(
+    hass: HomeAssistant, house, sim
+) -> None:
+    entry = await house(writable=True, heartbeat_s=0)
+    runner = entry.runtime_data.grid
+    await entry.runtime_data.controller.async_tick()
+    client = await client_for(entry)
+    with Clock() as clock, closing(client):
+        assert await write(client, addr(704, "VarSet"), [0, 1500]) is None
+        assert await write(client, addr(704, "VarSetEna"), [1]) is None
+        await runner.async_step(clock.now)
+        assert sim.site.battery.unit.model_value("reactive_setpoint") == 1500
+        await clock.tick(hass, 121)  # like the external setpoint: stale after 120 s
+        await runner.async_step(clock.now)
+        assert sim.site.battery.unit.model_value("reactive_setpoint") == 0

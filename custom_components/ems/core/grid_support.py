@@ -44,6 +44,7 @@ class SupportError(StrEnum):
     NO_FREQUENCY = "no_frequency"
     BATTERY_UNTRUSTED = "battery_untrusted"
     SOC_UNKNOWN = "soc_unknown"
+    NO_GRID_POWER = "no_grid_power"  # the site has grid limits and its grid power is unknown
 
 
 def _finite(value: object) -> bool:
