@@ -292,14 +292,18 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
 
     async def _async_verify_setpoint(self, value: float) -> None:
         """Read the setpoint back (the register, or the vendor's entity) and compare."""
+        await self._async_verify("setpoint", value, "W")
+
+    async def _async_verify(self, key: str, value: float, unit: str) -> None:
+        """Read a written value back and compare; ``HomeAssistantError`` when it differs."""
         try:
             if self.modbus is not None:
-                back = (await self.modbus.read({"setpoint"})).get("setpoint")
-                point = self.modbus.profile["setpoint"]
+                back = (await self.modbus.read({key})).get(key)
+                point = self.modbus.profile[key]
                 tolerance = max(1.0, float(point.step or 0.0), abs(point.scale or 1.0))
             else:
                 assert self.entities is not None
-                back = self.entities.read().get("setpoint")
+                back = self.entities.read().get(key)
                 tolerance = max(1.0, 0.01 * abs(value))
         except (TransportError, DeviceError) as err:
             raise HomeAssistantError(
@@ -315,7 +319,7 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 translation_key="write_not_confirmed",
                 translation_placeholders={
                     "name": self.subentry.title,
-                    "error": f"wrote {value:g} W, read back {float(back):g} W",
+                    "error": f"wrote {value:g} {unit}, read back {float(back):g} {unit}",
                 },
             )
 
@@ -343,24 +347,7 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self.reactive_var = float(round(value)) or self.reactive_var
         await self._async_write_raw("reactive_setpoint", round(value), refresh=False)
         self.reactive_var = float(round(value))
-        assert self.modbus is not None  # has_point said so
-        try:
-            back = (await self.modbus.read({"reactive_setpoint"})).get("reactive_setpoint")
-        except (TransportError, DeviceError) as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="write_not_confirmed",
-                translation_placeholders={"name": self.subentry.title, "error": str(err)},
-            ) from err
-        if back is not None and abs(float(back) - round(value)) > 1.0:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="write_not_confirmed",
-                translation_placeholders={
-                    "name": self.subentry.title,
-                    "error": f"wrote {round(value)} var, read back {float(back):g} var",
-                },
-            )
+        await self._async_verify("reactive_setpoint", round(value), "var")
 
     @property
     def commanded(self) -> bool:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Self
+from unittest.mock import patch
+
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.ems.const import DOMAIN
 
@@ -25,7 +30,30 @@ def sim_device(kind: str, title: str, port: int, unit: int, profile: str) -> Con
     )
 
 
-async def setup_site(hass: HomeAssistant, sim, *, control: bool = True) -> MockConfigEntry:
+class HaClock:
+    """Home Assistant's clock moved by hand (timers fire when it moves)."""
+
+    def __init__(self) -> None:
+        self.now = dt_util.utcnow()
+        self._patch = patch("homeassistant.util.dt.utcnow", lambda: self.now)
+
+    def __enter__(self) -> Self:
+        self._patch.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._patch.stop()
+
+    async def tick(self, hass: HomeAssistant, seconds: float) -> None:
+        """Move on and run what was due (background jobs too)."""
+        self.now += timedelta(seconds=seconds)
+        async_fire_time_changed(hass, self.now)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def setup_site(
+    hass: HomeAssistant, sim, *, control: bool = True, options: dict | None = None
+) -> MockConfigEntry:
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Home",
@@ -40,7 +68,12 @@ async def setup_site(hass: HomeAssistant, sim, *, control: bool = True) -> MockC
     entry.add_to_hass(hass)
     battery_id = next(s for s, sub in entry.subentries.items() if sub.subentry_type == "battery")
     hass.config_entries.async_update_entry(
-        entry, options={"scan_interval": 5, "control": [battery_id] if control else []}
+        entry,
+        options={
+            "scan_interval": 5,
+            "control": [battery_id] if control else [],
+            **(options or {}),
+        },
     )
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()

@@ -6,29 +6,20 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
-from homeassistant.util import dt as dt_util
 import pytest
-from site_helpers import setup_site
+from site_helpers import HaClock, setup_site
 
 from custom_components.ems.core.decide import Mode
 from custom_components.ems.core.grid_support import SupportError, SupportState
 from simulator.grid import frequency_step, voltage_step
 
 
-class Clock:
+class Clock(HaClock):
     """Home Assistant's clock moved by hand, in step with the simulator."""
 
     def __init__(self, sim) -> None:
+        super().__init__()
         self.sim = sim
-        self.now = dt_util.utcnow()
-        self._patch = patch("homeassistant.util.dt.utcnow", lambda: self.now)
-
-    def __enter__(self) -> Clock:
-        self._patch.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._patch.stop()
 
     async def run(self, runner, seconds: float, step_s: float = 1.0) -> None:
         """Let the site run, one grid-support step per ``step_s``."""
@@ -203,18 +194,8 @@ async def test_q_priority_cuts_p_first(hass: HomeAssistant, sim) -> None:
     sim.site.pv.scale = 0.0
     sim.site.meter.load_scale = 0.0
     sim.site.refresh()
-    entry = await setup_site(hass, sim)
-    hass.config_entries.async_update_entry(
-        entry,
-        options={
-            **entry.options,
-            "grid_support": {
-                "volt_var_points": "0.92:0.8, 0.98:0, 1.02:0, 1.08:-0.8",
-                "q_priority": True,
-            },
-        },
-    )
-    await hass.async_block_till_done()  # reloads with the options
+    curve = {"volt_var_points": "0.92:0.8, 0.98:0, 1.02:0, 1.08:-0.8", "q_priority": True}
+    entry = await setup_site(hass, sim, options={"grid_support": curve})
     runner = entry.runtime_data.grid
     controller = entry.runtime_data.controller
     controller.set_setting("manual_setpoint_w", -5000.0)

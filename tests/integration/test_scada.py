@@ -14,7 +14,6 @@ import socket
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
@@ -22,8 +21,8 @@ from homeassistant.util import dt as dt_util
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
-from site_helpers import sim_device
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+from site_helpers import HaClock, setup_site
 import sunspec2.device as sunspec_device
 from sunspec2.modbus.client import SunSpecModbusClientDeviceTCP
 
@@ -49,28 +48,8 @@ def s16(word: int) -> int:
 
 async def setup_server_site(hass: HomeAssistant, sim, **server: Any) -> MockConfigEntry:
     """Battery (controlled), PV and meter, with the Modbus server on a free port."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="Home",
-        unique_id="home",
-        data={"import_limit_w": 9000, "export_limit_w": 6000},
-        subentries_data=[
-            sim_device("battery", "Battery", sim.port, 1, "generic_bess"),
-            sim_device("pv", "Roof PV", sim.port, 2, "generic_pv_inverter"),
-            sim_device("meter", "Grid meter", sim.port, 3, "generic_meter_3ph"),
-        ],
-    )
-    entry.add_to_hass(hass)
-    battery_id = next(s for s, sub in entry.subentries.items() if sub.subentry_type == "battery")
-    options = {"enabled": True, "port": 0, "unit_id": UNIT, "heartbeat_s": 30, **server}
-    hass.config_entries.async_update_entry(
-        entry,
-        options={"scan_interval": 5, "control": [battery_id], "modbus_server": options},
-    )
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.LOADED
-    return entry
+    section = {"enabled": True, "port": 0, "unit_id": UNIT, "heartbeat_s": 30, **server}
+    return await setup_site(hass, sim, options={"modbus_server": section})
 
 
 @pytest.fixture
@@ -214,26 +193,6 @@ async def test_setpoint_still_goes_through_the_limiter(hass: HomeAssistant, hous
     assert result.reason.value != "none"
 
 
-class Clock:
-    """Home Assistant's clock, moved by hand (the watchdog's timer reads it)."""
-
-    def __init__(self) -> None:
-        self.now = dt_util.utcnow()
-        self._patch = patch("homeassistant.util.dt.utcnow", lambda: self.now)
-
-    def __enter__(self) -> Clock:
-        self._patch.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._patch.stop()
-
-    async def tick(self, hass: HomeAssistant, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-        async_fire_time_changed(hass, self.now)
-        await hass.async_block_till_done(wait_background_tasks=True)
-
-
 async def test_watchdog_falls_back_and_says_so(hass: HomeAssistant, house) -> None:
     entry = await house(writable=True, heartbeat_s=10, fallback_mode="backup")
     controller = entry.runtime_data.controller
@@ -241,7 +200,7 @@ async def test_watchdog_falls_back_and_says_so(hass: HomeAssistant, house) -> No
     issues = ir.async_get(hass)
     issue_id = f"scada_watchdog_{entry.entry_id}"
     client = await client_for(entry)
-    with Clock() as clock, closing(client):
+    with HaClock() as clock, closing(client):
         assert await write(client, addr(704, "WSetEna"), [1]) is None
         assert controller.mode is Mode.EXTERNAL
         await hass.async_block_till_done()
@@ -270,7 +229,7 @@ async def test_watchdog_leaves_a_mode_the_user_chose(hass: HomeAssistant, house)
     entry = await house(writable=True, heartbeat_s=10)
     controller = entry.runtime_data.controller
     client = await client_for(entry)
-    with Clock() as clock:
+    with HaClock() as clock:
         assert await write(client, addr(64900, "Mode"), [MODES.index("peak_shaving")]) is None
         client.close()
         await controller.async_set_mode(Mode.MANUAL)  # the user, from the dashboard
@@ -285,7 +244,7 @@ async def test_reactive_setpoint_through_grid_support(hass: HomeAssistant, house
     runner = entry.runtime_data.grid
     await entry.runtime_data.controller.async_tick()  # the batteries are watched from here
     client = await client_for(entry)
-    with Clock() as clock, closing(client):
+    with HaClock() as clock, closing(client):
         assert await write(client, addr(704, "VarSet"), [0, 1500]) is None
         assert await write(client, addr(704, "VarSetEna"), [1]) is None
         assert await write(client, addr(704, "VarSet"), [0, 60000]) == 3  # beyond 6 kVA
@@ -416,7 +375,7 @@ async def test_watchdog_lapse_reverts_the_setpoints(hass: HomeAssistant, house) 
     entry = await house(writable=True, heartbeat_s=10)
     controller = entry.runtime_data.controller
     client = await client_for(entry)
-    with Clock() as clock, closing(client):
+    with HaClock() as clock, closing(client):
         assert await write(client, addr(704, "WSetEna"), [1, 1, 0, 3000]) is None
         assert await write(client, addr(704, "VarSet"), [0, 1000]) is None
         assert await write(client, addr(704, "VarSetEna"), [1]) is None
@@ -437,7 +396,7 @@ async def test_restart_under_client_control_arms_the_watchdog(hass: HomeAssistan
     await hass.async_block_till_done()
     assert entry.runtime_data.controller.mode is Mode.EXTERNAL  # kept across the restart
     assert entry.runtime_data.scada.link is Link.REMOTE
-    with Clock() as clock:
+    with HaClock() as clock:
         await clock.tick(hass, 11)  # the client does not come back
     assert entry.runtime_data.controller.mode is Mode.SELF_CONSUMPTION
 
@@ -449,7 +408,7 @@ async def test_client_reactive_setpoint_lapses_without_a_watchdog(
     runner = entry.runtime_data.grid
     await entry.runtime_data.controller.async_tick()
     client = await client_for(entry)
-    with Clock() as clock, closing(client):
+    with HaClock() as clock, closing(client):
         assert await write(client, addr(704, "VarSet"), [0, 1500]) is None
         assert await write(client, addr(704, "VarSetEna"), [1]) is None
         await runner.async_step(clock.now)
