@@ -72,6 +72,7 @@ PASSWORD = "demo-ems-2025"  # a demo login, printed on purpose
 PREFERRED_HA_PORT = 8123
 PREFERRED_SCADA_PORT = 5502  # the site's SunSpec Modbus server (another port when taken)
 SCADA_UNIT = 1
+SCADA_PORT_FILE = "scada_port"  # in the work dir: where the running demo serves the site
 STOP_TIMEOUT_S = 30.0
 
 DASHBOARDS = ROOT / "dashboards"
@@ -1188,6 +1189,7 @@ def configure_ems(demo: Demo, timeout: float) -> None:
         add_appliance(api, entry_id, appliance)
     demo.subentries = subentry_ids(demo.base, demo.token, entry_id)
     demo.scada_port = free_port(PREFERRED_SCADA_PORT)
+    (demo.work / SCADA_PORT_FILE).write_text(f"{demo.scada_port}\n")  # for later checks
     control = [demo.subentries[d.name] for d in DEVICES if d.control]
     set_options(api, entry_id, control, demo.scada_port)
 
@@ -1422,8 +1424,9 @@ def check_scada(demo: Demo) -> str:
 
     from ems_core.site_server import EMS_MODEL_ID, load_site_map  # noqa: PLC0415
 
-    step = f"check: Modbus server on {HOST}:{demo.scada_port}"
-    client = ModbusTcpClient(HOST, port=demo.scada_port, timeout=5)
+    port = demo.scada_port or int((demo.work / SCADA_PORT_FILE).read_text())
+    step = f"check: Modbus server on {HOST}:{port}"
+    client = ModbusTcpClient(HOST, port=port, timeout=5)
     try:
         if not client.connect():
             raise DemoError(f"{step}: cannot connect")

@@ -10,13 +10,13 @@ SECTION = (
     "Serveur Modbus (SCADA, EMS externe)",
 )
 SECTION_DESCRIPTION = (
-    "Serves the site as a SunSpec device (models 1, 701, 702, 704, 715, 124 and the ems model "
-    "64900) so a SCADA or another EMS can read it and, if you allow it, set the mode and the "
-    "battery power. The register map is in the documentation (docs/REGISTER_MAP.md).",
-    "Présente le site comme un équipement SunSpec (modèles 1, 701, 702, 704, 715, 124 et le "
-    "modèle ems 64900) : un SCADA ou un autre EMS peut le lire et, si vous l'autorisez, choisir "
-    "le mode et la puissance de la batterie. La table des registres est dans la documentation "
-    "(docs/REGISTER_MAP.md).",
+    "Serves the site as a SunSpec device (models 1, 701, 702, 704, 705, 711, 715, 124 and the "
+    "ems model 64900) so a SCADA or another EMS can read it and, if you allow it, set the mode "
+    "and the battery power. The register map is in the documentation (docs/REGISTER_MAP.md).",
+    "Présente le site comme un équipement SunSpec (modèles 1, 701, 702, 704, 705, 711, 715, 124 "
+    "et le modèle ems 64900) : un SCADA ou un autre EMS peut le lire et, si vous l'autorisez, "
+    "choisir le mode et la puissance de la batterie. La table des registres est dans la "
+    "documentation (docs/REGISTER_MAP.md).",
 )
 FIELDS = {
     "enabled": ("Serve the site over Modbus TCP", "Servir le site en Modbus TCP"),

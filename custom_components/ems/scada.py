@@ -1,8 +1,8 @@
 """The site's Modbus server for a SCADA or an external EMS (optional, per site, off by default).
 
 The registers are the core's served map (``core/sunspec_site.yaml``, a SunSpec device: common
-1, DER 701/702/704/715, storage 124 and the ems model 64900) in the core's SunSpec image; the
-server is the core's :class:`RegisterServer` (pymodbus) in Home Assistant's event loop. Every
+1, DER 701/702/704/705/711/715, storage 124 and the ems model 64900) in the core's SunSpec image;
+the server is the core's :class:`RegisterServer` (pymodbus) in Home Assistant's event loop. Every
 second, and after every controller tick, the image is refreshed from the site.
 
 A client may write only the whitelist (the mode, the active power setpoint and its enable, the
@@ -91,6 +91,7 @@ DER_GRID_DISCONNECT, DER_OVER_TEMP = 4, 7  # 701.Alrm bits (SunSpec)
 INV_RUNNING, INV_THROTTLED, INV_STANDBY = 3, 4, 7  # 701.InvSt (SunSpec)
 VERSION = "0.1.0"
 FALLBACK_MODES = (Mode.SELF_CONSUMPTION, Mode.PASSIVE, Mode.AUTO, Mode.BACKUP)
+NOMINAL_HZ = 50.0
 _SWITCHING = frozenset({"mode", "setpoint_enable"})  # actions that change the mode
 
 
@@ -436,6 +437,7 @@ class ScadaServer:
             "grid_reserve_pct": self.controller.grid_reserve_pct,
             "reactive_enabled": int(self.reactive_enabled),
             "external_reactive_var": self.reactive_var,
+            **_curves(self.grid),
         }
 
     def _battery_values(self) -> dict[str, Any]:
@@ -534,6 +536,27 @@ class ScadaServer:
             "refused": self.refused,
             "last_write": self.last_write.isoformat() if self.last_write else None,
         }
+
+
+def _curves(grid: GridSupportRunner) -> dict[str, Any]:
+    """The installer's curves as SunSpec 705 (volt-var) and 711 (frequency droop) show them."""
+    volt, freq = grid.settings.volt, grid.settings.freq
+    points = volt.points[:4]
+    values: dict[str, Any] = {
+        "vv_enabled": int(grid.q_armed),
+        "vv_points": len(points),
+        "vv_priority": int(volt.q_priority),
+        "vv_response_s": round(grid.settings.interval_s),
+        "fd_enabled": int(grid.p_armed),
+        "fd_db_over_hz": freq.f3 - NOMINAL_HZ,
+        "fd_db_under_hz": NOMINAL_HZ - freq.f2,
+        "fd_k_over": (freq.f4 - freq.f3) / NOMINAL_HZ,
+        "fd_k_under": (freq.f2 - freq.f1) / NOMINAL_HZ,
+    }
+    for i, (v_pu, q_share) in enumerate(points, start=1):
+        values[f"vv_v{i}"] = 100.0 * v_pu
+        values[f"vv_q{i}"] = 100.0 * q_share
+    return values
 
 
 def _charge_status(battery_w: float | None, online: bool) -> int | None:

@@ -279,7 +279,11 @@ async def test_pysunspec2_scans_and_writes(hass: HomeAssistant, house) -> None:
             controls.WSet.value = -500
             controls.WSet.write()
             controls.read()
+            curve = client.models[705][0].Crv[0]
+            droop = client.models[711][0].Ctl[0]
             return {
+                "curve": [(pt.V.cvalue, pt.Var.cvalue) for pt in curve.Pt],
+                "droop": (droop.DbOf.cvalue, droop.DbUf.cvalue, droop.KOf.cvalue, droop.KUf.cvalue),
                 "models": [m.model_id for m in client.model_list],
                 "errors": [m.error_info for m in client.model_list],
                 "manufacturer": client.common[0].Mn.value,
@@ -292,7 +296,9 @@ async def test_pysunspec2_scans_and_writes(hass: HomeAssistant, house) -> None:
             sunspec_device.set_model_defs_path(previous)
 
     found = await hass.async_add_executor_job(scan_and_write)
-    assert found["models"] == [1, 701, 702, 704, 715, 124, 64900]
+    assert found["models"] == [1, 701, 702, 704, 705, 711, 715, 124, 64900]
+    assert found["curve"] == [(92.0, 44.0), (98.0, 0.0), (102.0, 0.0), (108.0, -44.0)]
+    assert found["droop"] == pytest.approx((0.1, 0.1, 0.008, 0.008))
     assert not any(found["errors"])
     assert found["manufacturer"] == "ems"
     soc = float(hass.states.get("sensor.home_battery_state_of_charge").state)

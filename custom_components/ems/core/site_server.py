@@ -79,6 +79,17 @@ SITE_VALUES = frozenset(
         "battery_va",
         "battery_var",
         "s_max_va",
+        "vv_enabled",
+        "vv_points",
+        "vv_priority",
+        "vv_response_s",
+        *(f"vv_v{i}" for i in range(1, 5)),
+        *(f"vv_q{i}" for i in range(1, 5)),
+        "fd_enabled",
+        "fd_db_over_hz",
+        "fd_db_under_hz",
+        "fd_k_over",
+        "fd_k_under",
     }
 )
 # What a client write may ask for. Anything else in the image answers "illegal address".
