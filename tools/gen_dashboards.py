@@ -69,6 +69,8 @@ TEXTS = {
     "planned_battery_power": ("Planned battery power", "Puissance batterie planifiée"),
     "manual_setpoint": ("Manual setpoint", "Consigne manuelle"),
     "charge_from_grid": ("Charge from the grid", "Charge depuis le réseau"),
+    "voltage_support": ("Voltage support Q(V)", "Soutien de tension Q(V)"),
+    "frequency_response": ("Frequency response P(f)", "Réponse en fréquence P(f)"),
     "soc_min": ("Minimum SOC", "État de charge minimal"),
     "soc_max": ("Maximum SOC", "État de charge maximal"),
     "battery_vs_plan": ("Battery vs plan (2 h)", "Batterie et plan (2 h)"),
