@@ -277,14 +277,7 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         if value != 0.0 and (
             limits is None or not -limits.discharge_max_w <= value <= limits.charge_max_w
         ):
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="value_rejected",
-                translation_placeholders={
-                    "name": self.subentry.title,
-                    "error": f"setpoint: {value:g} W is outside the battery's power limits",
-                },
-            )
+            raise self._rejected(f"setpoint: {value:g} W is outside the battery's power limits")
         await self._async_write_raw("setpoint", value, refresh=False)
         self._setpoint_w = value
         self._setpoint_at = now or dt_util.utcnow()
@@ -335,14 +328,7 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         """
         s_max = float((self.data or {}).get("max_apparent_power") or 0.0)
         if abs(value) > s_max:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="value_rejected",
-                translation_placeholders={
-                    "name": self.subentry.title,
-                    "error": f"reactive setpoint: {value:g} var is beyond {s_max:g} VA",
-                },
-            )
+            raise self._rejected(f"reactive setpoint: {value:g} var is beyond {s_max:g} VA")
         # In force, or possibly so (a lost reply), from here: a release takes it back.
         self.reactive_var = float(round(value)) or self.reactive_var
         await self._async_write_raw("reactive_setpoint", round(value), refresh=False)
@@ -390,15 +376,16 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         low, high = self.write_limits(key)
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if numeric and ((low is not None and value < low) or (high is not None and value > high)):
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="value_rejected",
-                translation_placeholders={
-                    "name": self.subentry.title,
-                    "error": f"{key}: {value} is outside [{low}, {high}]",
-                },
-            )
+            raise self._rejected(f"{key}: {value} is outside [{low}, {high}]")
         await self._async_write_raw(key, value)
+
+    def _rejected(self, error: str) -> ServiceValidationError:
+        """The error for a value this device must not be given (nothing was written)."""
+        return ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="value_rejected",
+            translation_placeholders={"name": self.subentry.title, "error": error},
+        )
 
     def _check_control(self) -> None:
         if not self.control_enabled:
@@ -422,11 +409,7 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 assert self.entities is not None
                 await self.entities.write(key, value)
         except ConversionError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="value_rejected",
-                translation_placeholders={"name": self.subentry.title, "error": str(err)},
-            ) from err
+            raise self._rejected(str(err)) from err
         except (TransportError, DeviceError) as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
