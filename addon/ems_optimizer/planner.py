@@ -29,7 +29,7 @@ from .model import battery as battery_model
 from .model.appliances import BUILDERS
 from .model.appliances.base import PlanWarning, Prepared, Result
 from .model.core import OBJECTIVE_SCALE, Horizon, Stability
-from .model.site import Phase, SiteModel, Solution, SolverSettings, objective_prices
+from .model.site import Phase, Shared, SiteModel, Solution, SolverSettings, objective_prices
 from .report import build_curves, build_report
 from .stability import (
     DEFAULT_THRESHOLD_EUR,
@@ -62,34 +62,31 @@ class PlanOptions:
 
 
 def plan(
-    scenario_data: Any, previous: Any | None = None, options: PlanOptions | None = None
+    scenario_data: Any,
+    previous: Any | None = None,
+    options: PlanOptions | None = None,
+    shared: Shared | None = None,
 ) -> Plan:
-    """The plan for a scenario (dict in, dict out); raises ContractError on bad input."""
+    """The plan for a scenario (dict in, dict out); raises ContractError on bad input.
+
+    With `shared`, the plan of a community member: priced on the community's grid flow.
+    """
     options = options or PlanOptions()
     began = time.perf_counter()
     scenario = validate_scenario(scenario_data)
     horizon = Horizon.of(scenario)
+    if shared is not None:
+        _check_shared(shared, horizon.steps)
     stability = (
         _align_previous(previous, scenario, horizon, options) if previous is not None else None
     )
     before = Previous.of(previous, scenario) if previous is not None else None
     running = running_step(scenario, before) if before is not None else None
-    prepared = [BUILDERS[a["type"]].prepare(a, horizon) for a in scenario["appliances"]]
-    surplus_w = [pv - load for pv, load in zip(scenario["pv_w"], scenario["load_w"], strict=True)]
-    battery = (
-        battery_model.prepare(scenario["battery"], horizon, surplus_w)
-        if scenario["battery"]
-        else None
-    )
-    phase = Phase(
-        scenario,
-        horizon,
-        battery,
-        prepared,
-        stability,
+    phase = replace(
+        prepare_phase(scenario, options, shared),
+        stability=stability,
         battery_flip_meur_per_wh=options.battery_flip_eur_per_kwh if stability else 0.0,
         running_battery_w=running.battery_w if running is not None else None,
-        risk_margin_eur_per_kwh=_risk_margin(scenario, options.risk_margin_eur_per_kwh),
     )
     budget = options.solver.time_limit_s
     spent: list[Solution] = []
@@ -133,7 +130,8 @@ def plan(
         )
         solution = _idle_solution(phase)
     result = _assemble(phase, solution, impossible, spent)
-    result = _stable(scenario, result, before, running, options.replace_threshold_eur)
+    if shared is None:  # a member's plan is the community's choice, not its own saving
+        result = _stable(scenario, result, before, running, options.replace_threshold_eur)
     validate_plan(result, scenario)
     return result
 
@@ -175,6 +173,38 @@ def _stable(
             }
     result["replan"] = info
     return result
+
+
+def prepare_phase(scenario: Scenario, options: PlanOptions, shared: Shared | None) -> Phase:
+    """A validated scenario's devices on its step grid, repaired where impossible alone."""
+    horizon = Horizon.of(scenario)
+    prepared = [BUILDERS[a["type"]].prepare(a, horizon) for a in scenario["appliances"]]
+    surplus_w = [pv - load for pv, load in zip(scenario["pv_w"], scenario["load_w"], strict=True)]
+    battery = (
+        battery_model.prepare(scenario["battery"], horizon, surplus_w)
+        if scenario["battery"]
+        else None
+    )
+    return Phase(
+        scenario,
+        horizon,
+        battery,
+        prepared,
+        risk_margin_eur_per_kwh=_risk_margin(scenario, options.risk_margin_eur_per_kwh),
+        shared=shared,
+    )
+
+
+def _check_shared(shared: Shared, steps: int) -> None:
+    """The community's series cover the horizon, finite, with export worth at most import."""
+    for name in ("background_w", "import_weight", "export_weight"):
+        values = getattr(shared, name)
+        if values is None and name == "background_w":
+            continue
+        if len(values) != steps or not all(math.isfinite(v) for v in values):
+            raise ValueError(f"community {name}: needs {steps} finite values")
+    if any(e > i for i, e in zip(shared.import_weight, shared.export_weight, strict=True)):
+        raise ValueError("community export_weight: must not exceed import_weight")
 
 
 def _risk_margin(scenario: Scenario, margin: float) -> float:

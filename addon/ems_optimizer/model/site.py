@@ -1,6 +1,10 @@
 """The site model: grid, PV, battery and every appliance composed into one MILP, and its solve.
 
 Balance per step:  import − export + pv_used − Pch + Pdis − Σ appliance power = load.
+
+A community member (`Shared`) is planned for the community's grid flow instead of its own: the
+community's import and export, given the other members' net, carry the price, and the home's own
+objective only breaks ties.
 """
 
 from __future__ import annotations
@@ -37,6 +41,21 @@ class SolverSettings:
     threads: int | None = None
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What a community member's plan is priced on: the community's grid flow, not its own.
+
+    Per step, the community's flow is `background_w` (the other members' net, + import) plus this
+    home's net; its import costs `import_weight`, its export earns `export_weight` (per kWh,
+    export ≤ import so the cost stays convex). The home's own objective keeps `own_share`.
+    """
+
+    background_w: list[float] | None  # None: the caller prices the community (a joint model)
+    import_weight: list[float]
+    export_weight: list[float]
+    own_share: float = 1e-3
+
+
 @dataclass
 class Phase:
     """What one solve is about: the prepared devices and the mode."""
@@ -52,6 +71,7 @@ class Phase:
     battery_flip_meur_per_wh: float = 0.0
     running_battery_w: float | None = None  # the running step's battery power, kept
     risk_margin_eur_per_kwh: float = 0.0  # planning-only price per kWh discharged
+    shared: Shared | None = None  # a community member: the community's flow is priced
 
 
 @dataclass
@@ -92,23 +112,36 @@ def objective_prices(scenario: dict[str, Any]) -> tuple[list[float], list[float]
 class SiteModel:
     """One phase built into a MILP, solvable (again) with HiGHS."""
 
-    def __init__(self, phase: Phase) -> None:
+    def __init__(self, phase: Phase, model: Model | None = None) -> None:
+        """Build the phase into a new model, or into `model` (joint: its owner finishes it)."""
         began = time.perf_counter()
         self.phase = phase
-        self.model = Model(phase.horizon, repair=phase.repair, stability=phase.stability)
+        joint = model is not None
+        self.model = model or Model(phase.horizon, repair=phase.repair, stability=phase.stability)
         self.import_weight, self.export_weight = objective_prices(phase.scenario)
+        # what a kWh drawn at each step is worth to the objective (the battery's stored value)
+        self.value_weight = self.import_weight
+        if phase.shared is not None:
+            share = phase.shared.own_share
+            self.import_weight = [share * w for w in self.import_weight]
+            self.export_weight = [share * w for w in self.export_weight]
+            self.value_weight = phase.shared.import_weight
         balance = _Balance.of_load(phase.scenario["load_w"])
         imports: list[Any] = []
         self.pv_used: list[Any] = []
         self.excess: list[Any] = []
+        self.net: list[list[Any]] = []  # the home's grid flow per step (+ import), as terms
         for t in range(phase.horizon.steps):  # step by step: the variables keep their order
             imports.append(self._grid(balance, t))
             self.pv_used.append(self._pv(balance, t))
         self._peak_import(imports)
+        if phase.shared is not None and phase.shared.background_w is not None:
+            self._community(phase.shared, self.net)
         self.battery = self._battery(balance)
         self.built = self._appliances(balance)
         balance.constrain(self.model)
-        self.model.finish_objective()
+        if not joint:
+            self.model.finish_objective()
         self.build_ms = (time.perf_counter() - began) * 1000
 
     def _grid(self, balance: _Balance, t: int) -> Any:
@@ -119,6 +152,7 @@ class SiteModel:
         model.cost(imp, dt_h * self.import_weight[t])
         model.cost(exp, -dt_h * self.export_weight[t])
         balance.terms[t] += [(imp, 1.0), (exp, -1.0)]
+        self.net.append([(imp, 1.0), (exp, -1.0)])
         if self.export_weight[t] > self.import_weight[t]:
             self._one_direction(imp, exp)
         if self.phase.import_slack and self.phase.scenario["grid"]["import_limit_w"] is not None:
@@ -173,6 +207,11 @@ class SiteModel:
         for imp in imports:
             self.model.constrain([(peak, 1.0), (imp, -1.0)], ">=", 0.0)
 
+    def _community(self, shared: Shared, net: list[list[Any]]) -> None:
+        """The community's cost given the others' flow (see `community_cost`)."""
+        assert shared.background_w is not None
+        community_cost(self.model, shared, net, shared.background_w)
+
     def _battery(self, balance: _Balance) -> battery_model.BuiltBattery | None:
         """The battery, with direction binaries where they are needed (or everywhere)."""
         phase = self.phase
@@ -182,7 +221,7 @@ class SiteModel:
         exclusive = (
             range(steps)
             if phase.exclusive_everywhere
-            else [t for t in range(steps) if self.import_weight[t] < 0]
+            else [t for t in range(steps) if self.value_weight[t] < 0]
         )
         built = battery_model.build(
             self.model,
@@ -190,7 +229,7 @@ class SiteModel:
             exclusive,
             phase.battery_flip_meur_per_wh,
             stored_value_eur_per_kwh=battery_model.stored_energy_value(
-                phase.battery.spec, self.import_weight, phase.risk_margin_eur_per_kwh
+                phase.battery.spec, self.value_weight, phase.risk_margin_eur_per_kwh
             ),
             running_w=phase.running_battery_w,
             margin_eur_per_kwh=phase.risk_margin_eur_per_kwh,
@@ -249,6 +288,26 @@ class SiteModel:
                 solution.kept[prepared.ident] = item.repair.included()
                 solution.shortfall[prepared.ident] = item.repair.shortfall()
         return solution
+
+
+def community_cost(
+    model: Model, shared: Shared, net: list[list[Any]], background_w: list[float]
+) -> None:
+    """Per step, c ≥ weight × dt × (background + net) for the import and the export weight.
+
+    `net` holds the terms of one home's grid flow per step, or of every home's (a joint model).
+    """
+    dt_h = model.horizon.dt_h
+    for t, terms in enumerate(net):
+        cost = model.var("community", None, None)
+        model.cost(cost, 1.0)
+        for weight in {shared.import_weight[t], shared.export_weight[t]}:
+            factor = dt_h * weight
+            model.constrain(
+                [(cost, 1.0)] + [(var, -factor * k) for var, k in terms],
+                ">=",
+                factor * background_w[t],
+            )
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Community planning: neighbours plan together over MQTT (rounds, protocol, coordinator)."""
