@@ -563,6 +563,19 @@ def merge(data: dict, lang: int) -> dict:
             },
         },
     }
+    entity["sensor"]["plan_community"] = {
+        "name": ("Planning", "Planification")[lang],
+        "state": {
+            "community": ("With the community", "Avec la communauté")[lang],
+            "alone": ("Alone", "Seul")[lang],
+        },
+        "state_attributes": {
+            "community": {"name": ("Community", "Communauté")[lang]},
+            "members": {"name": ("Members in the round", "Membres de la ronde")[lang]},
+            "round": {"name": ("Round", "Ronde")[lang]},
+            "reason": {"name": ("Why alone", "Pourquoi seul")[lang]},
+        },
+    }
     entity["sensor"]["battery_intent"] = {
         "name": ("Battery plan now", "Plan de la batterie maintenant")[lang],
         "state": {k: v[lang] for k, v in INTENT_KINDS.items()},

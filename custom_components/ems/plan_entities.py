@@ -44,7 +44,13 @@ from homeassistant.util import dt as dt_util
 
 from .appliance import ApplianceConfig
 from .const import DOMAIN
-from .core.contract import FORECAST_METHODS, INTENT_KINDS, MAX_REQUEST_ENERGY_WH, STATUSES
+from .core.contract import (
+    COMMUNITY_STATES,
+    FORECAST_METHODS,
+    INTENT_KINDS,
+    MAX_REQUEST_ENERGY_WH,
+    STATUSES,
+)
 from .descriptions import POWER_SENSOR_FIELDS
 from .entity import EmsSiteBaseEntity
 from .plan import PlanManager
@@ -296,6 +302,43 @@ class EmsPlanStatusSensor(EmsPlanEntity, SensorEntity):
             "export_wh": plan["report"]["export_wh"],
             "self_consumption_pct": plan["report"]["self_consumption_pct"],
             **_replan_attributes(plan),
+        }
+
+
+PLAN_COMMUNITY = SensorEntityDescription(
+    key="plan_community",
+    translation_key="plan_community",
+    device_class=SensorDeviceClass.ENUM,
+    options=list(COMMUNITY_STATES),
+)
+
+
+class EmsPlanCommunitySensor(EmsPlanEntity, SensorEntity):
+    """Whether the plan was made with the community or by the home alone (and why)."""
+
+    @property
+    def available(self) -> bool:
+        """Only with a plan."""
+        return self.manager.plan is not None
+
+    @property
+    def native_value(self) -> str | None:
+        """community, or alone (a plan made without a community is the home's own)."""
+        if (plan := self.manager.plan) is None:
+            return None
+        community = plan.get("community")
+        return "alone" if not community else community["state"]
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The community's name, its members in the round, the round, why alone."""
+        if (plan := self.manager.plan) is None or not (community := plan.get("community")):
+            return None
+        return {
+            "community": community["name"],
+            "members": community["members"],
+            "round": community["round"],
+            "reason": community["reason"],
         }
 
 
@@ -597,6 +640,7 @@ def _site_entities(manager: PlanManager, platform: str) -> list[Entity]:
             ),
             EmsPlanAgeSensor(manager, PLAN_AGE),
             EmsPlanStatusSensor(manager, PLAN_STATUS),
+            EmsPlanCommunitySensor(manager, PLAN_COMMUNITY),
             EmsBatteryIntentSensor(manager, BATTERY_INTENT),
             *(EmsForecastErrorSensor(manager, d) for d in FORECAST_ERRORS),
             *(EmsForecastMethodSensor(manager, d) for d in FORECAST_METHOD_SENSORS),

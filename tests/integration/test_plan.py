@@ -475,3 +475,28 @@ async def test_forecast_error_sensors_show_yesterdays_error_and_the_method(
     bad = make_plan(NOW) | {"forecast": {"load": {"method": "crystal_ball"}}}
     with pytest.raises(ServiceValidationError, match="forecast"):
         await _set_plan(hass, bad)
+
+
+async def test_the_planning_sensor_says_community_or_alone(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The plan's ``community`` field: made with the community, or alone and why."""
+    freezer.move_to(NOW)
+    await setup_site(hass, [])
+    assert hass.states.get("sensor.home_planning").state == STATE_UNAVAILABLE  # no plan yet
+    await _set_plan(hass, make_plan(NOW))
+    state = hass.states.get("sensor.home_planning")
+    assert state.state == "alone"  # a home outside any community plans alone
+    assert "community" not in state.attributes
+    together = {"name": "vilaine", "state": "community", "members": 12, "round": NOW.isoformat()}
+    await _set_plan(hass, make_plan(NOW) | {"community": together})
+    state = hass.states.get("sensor.home_planning")
+    assert state.state == "community"
+    assert state.attributes["community"] == "vilaine"
+    assert state.attributes["members"] == 12
+    alone = {"name": "vilaine", "state": "alone", "reason": "the coordinator did not answer"}
+    await _set_plan(hass, make_plan(NOW) | {"community": alone})
+    state = hass.states.get("sensor.home_planning")
+    assert (state.state, state.attributes["reason"]) == ("alone", alone["reason"])
+    with pytest.raises(ServiceValidationError, match=r"community\.state"):
+        await _set_plan(hass, make_plan(NOW) | {"community": {**alone, "state": "maybe"}})

@@ -54,7 +54,9 @@ def solve_joint(
         for ident, scenario in scenarios.items()
     }
     fixed = [0.0] * horizon.steps  # every home's net is in the terms: nothing in the background
-    terms = [[term for site in sites.values() for term in site.net[t]] for t in range(horizon.steps)]
+    terms = [
+        [term for site in sites.values() for term in site.net[t]] for t in range(horizon.steps)
+    ]
     community_cost(model, shared, terms, fixed)
     model.finish_objective()
     build_s = time.perf_counter() - began

@@ -680,6 +680,24 @@ _FORECAST = vol.Schema(
     {vol.Optional("load"): _FORECAST_SERIES, vol.Optional("pv"): _FORECAST_SERIES}
 )
 
+# Where a plan was made (plan field ``community``, optional): by the community's coordinator
+# for a member ("community"), or by the home itself while in a community ("alone", with why).
+COMMUNITY_STATES = ("community", "alone")
+MAX_COMMUNITY_MEMBERS = 100_000
+_COMMUNITY = vol.Schema(
+    {
+        vol.Required("name"): _ID,
+        vol.Required("state"): vol.In(
+            COMMUNITY_STATES, msg=f"must be one of {', '.join(COMMUNITY_STATES)}"
+        ),
+        vol.Optional("members", default=None): _optional(
+            vol.All(_integer, vol.Range(min=1, max=MAX_COMMUNITY_MEMBERS))
+        ),
+        vol.Optional("round", default=None): _optional(_time),
+        vol.Optional("reason", default=None): _optional(_text(MAX_MESSAGE_LENGTH)),
+    }
+)
+
 _PLAN = vol.Schema(
     {
         vol.Required("version"): vol.All(_integer, vol.In([CONTRACT_VERSION], msg="must be 1")),
@@ -703,6 +721,7 @@ _PLAN = vol.Schema(
         vol.Optional("intents"): _series(_INTENT),
         vol.Optional("replan"): _REPLAN,
         vol.Optional("forecast"): _FORECAST,
+        vol.Optional("community"): _COMMUNITY,
         vol.Required("curves"): vol.Schema(
             {
                 vol.Required("net_without_flexible_w"): _SIGNED_POWERS,
