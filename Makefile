@@ -24,7 +24,7 @@ STAMP := $(VENV)/.installed
 # installed into .venv as editable packages, in one resolution (the add-on requires the core).
 STAMP_INPUTS := requirements.txt requirements-test.txt core/pyproject.toml addon/pyproject.toml
 
-.PHONY: vendor help setup browser test lint format demo screenshots bench-modbus bench-optimizer bench-closed-loop bench-grid clean distclean
+.PHONY: vendor help setup browser broker test lint format demo screenshots bench-modbus bench-optimizer bench-closed-loop bench-grid clean distclean
 
 help:
 	@echo "make demo          simulator + Home Assistant with ems + optimizer add-on (Ctrl-C stops)"
@@ -75,7 +75,20 @@ $(STAMP): $(STAMP_INPUTS) | $(PY)
 	$(UV) pip install --python $(PY) -e './core[modbus]' -e './addon[png]'
 	@touch $@
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser broker
+
+# Community planning's tests and demo run a real mosquitto (Debian's package): installed with
+# apt-get when run as root, else a note says how (the community tests fail without it).
+broker:
+	@if command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; then \
+	  :; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: no mosquitto: the community tests need it (sudo apt-get install mosquitto)." >&2; \
+	else \
+	  echo "Installing Debian's mosquitto (the MQTT broker of the community tests and demo)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends mosquitto; \
+	fi
 
 # The browser test and `make screenshots` drive the system's Chromium with Playwright
 # (Playwright's own browser download is never used). Missing: installed with apt-get when run

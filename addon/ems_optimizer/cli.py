@@ -184,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_cli.register(subparsers)
     importlib.import_module("ems_optimizer.simulate_cli").register(subparsers)
+    importlib.import_module("ems_optimizer.community.cli").register(subparsers)
 
     try:
         forecast_cli = importlib.import_module("ems_optimizer.forecast.cli")

@@ -25,8 +25,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from ems_core.contract import ContractError, validate_plan, validate_scenario
+from ems_core.contract import (
+    MAX_MESSAGE_LENGTH,
+    ContractError,
+    validate_plan,
+    validate_scenario,
+)
 
+from .community.member import CommunityLink
+from .community.protocol import COMMUNITY_HORIZON_STEPS, COMMUNITY_STEP_MINUTES
 from .forecast import ForecastConfig, forecast
 from .forecast.backtest import yesterday_errors
 from .forecast.core import Site
@@ -56,6 +63,8 @@ from .runs import RunStore
 from .settings import Settings
 
 LOGGER = logging.getLogger("ems_optimizer.serve")
+# A community plans every home on one step grid: a quarter hour, a day ahead.
+COMMUNITY_HORIZON_HOURS = COMMUNITY_HORIZON_STEPS * COMMUNITY_STEP_MINUTES // 60
 
 RUN_OFFSET_S = 5.0  # run a few seconds after the quarter hour: HA's problem starts on it
 RETRY_INITIAL_S = 5.0
@@ -163,6 +172,7 @@ class Service:
         *,
         now: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], Any] | None = None,
+        community: CommunityLink | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
@@ -188,6 +198,7 @@ class Service:
         self._auth_logged = False
         self._failures = 0
         self._failure_kind: str | None = None  # warned once per kind in a row
+        self.community: CommunityLink | None = community
 
     # --- control ------------------------------------------------------------------------------
 
@@ -295,8 +306,10 @@ class Service:
             scenario, notes = adapt_scenario(
                 problem["scenario"],
                 objective=self.settings.objective_override,
-                step_minutes=self.settings.step_override,
-                horizon_hours=self.settings.horizon_override,
+                step_minutes=self.settings.step_override
+                or (COMMUNITY_STEP_MINUTES if self.community else None),
+                horizon_hours=self.settings.horizon_override
+                or (COMMUNITY_HORIZON_HOURS if self.community else None),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise RoundError(f"Home Assistant's problem cannot be used: {_short(err)}") from None
@@ -307,14 +320,7 @@ class Service:
         except ContractError as err:
             raise RoundError(f"the scenario is not valid: {err}") from None
         previous = self.last_plan
-        result = plan(
-            scenario,
-            previous,
-            PlanOptions(
-                solver=SolverSettings(time_limit_s=self.settings.solver_time_limit_s),
-                replace_threshold_eur=self.settings.replan_threshold_cents / 100,
-            ),
-        )
+        result = self._plan(checked, previous)
         result = self._with_warnings(result, [*notes, *inputs.warnings])
         if inputs.accuracy:
             result["forecast"] = inputs.accuracy
@@ -346,6 +352,30 @@ class Service:
         self.last_plan = result
         self._log_report(reason, result, path, elapsed)
         return Outcome.PUSHED
+
+    def _plan(self, scenario: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+        """The community's plan for the home, else the home's own (saying why alone)."""
+        exchange = self.community.exchange(scenario) if self.community else None
+        if exchange is not None and exchange.plan is not None:
+            return exchange.plan
+        result = plan(
+            scenario,
+            previous,
+            PlanOptions(
+                solver=SolverSettings(time_limit_s=self.settings.solver_time_limit_s),
+                replace_threshold_eur=self.settings.replan_threshold_cents / 100,
+            ),
+        )
+        if exchange is not None:
+            LOGGER.warning("planning alone: %s", exchange.reason)
+            result["community"] = {
+                "name": self.settings.community_name,
+                "state": "alone",
+                "members": None,
+                "round": None,
+                "reason": (exchange.reason or "")[:MAX_MESSAGE_LENGTH],
+            }
+        return result
 
     @staticmethod
     def _with_warnings(result: dict[str, Any], extra: list[dict[str, Any]]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ EXIT_BAD_SETTINGS = 2
 _FLAG_SETTINGS = (
     "ha_url",
     "token",
+    "community_wait_s",
     "config_entry_id",
     "objective",
     "step_minutes",
@@ -90,8 +91,26 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, Path | None]:
     flags = {name: getattr(args, name) for name in _FLAG_SETTINGS}
     if args.token_file:
         flags["token"] = read_token_file(args.token_file)
+    if args.community:
+        flags.update(_community_credentials(args.community))
     settings = settings_from(settings, flags, source="command line")
     return settings, options_file
+
+
+def _community_credentials(path: str) -> dict[str, str]:
+    """The community settings from a credentials file (`ems-optimizer community setup`)."""
+    from .community.mqtt import Account, LinkError  # noqa: PLC0415
+
+    try:
+        account = Account.from_file(path)
+    except LinkError as err:
+        raise SettingsError(str(err)) from None
+    return {
+        "community_broker": account.broker,
+        "community_name": account.community,
+        "community_member": account.username,
+        "community_password": account.password,
+    }
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -157,7 +176,8 @@ def _serve(args: argparse.Namespace, settings: Settings, options_file: Path | No
         return EXIT_BAD_SETTINGS
     store = RunStore(runs_dir(settings, options_file), settings.keep_runs)
     client = HAClient(connection)
-    service = Service(settings, client, store)
+    community = _community(settings)
+    service = Service(settings, client, store, community=community)
 
     def stop(signum: int, frame: Any) -> None:
         del frame
@@ -176,6 +196,30 @@ def _serve(args: argparse.Namespace, settings: Settings, options_file: Path | No
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         client.close()
+        if community is not None:
+            community.stop()
+
+
+def _community(settings: Settings) -> Any:
+    """The home's link to its community, connecting in the background (None: no community)."""
+    if not settings.in_community:
+        return None
+    from .community.member import CommunityLink  # noqa: PLC0415
+    from .community.mqtt import Account  # noqa: PLC0415
+
+    account = Account(
+        settings.community_broker,
+        settings.community_name,
+        settings.community_member,
+        settings.community_password,
+    )
+    link = CommunityLink(account, settings.community_wait_s)
+    if not link.start():
+        logging.getLogger("ems_optimizer.serve").warning(
+            "not connected to the community's broker %s yet: planning alone until it answers",
+            settings.community_broker,
+        )
+    return link
 
 
 def register(subparsers: Any) -> None:
@@ -227,4 +271,10 @@ def register(subparsers: Any) -> None:
         "--fallback-load-w", dest="fallback_load_w", type=int, help="flat load without history"
     )
     s.add_argument("--log-level", dest="log_level", choices=LOG_LEVELS)
+    s.add_argument(
+        "--community",
+        metavar="CREDENTIALS",
+        help="plan with a community: this home's credentials file (community setup)",
+    )
+    s.add_argument("--community-wait-s", dest="community_wait_s", type=int, help="default 240")
     s.set_defaults(func=cmd_serve)

@@ -48,6 +48,17 @@ class Settings:
     token: str = field(default="", repr=False)  # never in a log line or a traceback
     config_entry_id: str = ""
     runs_dir: str = ""  # empty: /data/runs in the add-on, .ems-runs standalone
+    # A community (all four set): plan with the neighbours through its coordinator.
+    community_broker: str = ""  # mqtt://host:port or mqtts://host:port
+    community_name: str = ""
+    community_member: str = ""  # this home's member name = its user name on the broker
+    community_password: str = field(default="", repr=False)
+    community_wait_s: int = 240  # no plan from the coordinator by then: plan alone
+
+    @property
+    def in_community(self) -> bool:
+        """Whether the home plans with a community."""
+        return bool(self.community_broker and self.community_name and self.community_member)
 
     @property
     def objective_override(self) -> str | None:
@@ -79,6 +90,7 @@ _RANGES: dict[str, tuple[int, int]] = {
     "history_days": (1, 60),
     "keep_runs": (1, 10000),
     "fallback_load_w": (0, 100000),
+    "community_wait_s": (10, 900),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "objective": OBJECTIVE_CHOICES,

@@ -34,6 +34,8 @@ from ems_core.contract import (
 )
 
 PROTOCOL_VERSION = 1
+COMMUNITY_STEP_MINUTES = 15  # every member's problem: 96 steps of 15 minutes
+COMMUNITY_HORIZON_STEPS = 96
 ROOT = "ems"
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 # Names a member cannot take: they are topics of their own, or the coordinator's and viewer's.
@@ -191,7 +193,12 @@ def read_problem(member: str, payload: bytes, *, step_minutes: int, horizon_step
 class Intake:
     """The latest problem of each member, and the rule that keeps replays out."""
 
-    def __init__(self, *, step_minutes: int = 15, horizon_steps: int = 96) -> None:
+    def __init__(
+        self,
+        *,
+        step_minutes: int = COMMUNITY_STEP_MINUTES,
+        horizon_steps: int = COMMUNITY_HORIZON_STEPS,
+    ) -> None:
         self.step_minutes = step_minutes
         self.horizon_steps = horizon_steps
         self.problems: dict[str, Problem] = {}

@@ -102,6 +102,12 @@ def fixed_net(scenario: Scenario) -> list[float]:
     return [load - pv for load, pv in zip(scenario["load_w"], scenario["pv_w"], strict=True)]
 
 
+def _checked_net(net: list[float], steps: int) -> list[float]:
+    if len(net) != steps or not all(math.isfinite(x) for x in net):
+        raise ValueError(f"load and PV need {steps} finite values")
+    return net
+
+
 def solve_member(
     scenario: Scenario, shared: Shared | None, time_limit_s: float
 ) -> tuple[Plan | None, str | None]:
@@ -134,10 +140,15 @@ class _Round:
         self.steps = first["horizon_steps"]
         self.dt_h = first["step_minutes"] / 60
         self.weights = community_weights(scenarios.values(), settings.objective)
-        self.net = {ident: fixed_net(s) for ident, s in scenarios.items()}
-        self.total = [sum(n[t] for n in self.net.values()) for t in range(self.steps)]
         self.plans: dict[str, Plan] = {}
         self.failed: dict[str, str] = {}
+        self.net: dict[str, list[float]] = {}
+        for ident, scenario in scenarios.items():
+            try:
+                self.net[ident] = _checked_net(fixed_net(scenario), self.steps)
+            except (TypeError, ValueError, KeyError) as err:
+                self.failed[ident] = f"unusable problem: {err}"[:300]
+        self.total = [sum(n[t] for n in self.net.values()) for t in range(self.steps)]
         self.solves = 0
 
     def objective(self, total: list[float] | None = None) -> float:
@@ -211,7 +222,7 @@ def run_round(
         raise ValueError("a round needs at least one member")
     began = time.perf_counter()
     state = _Round(scenarios, settings)
-    order = sorted(scenarios, key=lambda i: (-flexibility(scenarios[i]), i))
+    order = sorted(state.net, key=lambda i: (-flexibility(scenarios[i]), i))
     state.sweep(order, executor, workers, first=True)
     history = [state.objective()]
     passes = 1

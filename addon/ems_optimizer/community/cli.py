@@ -1,0 +1,110 @@
+"""`ems-optimizer community …`: the coordinator, and a community's broker files."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+import signal
+import sys
+from typing import Any
+
+from .protocol import check_name
+
+EXIT_OK, EXIT_BAD_SETTINGS = 0, 2
+
+
+def _account(args: argparse.Namespace) -> Any:
+    from .mqtt import Account  # noqa: PLC0415
+
+    if args.credentials:
+        return Account.from_file(args.credentials)
+    if not (args.broker and args.community and args.username):
+        raise ValueError("give --credentials FILE, or --broker, --community and --username")
+    password = Path(args.password_file).read_text().strip() if args.password_file else ""
+    return Account(args.broker, args.community, args.username, password)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the coordinator until SIGTERM/SIGINT."""
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    from .coordinator import Coordinator, CoordinatorSettings  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        account = _account(args)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    settings = CoordinatorSettings(
+        objective=args.objective,
+        collect_s=args.collect_s,
+        workers=args.workers,
+        budget_s=args.budget_s,
+    )
+    with ProcessPoolExecutor(args.workers) as executor:
+        coordinator = Coordinator(account, settings, executor=executor)
+
+        def stop(signum: int, frame: Any) -> None:
+            del signum, frame
+            coordinator.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, stop)
+        return coordinator.serve()
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Write a community's mosquitto files and credentials."""
+    from .broker import BrokerError, setup_community  # noqa: PLC0415
+
+    members = [m.strip() for m in args.members.split(",") if m.strip()]
+    try:
+        check_name(args.community, "community")
+        setup = setup_community(Path(args.out), args.community, members, args.port)
+    except (ValueError, BrokerError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    print(f"wrote {setup.folder}/mosquitto.conf, passwd, acl and credentials/ for "
+          f"{len(members)} members, the coordinator and the viewer")  # fmt: skip
+    print(f"start the broker:  mosquitto -c {setup.folder}/mosquitto.conf")
+    return EXIT_OK
+
+
+def register(subparsers: Any) -> None:
+    """Add `community serve` and `community setup`."""
+    community = subparsers.add_parser(
+        "community", help="neighbours plan together over MQTT (coordinator, broker files)"
+    )
+    commands = community.add_subparsers(dest="community_command", required=True)
+    serve = commands.add_parser(
+        "serve",
+        help="the community's coordinator: collect problems, solve rounds, send plans",
+        description="Collects each member's problem from ems/<community>/<member>/problem, "
+        "solves the community (every quarter hour, and when a problem changes) and sends each "
+        "member its plan; the summary goes to ems/<community>/summary.",
+    )
+    serve.add_argument("--credentials", help="a credentials JSON file (community setup)")
+    serve.add_argument("--broker", help="mqtt://host:port or mqtts://host:port")
+    serve.add_argument("--community", help="the community's name")
+    serve.add_argument("--username", help="the coordinator's user name on the broker")
+    serve.add_argument("--password-file", dest="password_file", help="a file with the password")
+    serve.add_argument("--objective", choices=("import", "cost"), default="import")
+    serve.add_argument("--collect-s", dest="collect_s", type=float, default=30.0)
+    serve.add_argument("--workers", type=int, default=2, help="processes solving members")
+    serve.add_argument("--budget-s", dest="budget_s", type=float, default=45.0)
+    serve.add_argument("--log-level", dest="log_level", default="info",
+                       choices=("debug", "info", "warning", "error"))  # fmt: skip
+    serve.set_defaults(func=cmd_serve)
+    setup = commands.add_parser(
+        "setup", help="write mosquitto.conf, passwd, acl and one credentials file per account"
+    )
+    setup.add_argument("--community", required=True)
+    setup.add_argument("--members", required=True, help="member names, comma separated")
+    setup.add_argument("--out", required=True, help="the folder to write")
+    setup.add_argument("--port", type=int, default=1883)
+    setup.set_defaults(func=cmd_setup)

@@ -1,0 +1,271 @@
+"""The community's coordinator: collects the members' problems, solves rounds, sends plans.
+
+A round starts `collect_s` after the first new problem since the last round (members publish
+within seconds of each other after each quarter hour), with every member whose problem starts
+at the newest start; each gets its plan on its own topic and a status. Then the members' plans
+on their own are computed for the summary's "gain from planning together" and the summary is
+sent again. A refused problem is answered on the member's status topic with its code; it never
+stops the community.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from ems_core.contract import Plan, format_time
+
+from .mqtt import Account, Link
+from .protocol import (
+    ACCEPTED,
+    COMMUNITY_STEP_MINUTES,
+    FAILED,
+    PLANNED,
+    REJECTED,
+    Intake,
+    Problem,
+    ProblemRefused,
+    coordinator_topic,
+    dumps,
+    member_of,
+    plan_topic,
+    problem_topic,
+    status_message,
+    status_topic,
+    summary_topic,
+)
+from .rounds import (
+    RoundResult,
+    RoundSettings,
+    community_objective,
+    community_weights,
+    plan_alone,
+    run_round as solve_round,
+)
+from .summary import build_summary
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """Now, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CoordinatorSettings:
+    """How the coordinator runs."""
+
+    objective: str = "import"
+    collect_s: float = 30.0  # after the first new problem, wait this long for the others
+    workers: int = 2
+    budget_s: float = 45.0
+    member_time_limit_s: float = 5.0
+
+
+class Coordinator:
+    """One community's coordinator on one broker connection."""
+
+    def __init__(
+        self,
+        account: Account,
+        settings: CoordinatorSettings | None = None,
+        *,
+        executor: Executor | None = None,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.account = account
+        self.community = account.community
+        self.settings = settings or CoordinatorSettings()
+        self.executor = executor
+        self.now = now
+        self.intake = Intake()
+        self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self.changed_at: float | None = None  # monotonic time of the first change not solved
+        self.refused: dict[str, str] = {}  # member → code of its last refused problem
+        self.rounds = 0
+        self.last_summary: dict[str, Any] | None = None
+        self._baseline: Future[Any] | None = None
+        self._background = ThreadPoolExecutor(1, thread_name_prefix="ems-baseline")
+        self._stop = threading.Event()
+        self.link = Link(
+            account,
+            f"ems-coordinator-{self.community}",
+            [problem_topic(self.community, "+")],
+            lambda topic, payload, _retained: self.inbox.put((topic, payload)),
+            will=(coordinator_topic(self.community), b"offline"),
+            on_connect=self._announce,
+        )
+
+    # --- connection ---------------------------------------------------------------------------
+
+    def _announce(self) -> None:
+        self.link.publish(coordinator_topic(self.community), b"online", retain=True)
+
+    def start(self) -> bool:
+        """Connect (in the background); whether connected within the connect timeout."""
+        return self.link.start()
+
+    def stop(self) -> None:
+        """Say offline and disconnect."""
+        self._stop.set()
+        info = self.link.publish(coordinator_topic(self.community), b"offline", retain=True)
+        if self.link.connected.is_set():
+            try:
+                info.wait_for_publish(2.0)
+            except (RuntimeError, ValueError):
+                pass  # not sent: the broker sends the will instead when the link drops
+        self.link.stop()
+        self._background.shutdown(wait=False, cancel_futures=True)
+
+    # --- problems -----------------------------------------------------------------------------
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """One message on a problem topic: take it, or tell the member why not."""
+        member = member_of(self.community, topic, "problem")
+        if member is None:
+            return
+        if not payload:  # the member withdrew its problem
+            self.intake.forget(member)
+            return
+        try:
+            problem = self.intake.offer(member, payload, self.now())
+        except ProblemRefused as err:
+            _LOGGER.warning("problem of %s refused: %s", member, err)
+            self.refused[member] = err.code
+            self._status(member, REJECTED, code=err.code, message=err.message)
+            return
+        if problem is None:
+            return  # the same problem again (a re-delivery)
+        self.refused.pop(member, None)
+        self._status(member, ACCEPTED, sent=problem.sent, round_start=problem.start)
+        if self.changed_at is None:
+            self.changed_at = time.monotonic()
+
+    def _status(self, member: str, state: str, **fields: Any) -> None:
+        self.link.publish(
+            status_topic(self.community, member), status_message(state, **fields), retain=True
+        )
+
+    # --- rounds -------------------------------------------------------------------------------
+
+    def due(self) -> bool:
+        """Whether a round should run now."""
+        return (
+            self.changed_at is not None
+            and time.monotonic() - self.changed_at >= self.settings.collect_s
+        )
+
+    def run_round(self) -> RoundResult | None:
+        """Solve the newest round and publish its plans, statuses and summary."""
+        self.changed_at = None
+        start, members = self.intake.round_members()
+        if start is None or not members:
+            return None
+        scenarios = {m: p.scenario for m, p in members.items()}
+        settings = RoundSettings(
+            objective=self.settings.objective,
+            budget_s=self.settings.budget_s,
+            member_time_limit_s=self.settings.member_time_limit_s,
+        )
+        result = solve_round(scenarios, settings, self.executor, self.settings.workers)
+        self.rounds += 1
+        for member, problem in members.items():
+            self._send(member, problem, result, start)
+        summary = build_summary(
+            self.community,
+            start,
+            scenarios,
+            result.plans,
+            objective=self.settings.objective,
+            refused=self.refused,
+            round_s=result.elapsed_s,
+            passes=result.passes,
+            solved_at=self.now(),
+        )
+        self._publish_summary(summary)
+        _LOGGER.info(
+            "round %s: %d members, %d planned, community import %.1f kWh, %d passes, %.1f s",
+            format_time(start), len(members), len(result.plans), summary["import_kwh"],
+            result.passes, result.elapsed_s,
+        )  # fmt: skip
+        if not self._stop.is_set():
+            self._baseline = self._background.submit(self._with_baseline, summary, scenarios)
+        return result
+
+    def _send(self, member: str, problem: Problem, result: RoundResult, start: datetime) -> None:
+        plan: Plan | None = result.plans.get(member)
+        if plan is None:
+            reason = result.failed.get(member, "no plan")
+            self._status(member, FAILED, code="no_plan", message=reason, sent=problem.sent)
+            return
+        plan = dict(plan)
+        plan["community"] = {
+            "name": self.community,
+            "state": "community",
+            "members": len(result.plans),
+            "round": format_time(start),
+            "reason": None,
+        }
+        self.link.publish(plan_topic(self.community, member), dumps(plan), retain=True)
+        self._status(member, PLANNED, sent=problem.sent, round_start=start)
+
+    def _with_baseline(self, summary: dict[str, Any], scenarios: dict[str, Any]) -> None:
+        """The members' plans on their own: the community's import without coordination."""
+        alone = plan_alone(scenarios, self.executor, self.settings.member_time_limit_s)
+        steps = summary and len(summary["net_w"])
+        net = [0.0] * steps
+        for ident, scenario in scenarios.items():
+            grid = alone[ident]["grid_w"] if ident in alone else [
+                load - pv for load, pv in zip(scenario["load_w"], scenario["pv_w"], strict=True)
+            ]  # fmt: skip
+            for t in range(steps):
+                net[t] += grid[t]
+        weights = community_weights(scenarios.values(), "import")
+        alone_kwh = round(community_objective(net, weights, COMMUNITY_STEP_MINUTES / 60), 3)
+        gain = round(alone_kwh - summary["import_kwh"], 3)
+        summary = {
+            **summary,
+            "alone_import_kwh": alone_kwh,
+            "gain_kwh": gain,
+            "gain_pct": round(100 * gain / alone_kwh, 1) if alone_kwh else None,
+        }
+        if not self._stop.is_set():
+            self._publish_summary(summary)
+
+    def _publish_summary(self, summary: dict[str, Any]) -> None:
+        self.last_summary = summary
+        self.link.publish(summary_topic(self.community), dumps(summary), retain=True)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def step(self, timeout_s: float = 1.0) -> None:
+        """Handle what arrived (waiting up to `timeout_s` for it), then a round if one is due."""
+        try:
+            topic, payload = self.inbox.get(timeout=timeout_s)
+            self.handle(topic, payload)
+            while True:
+                topic, payload = self.inbox.get_nowait()
+                self.handle(topic, payload)
+        except queue.Empty:
+            pass
+        if self.due() and not self._stop.is_set():
+            try:
+                self.run_round()
+            except Exception:
+                _LOGGER.exception("the round failed; the next change starts another")
+
+    def serve(self) -> int:
+        """Run until stop(); 0."""
+        if not self.start():
+            _LOGGER.warning("not connected to %s yet: still trying", self.account.broker)
+        while not self._stop.is_set():
+            self.step()
+        return 0

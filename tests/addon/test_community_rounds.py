@@ -1,0 +1,124 @@
+"""Community rounds without a broker: the shared objective, coordination, intake, summary."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import math
+
+from community_helpers import CAR, NOW, STEPS, home, homes
+import pytest
+
+from ems_core.contract import validate_scenario
+from ems_optimizer.checker import check_plan
+from ems_optimizer.community.member import pseudonymise, restore_names
+from ems_optimizer.community.protocol import Intake, ProblemRefused, problem_message
+from ems_optimizer.community.rounds import (
+    RoundSettings,
+    community_objective,
+    community_weights,
+    plan_alone,
+    run_round,
+)
+from ems_optimizer.community.summary import build_summary
+from ems_optimizer.model.site import Shared
+from ems_optimizer.planner import plan
+
+
+def _checked(scenarios: dict) -> dict:
+    return {name: validate_scenario(s) for name, s in scenarios.items()}
+
+
+def test_a_member_plans_for_the_community_s_flow() -> None:
+    """Against a neighbour's surplus the car charges in it; alone at a flat price, at once."""
+    background = [-4000.0 if 8 <= t < 24 else 300.0 for t in range(STEPS)]
+    shared = Shared(background, [1.0] * STEPS, [0.0] * STEPS)
+    together = plan(home(appliances=[CAR]), shared=shared)
+    alone = plan(home(appliances=[CAR]))
+    car, car_alone = together["appliances"]["car"]["power_w"], alone["appliances"]["car"]["power_w"]
+    assert sum(car[8:24]) == pytest.approx(sum(car))
+    assert sum(car_alone[:2]) > 0
+    assert sum(car_alone[8:24]) < sum(car_alone)
+    assert check_plan(home(appliances=[CAR]), together) == []  # the home's constraints hold
+
+
+def test_bad_community_series_are_refused() -> None:
+    with pytest.raises(ValueError, match="background_w: needs 96 finite values"):
+        plan(home(), shared=Shared([0.0] * 95, [1.0] * STEPS, [0.0] * STEPS))
+    with pytest.raises(ValueError, match="background_w: needs 96 finite values"):
+        plan(home(), shared=Shared([math.nan] * STEPS, [1.0] * STEPS, [0.0] * STEPS))
+    with pytest.raises(ValueError, match="export_weight: must not exceed"):
+        plan(home(), shared=Shared([0.0] * STEPS, [0.1] * STEPS, [0.2] * STEPS))
+
+
+def test_a_round_never_does_worse_than_its_first_pass_and_beats_planning_alone() -> None:
+    scenarios = _checked(homes())
+    result = run_round(scenarios, RoundSettings(max_passes=4))
+    assert set(result.plans) == set(scenarios)
+    assert result.failed == {}
+    assert all(b <= a + 1e-9 for a, b in zip(result.history, result.history[1:], strict=False))
+    alone = plan_alone(scenarios)
+    net_alone = [sum(p["grid_w"][t] for p in alone.values()) for t in range(STEPS)]
+    weights = community_weights(scenarios.values(), "import")
+    assert result.objective < community_objective(net_alone, weights, 0.25) - 5
+    for name, scenario in scenarios.items():
+        assert check_plan(scenario, result.plans[name]) == []
+
+
+def test_one_member_that_cannot_be_planned_does_not_stop_the_round() -> None:
+    scenarios = _checked(homes())
+    scenarios["broken"] = {**scenarios["ev"], "load_w": "not a series"}  # passed intake somehow
+    result = run_round(scenarios)
+    assert set(result.plans) == {"sunny", "ev", "battery"}
+    assert "broken" in result.failed
+
+
+def test_cost_weights_are_the_members_mean_with_export_at_most_import() -> None:
+    a = home(import_price_eur_per_kwh=[0.1] * STEPS, export_price_eur_per_kwh=[0.3] * STEPS)
+    b = home(import_price_eur_per_kwh=[0.3] * STEPS, export_price_eur_per_kwh=[0.1] * STEPS)
+    w_in, w_out = community_weights(_checked({"a": a, "b": b}).values(), "cost")
+    assert w_in == [pytest.approx(0.2)] * STEPS
+    assert w_out == [pytest.approx(0.2)] * STEPS  # 0.2 mean, clipped to the import weight
+
+
+def test_the_intake_keeps_the_newest_problem_and_refuses_replays() -> None:
+    intake = Intake()
+    first = problem_message("ev", homes()["ev"], NOW)
+    taken = intake.offer("ev", first, NOW)
+    assert taken is not None
+    assert taken.start.isoformat() == "2024-06-15T12:00:00+02:00"
+    assert intake.offer("ev", first, NOW) is None  # the same message again: nothing new
+    with pytest.raises(ProblemRefused) as refused:
+        intake.offer("ev", problem_message("ev", home(), NOW), NOW)
+    assert refused.value.code == "replayed"
+    later = problem_message("ev", home(start="2024-06-15T12:15:00+02:00"), NOW + timedelta(1 / 24))
+    assert intake.offer("ev", later, NOW + timedelta(minutes=61)) is not None
+    intake.offer("sunny", problem_message("sunny", homes()["sunny"], NOW), NOW + timedelta(hours=1))
+    start, members = intake.round_members()
+    assert start.isoformat() == "2024-06-15T12:15:00+02:00"
+    assert set(members) == {"ev"}  # sunny's problem is for an older round
+
+
+def test_appliance_names_stay_home() -> None:
+    scenario = homes()["ev"] | {"appliances": [CAR | {"id": "Tesla in the garage"}]}
+    shared, names = pseudonymise(scenario)
+    assert [a["id"] for a in shared["appliances"]] == ["a1"]
+    assert "Tesla" not in str(shared)
+    back = restore_names(plan(shared), names)
+    assert set(back["appliances"]) == {"Tesla in the garage"}
+    assert check_plan(scenario, back) == []
+
+
+def test_the_summary_adds_up() -> None:
+    scenarios = _checked(homes())
+    result = run_round(scenarios)
+    summary = build_summary(
+        "vilaine", NOW, scenarios, result.plans, objective="import", refused={"x": "stale"},
+        round_s=1.0, passes=result.passes, solved_at=NOW,
+    )  # fmt: skip
+    net = [sum(p["grid_w"][t] for p in result.plans.values()) for t in range(STEPS)]
+    assert summary["import_kwh"] == pytest.approx(sum(max(n, 0) for n in net) / 4000, abs=1e-3)
+    assert summary["production_kwh"] == pytest.approx(sum(homes()["sunny"]["pv_w"]) / 4000, 1e-3)
+    assert summary["members"] == summary["planned"] == 3
+    assert summary["member"]["ev"]["runs"][0]["type"] == "ev"
+    assert summary["member"]["battery"]["battery"] is True
+    assert summary["refused"] == {"x": "stale"}
