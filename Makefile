@@ -24,7 +24,7 @@ STAMP := $(VENV)/.installed
 # installed into .venv as editable packages, in one resolution (the add-on requires the core).
 STAMP_INPUTS := requirements.txt requirements-test.txt core/pyproject.toml addon/pyproject.toml
 
-.PHONY: vendor help setup browser broker test lint format demo screenshots bench-modbus bench-optimizer bench-closed-loop bench-grid clean distclean
+.PHONY: bench-community vendor help setup browser broker test lint format demo screenshots bench-modbus bench-optimizer bench-closed-loop bench-grid clean distclean
 
 help:
 	@echo "make demo          simulator + Home Assistant with ems + optimizer add-on (Ctrl-C stops)"
@@ -36,6 +36,7 @@ help:
 	@echo "make bench-optimizer  MILP build+solve times and costs on benchmarks/scenarios"
 	@echo "make bench-closed-loop  closed-loop simulation (forecast, plan, execute) on 14 days of shared data: cost, value captured, flapping"
 	@echo "make bench-grid    grid support on the simulator: response times (t90) and tracking of P(f) and Q(V)"
+	@echo "make bench-community  community rounds at 10/100/1000/5000 members: time, import alone vs together, gap"
 	@echo "make setup         create/update .venv (Python 3.13), and make Chromium available"
 	@echo "make browser       install Debian's chromium if missing (as root, with apt-get)"
 	@echo "make clean         remove caches and .demo/  (distclean also removes .venv)"
@@ -157,3 +158,6 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+bench-community: setup
+	$(PY) benchmarks/community.py

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import logging
@@ -118,10 +119,9 @@ class Coordinator:
         self._stop.set()
         info = self.link.publish(coordinator_topic(self.community), b"offline", retain=True)
         if self.link.connected.is_set():
-            try:
+            # not sent: the broker sends the will instead when the link drops
+            with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(2.0)
-            except (RuntimeError, ValueError):
-                pass  # not sent: the broker sends the will instead when the link drops
         self.link.stop()
         self._background.shutdown(wait=False, cancel_futures=True)
 
