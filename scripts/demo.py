@@ -262,6 +262,7 @@ E = {
     "limit_reason": "sensor.demo_site_limit_reason",
     "setpoint": "sensor.demo_site_battery_setpoint",
     "plan_status": "sensor.demo_site_plan_status",
+    "planning": "sensor.demo_site_planning",
     "load_forecast_method": "sensor.demo_site_load_forecast_method",
     "pv_forecast_method": "sensor.demo_site_pv_forecast_method",
     "plan_age": "sensor.demo_site_plan_age",
@@ -696,8 +697,8 @@ def _yaml_str(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid YAML scalar
 
 
-def write_config(config_dir: Path, port: int) -> None:
-    """Write a fresh Home Assistant config dir with ems, the relays and the dashboard."""
+def write_config(config_dir: Path, port: int, *, community: bool = False) -> None:
+    """Write a fresh Home Assistant config dir with ems, the relays and the dashboard(s)."""
     if config_dir.exists():
         shutil.rmtree(config_dir)
     (config_dir / "custom_components").mkdir(parents=True)
@@ -731,6 +732,7 @@ def write_config(config_dir: Path, port: int) -> None:
         "      icon: mdi:home-lightning-bolt",
         "      show_in_sidebar: true",
         f"      filename: dashboards/{DASHBOARD_FILE.name}",
+        *(community_dashboard(config_dir) if community else []),
         "# The appliances' relays: the simulator has none, so helpers stand in for them.",
         "input_boolean:",
         *(
@@ -1083,6 +1085,7 @@ class Demo:
     procs: list[Proc]
     scada_port: int = 0
     echoes: list[LogEcho] = field(default_factory=list)
+    community: Any = None  # the community's broker setup, when the demo runs one
 
     @property
     def dashboard_url(self) -> str:
@@ -1244,7 +1247,10 @@ def start(args: argparse.Namespace, procs: list[Proc], *, sim_port: int | None =
     port = args.port or free_port(PREFERRED_HA_PORT)
     update_lock(work, f"http://{HOST}:{port}")
     config_dir = work / "config"
-    write_config(config_dir, port)
+    community = None
+    if not args.skip_ems and not args.no_addon and not args.no_community:
+        community = start_community(work, procs, args.timeout)
+    write_config(config_dir, port, community=community is not None)
     hass = Proc(
         "hass",
         [str(BIN / "hass"), "-c", str(config_dir), "--skip-pip", "--log-no-color"],
@@ -1273,11 +1279,145 @@ def start(args: argparse.Namespace, procs: list[Proc], *, sim_port: int | None =
     token_file.chmod(0o600)
     api.set_token(str(long_lived))
     demo = Demo(work, base, api, str(long_lived), "", {}, sim_port or 0, procs, [echo])
+    demo.community = community
     if not args.skip_ems:
         configure_ems(demo, args.timeout)
+        if community is not None:
+            add_mqtt_viewer(api, community)
         if not args.no_addon:
-            start_addon(demo)
+            home = work / "community" / "credentials" / f"{HOME_MEMBER}.json"
+            start_addon(demo, ["--community", str(home)] if community is not None else None)
     return demo
+
+
+# --------------------------------------------------------------------------------------------
+# The community: a broker, a coordinator, simulated neighbours; the demo's home is a member and
+# Home Assistant shows the community through MQTT discovery.
+
+COMMUNITY = "demo"
+HOME_MEMBER = "home"
+NEIGHBOURS = ("neighbour1", "neighbour2", "neighbour3", "plant")
+COMMUNITY_DASHBOARD_URL = "ems-community"
+COMMUNITY_DASHBOARD_FILE = "community.yaml"
+COMMUNITY_COLLECT_S = 5
+
+
+def community_data() -> Path | None:
+    """The shared data the neighbours are built from (None: no community in the demo)."""
+    folder = Path(os.environ.get("EMS_DATA_DIR") or ROOT.parent / "shared" / "data")
+    needed = ("household_fr_30min_2023-12_2024-09.csv", "price_fr_day_ahead_hourly_2015-2021.csv")
+    return folder if all((folder / name).is_file() for name in needed) else None
+
+
+def community_dashboard(config_dir: Path) -> list[str]:
+    """Write the community view's dashboard; its lines of configuration.yaml."""
+    from ems_optimizer.community.discovery import dashboard  # noqa: PLC0415
+
+    config = dashboard(COMMUNITY, [HOME_MEMBER, *NEIGHBOURS], LANGUAGE)
+    (config_dir / COMMUNITY_DASHBOARD_FILE).write_text(json.dumps(config, indent=2))
+    title = "Communauté (ems)" if LANGUAGE == "fr" else "Community (ems)"
+    return [
+        f"    {COMMUNITY_DASHBOARD_URL}:",
+        "      mode: yaml",
+        f"      title: {_yaml_str(title)}",
+        "      icon: mdi:home-group",
+        "      show_in_sidebar: true",
+        f"      filename: {COMMUNITY_DASHBOARD_FILE}",
+    ]
+
+
+def start_community(work: Path, procs: list[Proc], timeout: float) -> Any:
+    """mosquitto, the coordinator and the neighbours; the community's Setup (None: none)."""
+    from ems_optimizer.community.broker import (  # noqa: PLC0415
+        find_mosquitto,
+        local_config,
+        setup_community,
+    )
+
+    data = community_data()
+    mosquitto = find_mosquitto()
+    if data is None or mosquitto is None or find_mosquitto("mosquitto_passwd") is None:
+        print(
+            "demo: no community (needs mosquitto, `make setup` installs it, and the shared data)",
+            flush=True,
+        )
+        return None
+    folder = work / "community"
+    setup = setup_community(folder, COMMUNITY, [HOME_MEMBER, *NEIGHBOURS], free_port())
+    broker = Proc("mosquitto", [mosquitto, "-c", str(local_config(folder / "mosquitto.conf"))],
+                  work / "mosquitto.log", work, _clean_env())  # fmt: skip
+    procs.append(broker)
+    broker.start()
+    wait_for_port(broker, setup.port, timeout, "community: the broker")
+    credentials = folder / "credentials"
+    coordinator = Proc(
+        "coordinator",
+        [str(BIN / "ems-optimizer"), "community", "serve", "--credentials",
+         str(credentials / "coordinator.json"), "--collect-s", str(COMMUNITY_COLLECT_S),
+         "--language", LANGUAGE],
+        work / "coordinator.log", work, _clean_env(),
+    )  # fmt: skip
+    procs.append(coordinator)
+    coordinator.start()
+    neighbours = Proc(
+        "neighbours",
+        [str(BIN / "ems-optimizer"), "community", "members", "--credentials-dir",
+         str(credentials), "--members", ",".join(NEIGHBOURS), "--data", str(data)],
+        work / "neighbours.log", work, _clean_env(),
+    )  # fmt: skip
+    procs.append(neighbours)
+    neighbours.start()
+    print(
+        f"demo: community {COMMUNITY!r} on mqtt://{HOST}:{setup.port}: coordinator, "
+        f"{len(NEIGHBOURS)} simulated neighbours (logs: coordinator.log, neighbours.log)",
+        flush=True,
+    )
+    return setup
+
+
+def add_mqtt_viewer(api: Api, setup: Any) -> None:
+    """Home Assistant's MQTT integration on the community's broker, as its viewer."""
+    step = "community: start the MQTT config flow"
+    result = api.post("/api/config/config_entries/flow", step, {"handler": "mqtt"})
+    if result.get("type") == "menu":
+        step = "community: MQTT menu"
+        result = api.post(
+            f"/api/config/config_entries/flow/{result['flow_id']}", step,
+            {"next_step_id": "broker"},
+        )  # fmt: skip
+    data = {
+        "broker": HOST,
+        "port": setup.port,
+        "username": "viewer",
+        "password": setup.accounts["viewer"],
+    }
+    expect(result, step, "form", "broker", ("broker", "port", "username", "password"))
+    step = "community: submit the broker"
+    result = api.post(f"/api/config/config_entries/flow/{result['flow_id']}", step, data)
+    expect(result, step, "create_entry")
+
+
+def check_community(demo: Demo, timeout: float) -> str:
+    """The community view shows the round; the home plans with the community."""
+    step = "check: the community"
+    members = f"sensor.ems_community_{COMMUNITY}_members"
+
+    def seen() -> dict[str, Any] | None:
+        state = demo.api.state(members, step) or {}
+        planning = demo.api.state(E["planning"], step) or {}
+        value = state.get("state", "")
+        if _is_number(value) and float(value) >= 2 and planning.get("state") == "community":
+            return state
+        return None
+
+    state = wait_until(seen, timeout, step, demo.procs)
+    (config,) = demo.ws([{"type": "lovelace/config", "url_path": COMMUNITY_DASHBOARD_URL}], step)
+    states = demo.api.states(step)
+    if missing := sorted(dashboard_entities(config) - states.keys()):
+        raise DemoError(f"{step}: the community dashboard shows entities that do not exist: "
+                        f"{missing}")  # fmt: skip
+    gain = states.get(f"sensor.ems_community_{COMMUNITY}_gain", {}).get("state")
+    return f"{state['state']} members in the round, gain {gain} kWh"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1411,10 +1551,12 @@ def check(demo: Demo, timeout: float, *, plan: bool = True) -> str:
     mode = wait_until(mode_runs, 30, step, demo.procs)
     answer = check_voice(demo)
     scada = check_scada(demo)
+    community = check_community(demo, timeout) if demo.community is not None and plan else "off"
     return (
         f"{numeric} of {total} ems sensors are numeric; plan {status['state']}; "
         f"mode {mode['state']} (runs as {mode['attributes'].get('effective_mode')}); "
-        f"dashboard shows {shown} entities; Assist: {answer!r}; Modbus server: {scada}"
+        f"dashboard shows {shown} entities; Assist: {answer!r}; Modbus server: {scada}; "
+        f"community: {community}"
     )
 
 
@@ -1516,6 +1658,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, default=180, help="seconds allowed per phase")
     parser.add_argument("--no-addon", action="store_true", help="do not start the optimizer add-on")
+    parser.add_argument(
+        "--no-community",
+        action="store_true",
+        help="no community (mosquitto, coordinator, simulated neighbours, the community view)",
+    )
     parser.add_argument(
         "--skip-ems",
         action="store_true",

@@ -49,8 +49,12 @@ CHROMIUM_ARGS = [
 ]
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
-# The views of dashboards/ems.yaml and their screenshot files.
-VIEWS = (("site", "dashboard-site.png"), ("plan", "dashboard-plan.png"))
+# The views of dashboards/ems.yaml and of the community view, and their screenshot files.
+VIEWS = (
+    (demo.DASHBOARD_URL, "site", "dashboard-site.png"),
+    (demo.DASHBOARD_URL, "plan", "dashboard-plan.png"),
+    (demo.COMMUNITY_DASHBOARD_URL, "community", "dashboard-community.png"),
+)
 
 NUMBER = r"-?\d[\d,.]*"
 STATES_BAD = ("Unavailable", "Entity not available", "Configuration error", "Unknown")
@@ -117,6 +121,21 @@ KEY_CARDS = (
         bad=("No plan yet",),
     ),
     CardCheck("plan", "hui-calendar-card", "", r"20\d\d", bad=()),
+    # The community view (MQTT discovery): the round's figures, the gain, the demo's home.
+    CardCheck(
+        "community",
+        "hui-entities-card",
+        "The community, next 24 h",
+        rf"Members in the round \d+ .*Planned import \(24 h\) {NUMBER} kWh",
+    ),
+    CardCheck(
+        "community",
+        "hui-entities-card",
+        "Planning together",
+        rf"Import if each home planned alone {NUMBER} kWh Gain from planning together "
+        rf"{NUMBER} kWh",
+    ),
+    CardCheck("community", "hui-entities-card", "Member home", r"State in the round planned"),
 )
 
 # Collects the dashboard's cards (outermost hui-*-card elements, and ems's own ems-*-card) with
@@ -211,7 +230,7 @@ def login(page: Any, base: str, timeout_s: float) -> None:
     """Log in through Home Assistant's login page, as a person would."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: PLC0415
 
-    page.goto(f"{base}/{demo.DASHBOARD_URL}/{VIEWS[0][0]}")
+    page.goto(f"{base}/{VIEWS[0][0]}/{VIEWS[0][1]}")
     page.wait_for_url("**/auth/authorize**", timeout=timeout_s * 1000)
     page.locator('input[name="username"]').fill(demo.USERNAME)
     page.locator('input[name="password"]').fill(demo.PASSWORD)
@@ -244,8 +263,8 @@ def capture(
             context = browser.new_context(viewport=VIEWPORT, timezone_id="Europe/Paris")
             page = context.new_page()
             login(page, base, timeout_s)
-            for view, filename in VIEWS:
-                page.goto(f"{base}/{demo.DASHBOARD_URL}/{view}")
+            for url_path, view, filename in VIEWS:
+                page.goto(f"{base}/{url_path}/{view}")
                 if "/auth/" in page.url:
                     raise ScreenshotError(f"{view}: sent back to the login page ({page.url})")
                 deadline = time.monotonic() + timeout_s

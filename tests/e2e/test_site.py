@@ -292,7 +292,7 @@ def test_dashboard_in_a_browser(site: Site, tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    for _view, filename in screenshots.VIEWS:
+    for _url, _view, filename in screenshots.VIEWS:
         data = (out / filename).read_bytes()
         assert data.startswith(PNG)
         assert 20_000 < len(data) < 3_000_000, f"{filename}: {len(data)} bytes"

@@ -156,6 +156,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def local_config(config: Path) -> Path:
+    """A copy of `config` that runs mosquitto as the current user, beside it; its path.
+
+    Started as root, mosquitto switches to its own user, which cannot read the files here.
+    """
+    local = config.with_suffix(".local.conf")
+    local.write_text(f"user {getpass.getuser()}\n" + config.read_text())
+    return local
+
+
 class Mosquitto:
     """A mosquitto process on a configuration file (tests, the demo)."""
 
@@ -170,9 +180,7 @@ class Mosquitto:
         tool = find_mosquitto()
         if tool is None:
             raise BrokerError("mosquitto not found: install it (apt-get install mosquitto)")
-        # Started as root, mosquitto would switch to its own user, which cannot read our files.
-        local = self.config.with_suffix(".local.conf")
-        local.write_text(f"user {getpass.getuser()}\n" + self.config.read_text())
+        local = local_config(self.config)
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [tool, "-c", str(local)], stdout=out, stderr=out, env=dict(os.environ)

@@ -45,6 +45,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         collect_s=args.collect_s,
         workers=args.workers,
         budget_s=args.budget_s,
+        discovery=args.discovery,
+        language=args.language,
     )
     with ProcessPoolExecutor(args.workers) as executor:
         coordinator = Coordinator(account, settings, executor=executor)
@@ -75,6 +77,29 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_members(args: argparse.Namespace) -> int:
+    """Simulated neighbours until SIGTERM/SIGINT."""
+    from .neighbours import Neighbours  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    names = [m.strip() for m in args.members.split(",") if m.strip()]
+    try:
+        runner = Neighbours(Path(args.credentials_dir), names, Path(args.data), args.wait_s)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+
+    def stop(signum: int, frame: Any) -> None:
+        del signum, frame
+        runner.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+    return runner.run()
+
+
 def register(subparsers: Any) -> None:
     """Add `community serve` and `community setup`."""
     community = subparsers.add_parser(
@@ -97,6 +122,10 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--collect-s", dest="collect_s", type=float, default=30.0)
     serve.add_argument("--workers", type=int, default=2, help="processes solving members")
     serve.add_argument("--budget-s", dest="budget_s", type=float, default=45.0)
+    serve.add_argument("--language", choices=("en", "fr"), default="en",
+                       help="of the community view's entity names (MQTT discovery)")  # fmt: skip
+    serve.add_argument("--no-discovery", dest="discovery", action="store_false",
+                       help="publish no MQTT discovery configs")  # fmt: skip
     serve.add_argument("--log-level", dest="log_level", default="info",
                        choices=("debug", "info", "warning", "error"))  # fmt: skip
     serve.set_defaults(func=cmd_serve)
@@ -108,3 +137,12 @@ def register(subparsers: Any) -> None:
     setup.add_argument("--out", required=True, help="the folder to write")
     setup.add_argument("--port", type=int, default=1883)
     setup.set_defaults(func=cmd_setup)
+    members = commands.add_parser(
+        "members",
+        help="simulated neighbours: synthetic homes that send their problems every quarter",
+    )
+    members.add_argument("--credentials-dir", required=True, help="community setup's credentials/")
+    members.add_argument("--members", required=True, help="member names, comma separated")
+    members.add_argument("--data", required=True, help="the shared data folder")
+    members.add_argument("--wait-s", dest="wait_s", type=float, default=120.0)
+    members.set_defaults(func=cmd_members)

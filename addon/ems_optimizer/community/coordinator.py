@@ -23,6 +23,7 @@ from typing import Any
 
 from ems_core.contract import Plan, format_time
 
+from .discovery import discovery_messages
 from .mqtt import Account, Link
 from .protocol import (
     ACCEPTED,
@@ -69,6 +70,9 @@ class CoordinatorSettings:
     workers: int = 2
     budget_s: float = 45.0
     member_time_limit_s: float = 5.0
+    discovery: bool = True  # the community view: Home Assistant's MQTT discovery
+    discovery_prefix: str = "homeassistant"
+    language: str = "en"  # of the discovered entities' names (en or fr)
 
 
 class Coordinator:
@@ -96,6 +100,7 @@ class Coordinator:
         self._baseline: Future[Any] | None = None
         self._background = ThreadPoolExecutor(1, thread_name_prefix="ems-baseline")
         self._stop = threading.Event()
+        self._announced: set[str] | None = None  # members whose discovery configs are out
         self.link = Link(
             account,
             f"ems-coordinator-{self.community}",
@@ -109,6 +114,21 @@ class Coordinator:
 
     def _announce(self) -> None:
         self.link.publish(coordinator_topic(self.community), b"online", retain=True)
+        self._announced = None  # a restarted broker may have lost its retained configs
+
+    def _discover(self, members: list[str]) -> None:
+        """Publish the community view's discovery configs (again for every new member)."""
+        if not self.settings.discovery:
+            return
+        announced = self._announced
+        if announced is not None and set(members) <= announced:
+            return
+        everyone = sorted((announced or set()) | set(members))
+        for topic, payload in discovery_messages(
+            self.community, everyone, self.settings.language, self.settings.discovery_prefix
+        ):
+            self.link.publish(topic, payload, retain=True)
+        self._announced = set(everyone)
 
     def start(self) -> bool:
         """Connect (in the background); whether connected within the connect timeout."""
@@ -177,6 +197,7 @@ class Coordinator:
         )
         result = solve_round(scenarios, settings, self.executor, self.settings.workers)
         self.rounds += 1
+        self._discover(list(members))
         for member, problem in members.items():
             self._send(member, problem, result, start)
         summary = build_summary(

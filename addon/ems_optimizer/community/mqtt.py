@@ -100,6 +100,7 @@ class Link:
         self.handler = handler
         self.on_connect_hook = on_connect
         self.connected = threading.Event()
+        self._stopping = False
         self.refused: str | None = None  # the broker's reason when it refused us
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         client.username_pw_set(account.username, account.password)
@@ -123,6 +124,7 @@ class Link:
 
     def stop(self) -> None:
         """Disconnect (the will is not sent on a clean disconnect) and stop the thread."""
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -149,7 +151,7 @@ class Link:
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         del client, userdata, flags, props
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stopping:
             _LOGGER.warning("disconnected from %s (%s): reconnecting", self.account.broker, reason)
         self.connected.clear()
 

@@ -55,6 +55,7 @@ class RoundResult:
     solves: int
     elapsed_s: float
     history: list[float] = field(default_factory=list)  # the objective after each pass
+    pass_s: list[float] = field(default_factory=list)  # when each pass ended (s from the start)
 
 
 def community_weights(
@@ -225,6 +226,7 @@ def run_round(
     order = sorted(state.net, key=lambda i: (-flexibility(scenarios[i]), i))
     state.sweep(order, executor, workers, first=True)
     history = [state.objective()]
+    pass_s = [time.perf_counter() - began]
     passes = 1
     flexible = [i for i in order if flexibility(scenarios[i]) > 0 and i in state.plans]
     deadline = began + settings.budget_s
@@ -232,6 +234,7 @@ def run_round(
         changed = state.sweep(flexible, executor, workers, first=False, deadline=deadline)
         passes += 1
         history.append(state.objective())
+        pass_s.append(time.perf_counter() - began)
         if not changed:
             break
     elapsed = time.perf_counter() - began
@@ -245,6 +248,7 @@ def run_round(
         state.solves,
         elapsed,
         history,
+        pass_s,
     )
 
 

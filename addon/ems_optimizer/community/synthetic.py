@@ -12,6 +12,7 @@ Deterministic for a seed.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+import math
 from pathlib import Path
 import random
 from typing import Any
@@ -25,6 +26,7 @@ STEPS = 96
 GRID_FEE_EUR_PER_KWH = 0.13
 HOUSE_PV_KWP = 4.5  # the measured house's array
 PLANT_KWP_PER_MEMBER = 1.0
+PLANT_MAX_KWP = 250.0  # a larger community has several plants
 DISHWASHER_W = [1900, 1900, 150, 150, 100, 100, 1800, 250]  # ≈1.6 kWh in 2 h
 WASHER_W = [2000, 2000, 300, 300, 300, 300, 500, 200]  # ≈1.5 kWh in 2 h
 FIRST_DAY, LAST_DAY = (
@@ -82,8 +84,14 @@ def _appliances(start: datetime, rng: random.Random) -> list[dict[str, Any]]:
     return rng.sample(catalogue, count)
 
 
-def member(data: Data, day: datetime, rng: random.Random) -> dict[str, Any]:
-    """One home: its own load, maybe PV and a battery, 1–4 flexible appliances."""
+def member(
+    data: Data, day: datetime, rng: random.Random, start: datetime | None = None
+) -> dict[str, Any]:
+    """One home: its own load, maybe PV and a battery, 1–4 flexible appliances.
+
+    The series are the data's from `day`; the scenario starts at `start` (default `day`).
+    """
+    start = start or day
     other = day + timedelta(days=rng.randint(-30, 30) or 1)
     other = min(max(other, FIRST_DAY), LAST_DAY)
     scale = rng.uniform(0.5, 2.0)
@@ -95,7 +103,7 @@ def member(data: Data, day: datetime, rng: random.Random) -> dict[str, Any]:
     spot = data.prices(day)
     scenario: dict[str, Any] = {
         "version": 1,
-        "start": day.isoformat(timespec="seconds"),
+        "start": start.isoformat(timespec="seconds"),
         "step_minutes": 15,
         "horizon_steps": STEPS,
         "objective": "cost",
@@ -105,7 +113,7 @@ def member(data: Data, day: datetime, rng: random.Random) -> dict[str, Any]:
         "export_price_eur_per_kwh": spot,
         "grid": {"import_limit_w": 12000, "export_limit_w": 9000},
         "battery": None,
-        "appliances": _appliances(day, rng),
+        "appliances": _appliances(start, rng),
     }
     if rng.random() < 0.3:
         capacity = rng.choice([5000, 10000, 13500])
@@ -120,13 +128,14 @@ def member(data: Data, day: datetime, rng: random.Random) -> dict[str, Any]:
     return scenario
 
 
-def plant(data: Data, day: datetime, kwp: float) -> dict[str, Any]:
+def plant(data: Data, day: datetime, kwp: float, start: datetime | None = None) -> dict[str, Any]:
     """The community's PV plant: a member with production only."""
+    start = start or day
     pv = [round(x * kwp / HOUSE_PV_KWP, 1) for x in data.series("pv_w", day)]
     spot = data.prices(day)
     return {
         "version": 1,
-        "start": day.isoformat(timespec="seconds"),
+        "start": start.isoformat(timespec="seconds"),
         "step_minutes": 15,
         "horizon_steps": STEPS,
         "objective": "cost",
@@ -143,12 +152,43 @@ def plant(data: Data, day: datetime, kwp: float) -> dict[str, Any]:
 def community(
     folder: Path, day: str, members: int, *, seed: int = 0, with_plant: bool = True
 ) -> dict[str, dict[str, Any]]:
-    """`members` homes (ids home0001…) and, if asked, the plant ("plant"), noon to noon."""
+    """`members` homes (ids home0001…) and, if asked, 1 kWp of plant per member, noon to noon.
+
+    The plants ("plant", or "plant1", "plant2", … beyond 250 kWp) are members of their own.
+    """
     data = Data(folder)
     start = datetime.fromisoformat(day).replace(hour=12, tzinfo=PARIS)
     rng = random.Random(f"{day}/{seed}")
     width = max(4, len(str(members)))
     homes = {f"home{i + 1:0{width}d}": member(data, start, rng) for i in range(members)}
     if with_plant:
-        homes["plant"] = plant(data, start, PLANT_KWP_PER_MEMBER * members)
+        total = PLANT_KWP_PER_MEMBER * members
+        count = max(1, math.ceil(total / PLANT_MAX_KWP))
+        for index in range(count):
+            name = "plant" if count == 1 else f"plant{index + 1}"
+            homes[name] = plant(data, start, total / count)
+    return homes
+
+
+def neighbours(folder: Path, start: datetime, names: list[str], seed: int = 0) -> dict[str, Any]:
+    """Members `names` for a horizon starting at `start` (a live round), from the data's season.
+
+    The series come from the data's day of the same season at the same time of day ("plant" is
+    a 20 kWp plant); each name keeps its home from one round to the next (same seed).
+    """
+    data = Data(folder)
+    local = start.astimezone(PARIS)
+    if 3 <= local.month <= 9:
+        day = local.replace(year=2024, tzinfo=PARIS)
+    else:  # the data has March to September: winter plays early March
+        day = FIRST_DAY.replace(hour=local.hour, minute=local.minute) + timedelta(
+            days=local.day % 14
+        )
+    homes: dict[str, Any] = {}
+    for name in names:
+        rng = random.Random(f"{name}/{seed}")
+        if name == "plant":
+            homes[name] = plant(data, day, 20.0, start=local)
+        else:
+            homes[name] = member(data, day, rng, start=local)
     return homes
