@@ -1,3 +1,3 @@
 """ems optimizer add-on: plans the battery and the flexible appliances of a site."""
 
-__version__ = "0.1.1"
+__version__ = "0.2.0"
