@@ -5,7 +5,9 @@
 For each size, a synthetic community from the shared data (ems_optimizer.community.synthetic,
 one PV plant of 1 kWp per member among them) on one summer and one spring day:
 - round s: a coordinator's round (every member's MILP, coordinated, on a process pool);
-- import alone: the community's import when each home plans alone for its own objective (cost);
+- import alone: the community's import when each home plans alone for its own objective (cost
+  at the day-ahead price + grid fee), and when each home alone minimises its own import
+  (self-consumption at home: the gain that needs no coordination);
 - import round: the community's import after the round (objective `import`, ELFE's);
 - gap: against the joint MILP (every member in one model, same objective) where it solves
   within its time limit (small sizes), measured as the extra import of the round.
@@ -43,9 +45,10 @@ def main() -> None:
     parser.add_argument("--joint-limit-s", type=float, default=300.0)
     parser.add_argument("--budget-s", type=float, default=45.0)
     args = parser.parse_args()
-    print("| members | day | first pass s | round s | passes | solves | import alone kWh "
-          "| import 1st pass | import round kWh | gain | joint kWh (s) | gap |")  # fmt: skip
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| members | day | first pass s | round s | passes | solves | alone (cost) kWh "
+          "| alone (import) kWh | 1st pass kWh | round kWh | gain vs cost / import "
+          "| joint kWh (s) | gap |")  # fmt: skip
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with ProcessPoolExecutor(args.workers) as pool:
         for size in (int(x) for x in args.sizes.split(",")):
             for day in args.days.split(","):
@@ -57,10 +60,17 @@ def row(size: int, day: str, pool: ProcessPoolExecutor, args: argparse.Namespace
     scenarios = {k: validate_scenario(v) for k, v in community(DATA, day, size).items()}
     weights = community_weights(scenarios.values(), "import")
     result = run_round(scenarios, RoundSettings(budget_s=args.budget_s), pool, args.workers)
-    alone = plan_alone(scenarios, pool)
     steps = len(result.net_w)
-    net_alone = [sum(p["grid_w"][t] for p in alone.values()) for t in range(steps)]
-    before = community_objective(net_alone, weights, 0.25)
+
+    def alone_import(objective: str | None) -> float:
+        homes = scenarios if objective is None else {
+            k: {**v, "objective": objective} for k, v in scenarios.items()
+        }  # fmt: skip
+        alone = plan_alone(homes, pool)
+        net = [sum(p["grid_w"][t] for p in alone.values()) for t in range(steps)]
+        return community_objective(net, weights, 0.25)
+
+    before, selfish = alone_import(None), alone_import("import")
     after = result.objective
     joint_text, gap_text = "—", "—"
     if size <= args.joint_up_to:
@@ -74,8 +84,8 @@ def row(size: int, day: str, pool: ProcessPoolExecutor, args: argparse.Namespace
             gap_text = f"{100 * (after - best) / best:.2f} %"
     print(
         f"| {size} | {day} | {result.pass_s[0]:.1f} | {result.elapsed_s:.1f} | {result.passes} "
-        f"| {result.solves} | {before:.1f} | {result.history[0]:.1f} | {after:.1f} "
-        f"| {100 * (before - after) / before:.1f} % "
+        f"| {result.solves} | {before:.1f} | {selfish:.1f} | {result.history[0]:.1f} | {after:.1f} "
+        f"| {100 * (before - after) / before:.1f} % / {100 * (selfish - after) / selfish:.1f} % "
         f"| {joint_text} | {gap_text} |",
         flush=True,
     )

@@ -354,10 +354,11 @@ class Service:
         return Outcome.PUSHED
 
     def _plan(self, scenario: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
-        """The community's plan for the home, else the home's own (saying why alone)."""
-        exchange = self.community.exchange(scenario) if self.community else None
-        if exchange is not None and exchange.plan is not None:
-            return exchange.plan
+        """The community's plan for the home, else the home's own (saying why alone).
+
+        The home plans alone first: the fallback is ready, and the community's plan is taken
+        only if it gives up nothing the home's own plan keeps.
+        """
         result = plan(
             scenario,
             previous,
@@ -366,6 +367,9 @@ class Service:
                 replace_threshold_eur=self.settings.replan_threshold_cents / 100,
             ),
         )
+        exchange = self.community.exchange(scenario, result) if self.community else None
+        if exchange is not None and exchange.plan is not None:
+            return exchange.plan
         if exchange is not None:
             LOGGER.warning("planning alone: %s", exchange.reason)
             result["community"] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 import math
 
 from community_helpers import CAR, NOW, STEPS, home, homes
@@ -90,12 +90,39 @@ def test_the_intake_keeps_the_newest_problem_and_refuses_replays() -> None:
     with pytest.raises(ProblemRefused) as refused:
         intake.offer("ev", problem_message("ev", home(), NOW), NOW)
     assert refused.value.code == "replayed"
-    later = problem_message("ev", home(start="2024-06-15T12:15:00+02:00"), NOW + timedelta(1 / 24))
-    assert intake.offer("ev", later, NOW + timedelta(minutes=61)) is not None
-    intake.offer("sunny", problem_message("sunny", homes()["sunny"], NOW), NOW + timedelta(hours=1))
-    start, members = intake.round_members()
-    assert start.isoformat() == "2024-06-15T12:15:00+02:00"
-    assert set(members) == {"ev"}  # sunny's problem is for an older round
+    quarter = NOW + timedelta(minutes=15)
+    later = problem_message("ev", home(start="2024-06-15T12:15:00+02:00"), quarter)
+    assert intake.offer("ev", later, quarter) is not None
+    intake.offer("sunny", problem_message("sunny", homes()["sunny"], NOW), quarter)
+    start, members, others = intake.round_members(quarter)
+    assert start.astimezone(NOW.tzinfo) == datetime.fromisoformat("2024-06-15T12:15:00+02:00")
+    assert set(members) == {"ev"}
+    assert set(others) == {"sunny"}  # its problem is for the round before
+
+
+def test_the_intake_refuses_what_would_take_over_or_slow_the_rounds() -> None:
+    """A start off the current step (a member cannot make the round its own), too many
+    appliances, problems too close together, and whatever a hostile scenario trips."""
+    intake = Intake()
+
+    def refused(member: str, scenario: dict, sent: datetime = NOW) -> str:
+        with pytest.raises(ProblemRefused) as err:
+            intake.offer(member, problem_message(member, scenario, sent), NOW)
+        return err.value.code
+
+    assert refused("a", home(start="2099-01-01T00:00:00+00:00")) == "wrong_start"
+    assert refused("a", home(start="2024-06-15T12:00:01+02:00")) == "wrong_start"
+    assert refused("a", home(start="2024-06-15T13:00:00+02:00")) == "wrong_start"
+    cycles = [CAR | {"id": f"c{i}"} for i in range(51)]
+    assert refused("a", home(appliances=cycles)) == "too_many_appliances"
+    assert refused("a", home(appliances=[{"id": "x", "type": {}}])) == "bad_scenario"
+    assert intake.offer("a", problem_message("a", home(), NOW), NOW) is not None
+    assert refused("a", home(load_w=[1.0] * STEPS), NOW + timedelta(seconds=5)) == "too_soon"
+    # the next step's problem (a member's clock a little ahead) is taken, for its own round
+    ahead = problem_message("b", home(start="2024-06-15T12:15:00+02:00"), NOW)
+    assert intake.offer("b", ahead, NOW) is not None
+    intake.prune(NOW + timedelta(hours=2))
+    assert intake.problems == {}
 
 
 def test_appliance_names_stay_home() -> None:

@@ -2,7 +2,8 @@
 
 One credential per member (its user name is its member id), one for the coordinator and one for
 a viewer (a Home Assistant that shows the community). The ACL: a member writes only its problem
-and reads only its plan, its status, the summary and the coordinator's presence; only the
+and reads only its plan, its status and the coordinator's presence (not the summary, which
+shows every member's planned runs: that is for the viewer); only the
 coordinator reads every problem and writes plans, statuses, the summary and the discovery
 topics. `ems-optimizer community setup` writes these files for an installer's mosquitto.
 """
@@ -70,7 +71,6 @@ def acl_text(community: str, members: Iterable[str], prefix: str = DISCOVERY_PRE
             f"topic write {problem_topic(community, member)}",
             f"topic read {plan_topic(community, member)}",
             f"topic read {status_topic(community, member)}",
-            f"topic read {summary_topic(community)}",
             f"topic read {coordinator_topic(community)}",
         ]
     return "\n".join(lines) + "\n"

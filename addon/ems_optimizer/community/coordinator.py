@@ -56,6 +56,9 @@ from .summary import build_summary
 _LOGGER = logging.getLogger(__name__)
 
 
+MAX_MESSAGES_PER_STEP = 200
+
+
 def utc_now() -> datetime:
     """Now, aware, in UTC."""
     return datetime.now(UTC)
@@ -68,7 +71,9 @@ class CoordinatorSettings:
     objective: str = "import"
     collect_s: float = 30.0  # after the first new problem, wait this long for the others
     workers: int = 2
-    budget_s: float = 45.0
+    budget_s: float = 45.0  # later passes of a round stop here
+    deadline_s: float = 150.0  # members not reached by then plan alone (collect + this < wait)
+    min_gap_s: float = 30.0  # between the starts of two rounds, however often problems change
     member_time_limit_s: float = 5.0
     discovery: bool = True  # the community view: Home Assistant's MQTT discovery
     discovery_prefix: str = "homeassistant"
@@ -100,6 +105,9 @@ class Coordinator:
         self._baseline: Future[Any] | None = None
         self._background = ThreadPoolExecutor(1, thread_name_prefix="ems-baseline")
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # the summary: the round's thread and the baseline's
+        self._round_began: float | None = None  # monotonic
+        self._told: dict[str, str] = {}  # member → digest of the problem it was told about
         self._announced: set[str] | None = None  # members whose discovery configs are out
         self.link = Link(
             account,
@@ -160,7 +168,7 @@ class Coordinator:
         except ProblemRefused as err:
             _LOGGER.warning("problem of %s refused: %s", member, err)
             self.refused[member] = err.code
-            self._status(member, REJECTED, code=err.code, message=err.message)
+            self._status(member, REJECTED, code=err.code, message=err.message, sent=err.sent)
             return
         if problem is None:
             return  # the same problem again (a re-delivery)
@@ -177,28 +185,46 @@ class Coordinator:
     # --- rounds -------------------------------------------------------------------------------
 
     def due(self) -> bool:
-        """Whether a round should run now."""
+        """Whether a round should run now: problems changed a while ago, the last round too."""
+        now = time.monotonic()
         return (
             self.changed_at is not None
-            and time.monotonic() - self.changed_at >= self.settings.collect_s
+            and now - self.changed_at >= self.settings.collect_s
+            and (self._round_began is None or now - self._round_began >= self.settings.min_gap_s)
         )
 
     def run_round(self) -> RoundResult | None:
-        """Solve the newest round and publish its plans, statuses and summary."""
+        """Solve the current step's round and publish its plans, statuses and summary."""
         self.changed_at = None
-        start, members = self.intake.round_members()
-        if start is None or not members:
+        self._round_began = time.monotonic()
+        now = self.now()
+        self.intake.prune(now)
+        start, members, others = self.intake.round_members(now)
+        for member, problem in others.items():  # told once per problem
+            if self._told.get(member) != problem.digest:
+                self._told[member] = problem.digest
+                self._status(
+                    member, FAILED, code="not_in_round", sent=problem.sent,
+                    message=f"the problem starts {format_time(problem.start)}, the round "
+                    f"{format_time(start)}: is this home's clock right?",
+                )  # fmt: skip
+        if not members:
             return None
+        start = next(iter(members.values())).start  # as the members write it (their offset)
         scenarios = {m: p.scenario for m, p in members.items()}
         settings = RoundSettings(
             objective=self.settings.objective,
             budget_s=self.settings.budget_s,
+            deadline_s=self.settings.deadline_s,
             member_time_limit_s=self.settings.member_time_limit_s,
         )
         result = solve_round(scenarios, settings, self.executor, self.settings.workers)
-        self.rounds += 1
+        with self._lock:
+            self.rounds += 1
+            number = self.rounds
         self._discover(list(members))
         for member, problem in members.items():
+            self._told[member] = problem.digest
             self._send(member, problem, result, start)
         summary = build_summary(
             self.community,
@@ -211,14 +237,16 @@ class Coordinator:
             passes=result.passes,
             solved_at=self.now(),
         )
-        self._publish_summary(summary)
+        self._publish_summary(summary, number)
         _LOGGER.info(
             "round %s: %d members, %d planned, community import %.1f kWh, %d passes, %.1f s",
             format_time(start), len(members), len(result.plans), summary["import_kwh"],
             result.passes, result.elapsed_s,
         )  # fmt: skip
         if not self._stop.is_set():
-            self._baseline = self._background.submit(self._with_baseline, summary, scenarios)
+            self._baseline = self._background.submit(
+                self._with_baseline, summary, scenarios, number
+            )
         return result
 
     def _send(self, member: str, problem: Problem, result: RoundResult, start: datetime) -> None:
@@ -238,9 +266,26 @@ class Coordinator:
         self.link.publish(plan_topic(self.community, member), dumps(plan), retain=True)
         self._status(member, PLANNED, sent=problem.sent, round_start=start)
 
-    def _with_baseline(self, summary: dict[str, Any], scenarios: dict[str, Any]) -> None:
-        """The members' plans on their own: the community's import without coordination."""
-        alone = plan_alone(scenarios, self.executor, self.settings.member_time_limit_s)
+    def _with_baseline(
+        self, summary: dict[str, Any], scenarios: dict[str, Any], number: int
+    ) -> None:
+        """The members' plans on their own: the community's import without coordination.
+
+        Given up as soon as another round starts (that round's summary is the one to show).
+        """
+
+        def outdated() -> bool:
+            return self._stop.is_set() or self.rounds != number or self.changed_at is not None
+
+        alone = plan_alone(
+            scenarios,
+            self.executor,
+            self.settings.member_time_limit_s,
+            workers=self.settings.workers,
+            cancelled=outdated,
+        )
+        if outdated():
+            return
         steps = summary and len(summary["net_w"])
         net = [0.0] * steps
         for ident, scenario in scenarios.items():
@@ -258,23 +303,31 @@ class Coordinator:
             "gain_kwh": gain,
             "gain_pct": round(100 * gain / alone_kwh, 1) if alone_kwh else None,
         }
-        if not self._stop.is_set():
-            self._publish_summary(summary)
+        self._publish_summary(summary, number)
 
-    def _publish_summary(self, summary: dict[str, Any]) -> None:
-        self.last_summary = summary
-        self.link.publish(summary_topic(self.community), dumps(summary), retain=True)
+    def _publish_summary(self, summary: dict[str, Any], number: int) -> None:
+        """Publish a round's summary, unless a newer round's is out."""
+        with self._lock:
+            if number != self.rounds or self._stop.is_set():
+                return
+            self.last_summary = summary
+            self.link.publish(summary_topic(self.community), dumps(summary), retain=True)
 
     # --- the loop -----------------------------------------------------------------------------
 
     def step(self, timeout_s: float = 1.0) -> None:
-        """Handle what arrived (waiting up to `timeout_s` for it), then a round if one is due."""
+        """Handle what arrived, then a round if one is due.
+
+        It waits up to `timeout_s` for a first message and takes at most MAX_MESSAGES_PER_STEP:
+        a flood of messages cannot hold rounds back.
+        """
         try:
-            topic, payload = self.inbox.get(timeout=timeout_s)
-            self.handle(topic, payload)
-            while True:
-                topic, payload = self.inbox.get_nowait()
-                self.handle(topic, payload)
+            for index in range(MAX_MESSAGES_PER_STEP):
+                topic, payload = self.inbox.get(timeout=timeout_s if index == 0 else 0)
+                try:
+                    self.handle(topic, payload)
+                except Exception:
+                    _LOGGER.exception("a message on %s could not be handled: ignored", topic)
         except queue.Empty:
             pass
         if self.due() and not self._stop.is_set():

@@ -37,6 +37,7 @@ from .protocol import (
     plan_topic,
     problem_message,
     problem_topic,
+    relaxed,
     status_topic,
 )
 
@@ -117,7 +118,6 @@ class CommunityLink:
         self.link.stop()
 
     def _message(self, topic: str, payload: bytes, retained: bool) -> None:
-        del retained
         with self._changed:
             if topic == coordinator_topic(self.community):
                 self.coordinator_online = payload == b"online"
@@ -131,12 +131,23 @@ class CommunityLink:
                     return
                 if topic.endswith("/plan"):
                     self._plans = [*self._plans[-3:], data]
-                else:
-                    self._statuses = [*self._statuses[-3:], data]
+                else:  # a retained status is from before: it may not say which problem
+                    self._statuses = [*self._statuses[-3:], {**data, "_retained": retained}]
             self._changed.notify_all()
 
-    def exchange(self, scenario: Scenario) -> Exchange:
-        """Publish the home's problem and wait for its plan; why alone if none comes in time."""
+    def exchange(self, scenario: Scenario, alone: Plan | None = None) -> Exchange:
+        """Publish the home's problem and wait for its plan; why alone if none comes in time.
+
+        With the home's own plan (`alone`), a community plan that leaves out or reduces more of
+        what the home asked for than planning alone would is not taken. Never raises.
+        """
+        try:
+            return self._exchange(scenario, alone)
+        except Exception as err:  # a house is never without a plan: it plans alone
+            _LOGGER.exception("the exchange with the community failed")
+            return Exchange(None, f"the exchange with the community failed: {err}"[:300])
+
+    def _exchange(self, scenario: Scenario, alone: Plan | None) -> Exchange:
         if not self.link.connected.is_set():
             return Exchange(None, self._not_connected())
         shared, names = pseudonymise(scenario)
@@ -157,7 +168,7 @@ class CommunityLink:
         try:
             with self._changed:
                 while True:
-                    outcome = self._outcome(scenario, shared, names, sent)
+                    outcome = self._outcome(scenario, shared, names, sent, alone)
                     if outcome is not None:
                         return outcome
                     if deadline.is_set():
@@ -179,7 +190,12 @@ class CommunityLink:
         return f"not connected to the community's broker ({self.account.broker})"
 
     def _outcome(
-        self, scenario: Scenario, shared: Scenario, names: dict[str, str], sent: datetime
+        self,
+        scenario: Scenario,
+        shared: Scenario,
+        names: dict[str, str],
+        sent: datetime,
+        alone: Plan | None,
     ) -> Exchange | None:
         """The exchange once it is decided (a plan, a refusal, the coordinator away), else None."""
         if self.coordinator_online is False:
@@ -187,8 +203,9 @@ class CommunityLink:
         mine = [
             status
             for status in self._statuses
-            # a refusal of an unreadable message cannot say which problem it was
-            if status.get("problem_sent") in (None, format_time(sent))
+            if status.get("problem_sent") == format_time(sent)
+            # a refusal of an unreadable message cannot say which problem it was: a fresh one
+            or (status.get("problem_sent") is None and not status.get("_retained"))
         ]
         for status in mine:
             if status.get("state") in (REJECTED, FAILED):
@@ -201,22 +218,34 @@ class CommunityLink:
             return None
         for data in reversed(self._plans):
             if _start_of(data) == parse_time(scenario["start"]):
-                return self._take(data, scenario, shared, names)
+                return self._take(data, scenario, shared, names, alone)
         return None
 
     def _take(
-        self, data: dict[str, Any], scenario: Scenario, shared: Scenario, names: dict[str, str]
+        self,
+        data: dict[str, Any],
+        scenario: Scenario,
+        shared: Scenario,
+        names: dict[str, str],
+        alone: Plan | None,
     ) -> Exchange:
         """The community's plan if it keeps every promise of the home's scenario."""
         try:
             validate_plan(data, shared)
             result = validate_plan(restore_names(data, names), scenario)
+            problems = check_plan(scenario, result)
         except ContractError as err:
             return Exchange(None, f"the community's plan is not valid: {err}")
-        problems = check_plan(scenario, result)
+        except Exception as err:
+            return Exchange(None, f"the community's plan cannot be checked: {err}"[:300])
         if problems:
             return Exchange(
                 None, f"the community's plan breaks this home's constraints: {problems[0]}"
+            )
+        if alone is not None and not relaxed(result) <= relaxed(alone):
+            given_up = ", ".join(sorted(relaxed(result) - relaxed(alone)))
+            return Exchange(
+                None, f"the community's plan gives up more than this home alone: {given_up}"
             )
         return Exchange(result)
 

@@ -17,8 +17,9 @@ older than the last one taken, never stale, never from the future).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 import hashlib
 import json
 import re
@@ -26,6 +27,7 @@ from typing import Any
 
 from ems_core.contract import (
     MAX_JSON_BYTES,
+    MAX_SITE_APPLIANCES,
     ContractError,
     Scenario,
     format_time,
@@ -43,6 +45,7 @@ RESERVED = frozenset({"summary", "coordinator", "homeassistant", "viewer"})
 MAX_MESSAGE_BYTES = MAX_JSON_BYTES + 4096
 MAX_AGE = timedelta(hours=1)  # a problem sent longer ago is stale
 MAX_AHEAD = timedelta(minutes=5)  # clocks differ; a problem from further ahead is refused
+MIN_INTERVAL = timedelta(seconds=10)  # a member's problems: at most one per 10 s
 
 # The verdicts a member reads in its status topic.
 ACCEPTED = "accepted"
@@ -57,20 +60,25 @@ CODES = (
     "wrong_member",
     "bad_scenario",
     "wrong_grid",
+    "wrong_start",
+    "too_many_appliances",
+    "too_soon",
     "replayed",
     "stale",
     "from_future",
     "no_plan",
+    "not_in_round",
 )
 
 
 class ProblemRefused(ValueError):
     """A member's problem the coordinator does not take: `code` (see CODES) and why."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, sent: datetime | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.sent = sent  # when the refused problem was sent, if the message says
 
 
 def check_name(value: str, what: str) -> str:
@@ -180,14 +188,32 @@ def read_problem(member: str, payload: bytes, *, step_minutes: int, horizon_step
     try:
         scenario = validate_scenario(data.get("scenario"))
     except ContractError as err:
-        raise ProblemRefused("bad_scenario", str(err)[:300]) from None
+        raise ProblemRefused("bad_scenario", str(err)[:300], sent) from None
+    except Exception as err:
+        message = f"not a scenario ({type(err).__name__}: {err})"[:300]
+        raise ProblemRefused("bad_scenario", message, sent) from None
     if scenario["step_minutes"] != step_minutes or scenario["horizon_steps"] != horizon_steps:
         raise ProblemRefused(
             "wrong_grid",
             f"the community plans {horizon_steps} steps of {step_minutes} min; this problem has "
             f"{scenario['horizon_steps']} of {scenario['step_minutes']}",
+            sent,
+        )
+    if len(scenario["appliances"]) > MAX_SITE_APPLIANCES:
+        raise ProblemRefused(
+            "too_many_appliances",
+            f"{len(scenario['appliances'])} appliances, a home has at most {MAX_SITE_APPLIANCES}",
+            sent,
         )
     return Problem(member, sent, scenario, hashlib.sha256(payload).hexdigest())
+
+
+def quarter_of(moment: datetime, step_minutes: int = COMMUNITY_STEP_MINUTES) -> datetime:
+    """The start of the community step `moment` is in (UTC)."""
+    moment = moment.astimezone(UTC)
+    minutes = moment.hour * 60 + moment.minute
+    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start + timedelta(minutes=minutes - minutes % step_minutes)
 
 
 class Intake:
@@ -214,31 +240,68 @@ class Intake:
         last = self.problems.get(member)
         if last is not None and problem.digest == last.digest:
             return None
-        if last is not None and problem.sent <= last.sent:
+        sent = problem.sent
+        if last is not None and sent <= last.sent:
             raise ProblemRefused(
                 "replayed",
-                f"sent {format_time(problem.sent)}, not after the last one taken "
-                f"({format_time(last.sent)})",
+                f"sent {format_time(sent)}, not after the last one ({format_time(last.sent)})",
+                sent,
             )
-        if problem.sent < now - MAX_AGE:
-            raise ProblemRefused("stale", f"sent {format_time(problem.sent)}, over an hour ago")
-        if problem.sent > now + MAX_AHEAD:
+        if sent < now - MAX_AGE:
+            raise ProblemRefused("stale", f"sent {format_time(sent)}, over an hour ago", sent)
+        if sent > now + MAX_AHEAD:
             raise ProblemRefused(
-                "from_future", f"sent {format_time(problem.sent)}, ahead of the coordinator's clock"
+                "from_future", f"sent {format_time(sent)}, ahead of the coordinator's clock", sent
             )
+        if last is not None and sent < last.sent + MIN_INTERVAL:
+            raise ProblemRefused(
+                "too_soon", f"sent {(sent - last.sent).total_seconds():.0f} s after the last", sent
+            )
+        self._check_start(problem, now)
         self.problems[member] = problem
         return problem
+
+    def _check_start(self, problem: Problem, now: datetime) -> None:
+        """A horizon on the community's grid, starting in the current step (or next to it)."""
+        step = timedelta(minutes=self.step_minutes)
+        start, current = problem.start, quarter_of(now, self.step_minutes)
+        if start != quarter_of(start, self.step_minutes) or abs(start - current) > step:
+            raise ProblemRefused(
+                "wrong_start",
+                f"starts {format_time(start)}; the community's current step starts "
+                f"{format_time(current.astimezone(start.tzinfo))} ({self.step_minutes}-minute "
+                "steps)",
+                problem.sent,
+            )
+
+    def prune(self, now: datetime) -> None:
+        """Forget problems sent over an hour ago (their members left or went quiet)."""
+        for member in [m for m, p in self.problems.items() if p.sent < now - MAX_AGE]:
+            del self.problems[member]
 
     def forget(self, member: str) -> None:
         """Drop a member's problem (it withdrew it)."""
         self.problems.pop(member, None)
 
-    def round_members(self) -> tuple[datetime | None, dict[str, Problem]]:
-        """The newest horizon start among the problems, and the members whose problem has it."""
-        if not self.problems:
-            return None, {}
-        start = max(p.start for p in self.problems.values())
-        return start, {m: p for m, p in self.problems.items() if p.start == start}
+    def round_members(
+        self, now: datetime
+    ) -> tuple[datetime, dict[str, Problem], dict[str, Problem]]:
+        """The current step's start, the members whose problem starts there, and the others."""
+        start = quarter_of(now, self.step_minutes)
+        inside = {m: p for m, p in self.problems.items() if p.start == start}
+        return start, inside, {m: p for m, p in self.problems.items() if m not in inside}
+
+
+RELAXING = ("WARN_IGNORED", "WARN_IMPOSSIBLE")
+
+
+def relaxed(plan: Mapping[str, Any]) -> set[str]:
+    """What a plan gave up: appliances left out or reduced, "*" for the site as a whole."""
+    return {
+        str(w.get("appliance") or "*")
+        for w in plan.get("warnings") or []
+        if isinstance(w, Mapping) and w.get("code") in RELAXING
+    }
 
 
 def status_message(

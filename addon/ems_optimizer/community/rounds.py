@@ -26,6 +26,8 @@ from ems_core.contract import Plan, Scenario
 from ems_optimizer.model.site import Shared, SolverSettings
 from ems_optimizer.planner import PlanOptions, plan
 
+from .protocol import relaxed
+
 _LOGGER = logging.getLogger(__name__)
 
 COMMUNITY_OBJECTIVES = ("import", "cost")
@@ -38,7 +40,8 @@ class RoundSettings:
     objective: str = "import"
     own_share: float = 1e-3  # a member's own objective, as a tie-breaker
     max_passes: int = 4
-    budget_s: float = 50.0  # passes after the first stop here (the first always completes)
+    budget_s: float = 50.0  # passes after the first stop here
+    deadline_s: float = 150.0  # the first pass starts no member after this: they plan alone
     member_time_limit_s: float = 5.0
     tolerance: float = 1e-3  # a later pass keeps a change only if it gains more (kWh or €)
 
@@ -171,6 +174,8 @@ class _Round:
         total = [self.total[t] - old[t] + new[t] for t in range(self.steps)]
         if not first and self.objective(total) > self.objective() - self.settings.tolerance:
             return False
+        if not first and not relaxed(result) <= relaxed(self.plans[ident]):
+            return False  # gains bought by leaving out what the member asked for
         self.total, self.net[ident] = total, list(new)
         self.plans[ident] = result
         return True
@@ -186,15 +191,18 @@ class _Round:
     ) -> int:
         """One pass over `order`, `workers` sub-problems in flight; how many plans changed.
 
-        A later pass stops starting sub-problems at `deadline` (the first always completes:
-        every member needs a plan).
+        No sub-problem starts after `deadline`: in the first pass, the members not reached
+        have no plan (they plan alone), in later passes they keep theirs.
         """
         limit = self.settings.member_time_limit_s
         pending: dict[Future[Any], str] = {}
         queue = list(order)
         changed = 0
         while queue or pending:
-            if not first and time.perf_counter() > deadline:
+            if time.perf_counter() > deadline:
+                for ident in queue:
+                    if first:
+                        self.failed[ident] = "not reached before the round's deadline"
                 queue.clear()
                 if not pending:
                     break
@@ -224,7 +232,7 @@ def run_round(
     began = time.perf_counter()
     state = _Round(scenarios, settings)
     order = sorted(state.net, key=lambda i: (-flexibility(scenarios[i]), i))
-    state.sweep(order, executor, workers, first=True)
+    state.sweep(order, executor, workers, first=True, deadline=began + settings.deadline_s)
     history = [state.objective()]
     pass_s = [time.perf_counter() - began]
     passes = 1
@@ -256,15 +264,26 @@ def plan_alone(
     scenarios: Mapping[str, Scenario],
     executor: Executor | None = None,
     time_limit_s: float = 5.0,
+    *,
+    workers: int = 2,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> dict[str, Plan]:
-    """Each member's plan on its own (what it does without the community)."""
-    futures = {
-        ident: _run(executor, solve_member, scenario, None, time_limit_s)
-        for ident, scenario in scenarios.items()
-    }
+    """Each member's plan on its own (what it does without the community).
+
+    At most `workers` in flight, so that a round started meanwhile is not queued behind them;
+    stops early when `cancelled()` says so.
+    """
+    queue = list(scenarios)
+    pending: dict[Future[Any], str] = {}
     plans = {}
-    for ident, future in futures.items():
-        result, _ = future.result()
-        if result is not None:
-            plans[ident] = result
+    while (queue or pending) and not cancelled():
+        while queue and len(pending) < max(workers, 1):
+            ident = queue.pop(0)
+            pending[_run(executor, solve_member, scenarios[ident], None, time_limit_s)] = ident
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            ident = pending.pop(future)
+            result, _ = future.result()
+            if result is not None:
+                plans[ident] = result
     return plans
