@@ -16,7 +16,8 @@ one PV plant of 1 kWp per member among them) on one summer and one spring day:
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
+import contextlib
 from pathlib import Path
 import time
 
@@ -44,29 +45,42 @@ def main() -> None:
     parser.add_argument("--joint-up-to", type=int, default=100, help="largest joint MILP")
     parser.add_argument("--joint-limit-s", type=float, default=300.0)
     parser.add_argument("--budget-s", type=float, default=45.0)
+    parser.add_argument(
+        "--dask", action="store_true", help="on a local Dask cluster of --workers processes"
+    )
     args = parser.parse_args()
     print("| members | day | first pass s | round s | passes | solves | alone (cost) kWh "
           "| alone (import) kWh | 1st pass kWh | round kWh | gain vs cost / import "
           "| joint kWh (s) | gap |")  # fmt: skip
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    with ProcessPoolExecutor(args.workers) as pool:
+    with contextlib.ExitStack() as stack:
+        if args.dask:
+            from distributed import Client, LocalCluster  # noqa: PLC0415
+
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None)
+            )
+            pool = stack.enter_context(Client(cluster)).get_executor()
+        else:
+            pool = stack.enter_context(ProcessPoolExecutor(args.workers))
         for size in (int(x) for x in args.sizes.split(",")):
             for day in args.days.split(","):
                 row(size, day, pool, args)
 
 
-def row(size: int, day: str, pool: ProcessPoolExecutor, args: argparse.Namespace) -> None:
+def row(size: int, day: str, pool: Executor, args: argparse.Namespace) -> None:
     """One line of the table."""
     scenarios = {k: validate_scenario(v) for k, v in community(DATA, day, size).items()}
     weights = community_weights(scenarios.values(), "import")
-    result = run_round(scenarios, RoundSettings(budget_s=args.budget_s), pool, args.workers)
+    settings = RoundSettings(budget_s=args.budget_s, deadline_s=3600.0)
+    result = run_round(scenarios, settings, pool, args.workers)
     steps = len(result.net_w)
 
     def alone_import(objective: str | None) -> float:
         homes = scenarios if objective is None else {
             k: {**v, "objective": objective} for k, v in scenarios.items()
         }  # fmt: skip
-        alone = plan_alone(homes, pool)
+        alone = plan_alone(homes, pool, workers=args.workers)
         net = [sum(p["grid_w"][t] for p in alone.values()) for t in range(steps)]
         return community_objective(net, weights, 0.25)
 

@@ -1354,6 +1354,7 @@ def start_community(work: Path, procs: list[Proc], timeout: float) -> Any:
         "coordinator",
         [str(BIN / "ems-optimizer"), "community", "serve", "--credentials",
          str(credentials / "coordinator.json"), "--collect-s", str(COMMUNITY_COLLECT_S),
+         "--min-gap-s", str(COMMUNITY_COLLECT_S),
          "--language", LANGUAGE],
         work / "coordinator.log", work, _clean_env(),
     )  # fmt: skip

@@ -109,7 +109,7 @@ def running_coordinator(
     setup: Setup, now: Any = lambda: NOW, **settings: Any
 ) -> Iterator[Coordinator]:
     """The coordinator on its own thread (rounds solved in-process), stopped at the end."""
-    options = {"collect_s": 0.3, "workers": 1, "budget_s": 10.0, **settings}
+    options = {"collect_s": 0.3, "min_gap_s": 0.0, "workers": 1, "budget_s": 10.0, **settings}
     coordinator = Coordinator(
         account(setup, "coordinator"), CoordinatorSettings(**options), now=now
     )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+import json
 import math
+import subprocess
+import sys
 
 from community_helpers import CAR, NOW, STEPS, home, homes
 import pytest
@@ -149,3 +152,37 @@ def test_the_summary_adds_up() -> None:
     assert summary["member"]["ev"]["runs"][0]["type"] == "ev"
     assert summary["member"]["battery"]["battery"] is True
     assert summary["refused"] == {"x": "stale"}
+
+
+DASK_ROUND = """
+import json, sys
+from distributed import Client, LocalCluster
+from ems_optimizer.community.rounds import RoundSettings, run_round
+scenarios = json.load(sys.stdin)
+with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                  dashboard_address=None) as cluster, Client(cluster) as client:
+    result = run_round(scenarios, RoundSettings(max_passes=2), client.get_executor(), 2)
+print(json.dumps({"plans": sorted(result.plans), "objective": result.objective}))
+"""
+
+
+def test_a_round_runs_the_same_on_a_dask_cluster(socket_enabled: None) -> None:
+    """Members solved by Dask workers (a local cluster of two processes) give the same plans.
+
+    In a process of its own: Dask keeps an event-loop thread for the process's lifetime.
+    """
+    del socket_enabled
+    scenarios = _checked(homes())
+    here = run_round(scenarios, RoundSettings(max_passes=2))
+    done = subprocess.run(
+        [sys.executable, "-c", DASK_ROUND],
+        input=json.dumps(scenarios),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    there = json.loads(done.stdout.strip().splitlines()[-1])
+    assert there["plans"] == sorted(here.plans)
+    assert there["objective"] == pytest.approx(here.objective, abs=0.05)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+import contextlib
 import logging
 from pathlib import Path
 import signal
@@ -27,8 +30,6 @@ def _account(args: argparse.Namespace) -> Any:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the coordinator until SIGTERM/SIGINT."""
-    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
-
     from .coordinator import Coordinator, CoordinatorSettings  # noqa: PLC0415
 
     logging.basicConfig(
@@ -45,10 +46,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         collect_s=args.collect_s,
         workers=args.workers,
         budget_s=args.budget_s,
+        deadline_s=args.deadline_s,
+        min_gap_s=args.min_gap_s,
         discovery=args.discovery,
         language=args.language,
     )
-    with ProcessPoolExecutor(args.workers) as executor:
+    with _executor(args) as executor:
         coordinator = Coordinator(account, settings, executor=executor)
 
         def stop(signum: int, frame: Any) -> None:
@@ -58,6 +61,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, stop)
         return coordinator.serve()
+
+
+@contextlib.contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Executor]:
+    """Local worker processes, or a Dask cluster's executor (`--dask`)."""
+    if not args.dask:
+        with ProcessPoolExecutor(args.workers) as pool:
+            yield pool
+        return
+    try:
+        from distributed import Client  # noqa: PLC0415
+    except ImportError:
+        raise SystemExit("error: --dask needs Dask: pip install 'ems-optimizer[dask]'") from None
+    with Client(args.dask) as client:
+        yield client.get_executor()
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -121,7 +139,15 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--objective", choices=("import", "cost"), default="import")
     serve.add_argument("--collect-s", dest="collect_s", type=float, default=30.0)
     serve.add_argument("--workers", type=int, default=2, help="processes solving members")
-    serve.add_argument("--budget-s", dest="budget_s", type=float, default=45.0)
+    serve.add_argument("--budget-s", dest="budget_s", type=float, default=45.0,
+                       help="later passes of a round stop here (default 45)")  # fmt: skip
+    serve.add_argument("--deadline-s", dest="deadline_s", type=float, default=150.0,
+                       help="members not reached by then plan alone (default 150)")  # fmt: skip
+    serve.add_argument("--min-gap-s", dest="min_gap_s", type=float, default=30.0,
+                       help="least time between two rounds' starts (default 30)")  # fmt: skip
+    serve.add_argument("--dask", metavar="ADDRESS",
+                       help="solve members on a Dask cluster (its scheduler's address, e.g. "
+                       "tcp://host:8786) instead of local processes")  # fmt: skip
     serve.add_argument("--language", choices=("en", "fr"), default="en",
                        help="of the community view's entity names (MQTT discovery)")  # fmt: skip
     serve.add_argument("--no-discovery", dest="discovery", action="store_false",
