@@ -139,14 +139,19 @@ def settings_from(base: Settings, values: Mapping[str, Any], *, source: str) -> 
 
 def read_options(path: str | Path) -> dict[str, Any]:
     """The options JSON object of a file (/data/options.json in the add-on)."""
+    return read_json_object(path, "options")
+
+
+def read_json_object(path: str | Path, what: str) -> dict[str, Any]:
+    """The JSON object of a file; SettingsError naming `what` and the file if it is not one."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as err:
-        raise SettingsError(f"options {path}: {err.strerror or err}") from None
+        raise SettingsError(f"{what} {path}: {err.strerror or err}") from None
     except json.JSONDecodeError as err:
-        raise SettingsError(f"options {path}: not valid JSON ({err})") from None
+        raise SettingsError(f"{what} {path}: not valid JSON ({err})") from None
     if not isinstance(data, dict):
-        raise SettingsError(f"options {path}: expected a JSON object")
+        raise SettingsError(f"{what} {path}: expected a JSON object")
     return data
 
 

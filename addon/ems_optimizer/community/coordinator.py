@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 import logging
 import queue
 import threading
@@ -42,6 +42,7 @@ from .protocol import (
     status_message,
     status_topic,
     summary_topic,
+    utc_now,
 )
 from .rounds import (
     RoundResult,
@@ -57,11 +58,6 @@ _LOGGER = logging.getLogger(__name__)
 
 
 MAX_MESSAGES_PER_STEP = 200
-
-
-def utc_now() -> datetime:
-    """Now, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

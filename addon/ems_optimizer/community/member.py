@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 import copy
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 import logging
 import threading
 from typing import Any
@@ -39,15 +39,11 @@ from .protocol import (
     problem_topic,
     relaxed,
     status_topic,
+    utc_now,
 )
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_WAIT_S = 240.0
-
-
-def utc_now() -> datetime:
-    """Now, aware, in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

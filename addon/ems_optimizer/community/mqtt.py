@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-import json
 import logging
 from pathlib import Path
 import threading
@@ -12,6 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+
+from ems_optimizer.settings import SettingsError, read_json_object
 
 from .protocol import check_name
 
@@ -43,13 +44,9 @@ class Account:
     def from_file(cls, path: str | Path) -> Account:
         """An account from a credentials file (`ems-optimizer community setup` writes them)."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as err:
-            raise LinkError(f"credentials {path}: {err.strerror or err}") from None
-        except json.JSONDecodeError as err:
-            raise LinkError(f"credentials {path}: not valid JSON ({err})") from None
-        if not isinstance(data, dict):
-            raise LinkError(f"credentials {path}: expected a JSON object")
+            data = read_json_object(path, "credentials")
+        except SettingsError as err:
+            raise LinkError(str(err)) from None
         try:
             return cls(
                 str(data["broker"]),

@@ -15,17 +15,12 @@ import threading
 
 from .member import CommunityLink
 from .mqtt import Account
+from .protocol import quarter_of
 from .synthetic import neighbours
 
 _LOGGER = logging.getLogger(__name__)
 QUARTER = timedelta(minutes=15)
 OFFSET = timedelta(seconds=5)
-
-
-def quarter_start(now: datetime) -> datetime:
-    """The start of `now`'s quarter hour (UTC)."""
-    now = now.astimezone(UTC)
-    return now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
 
 
 class Neighbours:
@@ -42,7 +37,7 @@ class Neighbours:
 
     def round(self, now: datetime) -> dict[str, str]:
         """Send every neighbour's problem for `now`'s quarter; what each got back."""
-        homes = neighbours(self.data, quarter_start(now), self.names)
+        homes = neighbours(self.data, quarter_of(now), self.names)
         with ThreadPoolExecutor(len(self.links)) as pool:
             futures = {n: pool.submit(self.links[n].exchange, homes[n]) for n in self.names}
         outcome = {}
@@ -64,7 +59,7 @@ class Neighbours:
             link.link.connected.wait(10)
         while not self.stopped.is_set():
             self.round(datetime.now(UTC))
-            wake = quarter_start(datetime.now(UTC)) + QUARTER + OFFSET
+            wake = quarter_of(datetime.now(UTC)) + QUARTER + OFFSET
             self.stopped.wait(max((wake - datetime.now(UTC)).total_seconds(), 1.0))
         for link in self.links.values():
             link.stop()

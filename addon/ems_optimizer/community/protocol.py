@@ -81,6 +81,11 @@ class ProblemRefused(ValueError):
         self.sent = sent  # when the refused problem was sent, if the message says
 
 
+def utc_now() -> datetime:
+    """Now, aware, in UTC (the coordinator's and the members' clock)."""
+    return datetime.now(UTC)
+
+
 def check_name(value: str, what: str) -> str:
     """A community or member name usable as one MQTT topic level; ValueError if not."""
     if not isinstance(value, str) or not NAME.fullmatch(value):
