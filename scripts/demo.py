@@ -1248,7 +1248,7 @@ def start(args: argparse.Namespace, procs: list[Proc], *, sim_port: int | None =
     update_lock(work, f"http://{HOST}:{port}")
     config_dir = work / "config"
     community = None
-    if not args.skip_ems and not args.no_addon and not args.no_community:
+    if not args.skip_ems and not args.no_community:
         community = start_community(work, procs, args.timeout)
     write_config(config_dir, port, community=community is not None)
     hass = Proc(
@@ -1285,9 +1285,15 @@ def start(args: argparse.Namespace, procs: list[Proc], *, sim_port: int | None =
         if community is not None:
             add_mqtt_viewer(api, community)
         if not args.no_addon:
-            home = work / "community" / "credentials" / f"{HOME_MEMBER}.json"
-            start_addon(demo, ["--community", str(home)] if community is not None else None)
+            start_addon(demo, community_flags(demo))
     return demo
+
+
+def community_flags(demo: Demo) -> list[str]:
+    """The add-on's flags that make the demo's home a member of the community (if it runs)."""
+    if demo.community is None:
+        return []
+    return ["--community", str(demo.work / "community" / "credentials" / f"{HOME_MEMBER}.json")]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1355,6 +1361,7 @@ def start_community(work: Path, procs: list[Proc], timeout: float) -> Any:
         [str(BIN / "ems-optimizer"), "community", "serve", "--credentials",
          str(credentials / "coordinator.json"), "--collect-s", str(COMMUNITY_COLLECT_S),
          "--min-gap-s", str(COMMUNITY_COLLECT_S),
+         "--members", ",".join([HOME_MEMBER, *NEIGHBOURS]),
          "--language", LANGUAGE],
         work / "coordinator.log", work, _clean_env(),
     )  # fmt: skip

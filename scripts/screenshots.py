@@ -111,7 +111,8 @@ KEY_CARDS = (
         "plan",
         "hui-entities-card",
         "Status",
-        rf"Status (Optimal|Feasible|Relaxed|Infeasible) .*Battery \(\+ charge\) {NUMBER} W",
+        rf"Status (Optimal|Feasible|Constraints relaxed|Infeasible) .*Battery \(\+ charge\) "
+        rf"{NUMBER} W",
     ),
     CardCheck(
         "plan",
@@ -135,7 +136,7 @@ KEY_CARDS = (
         rf"Import if each home planned alone {NUMBER} kWh Gain from planning together "
         rf"{NUMBER} kWh",
     ),
-    CardCheck("community", "hui-entities-card", "Member home", r"State in the round planned"),
+    CardCheck("community", "hui-entities-card", "Member neighbour1", r"State in the round planned"),
 )
 
 # Collects the dashboard's cards (outermost hui-*-card elements, and ems's own ems-*-card) with

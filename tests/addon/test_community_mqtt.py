@@ -324,3 +324,19 @@ def test_a_problem_for_another_step_is_told_it_is_not_in_the_round(broker: Setup
     assert results["ev"].plan is None
     assert "not_in_round" in results["ev"].reason
     assert "is this home's clock right?" in results["ev"].reason
+
+
+def test_the_view_shows_the_expected_members_before_their_first_problem(broker: Setup) -> None:
+    """Members named to the coordinator are devices at once, "absent" until they take part."""
+    viewer = Listener(broker, "viewer", ["homeassistant/#"])
+    assert viewer.link.start()
+    try:
+        with running_coordinator(broker, members=("ev", "battery")):
+            config = viewer.wait_for(
+                lambda t, d: t.endswith("ems_community_vilaine_battery_state/config")
+            )
+    finally:
+        viewer.link.stop()
+    assert config["device"]["name"] == "Member battery"
+    assert config["state_topic"] == f"ems/{COMMUNITY}/summary"
+    assert "'battery' in value_json.member" in config["value_template"]

@@ -50,6 +50,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             args = demo.parse_args(["--dir", str(work), "--timeout", "120", "--no-addon"])
             running = demo.start(args, procs, sim_port=sim.port)
             started = datetime.now(UTC)
+            # the home plans alone (its stable execution is under test); the community's
+            # neighbours plan together beside it, for the community view
             demo.start_addon(running)
             yield Site(running, sim, started)
         finally:

@@ -33,7 +33,7 @@ E = demo.E
 DEMO = [sys.executable, "-m", "scripts.demo"]
 START_LIMIT_S = 180
 URL_LINE = re.compile(r"Home Assistant: (http://127\.0\.0\.1:\d+)")
-RUNNING = "demo: running; Ctrl-C stops everything it started (simulator, hass, optimizer)"
+RUNNING = "demo: running; Ctrl-C stops everything it started ("
 BACK = "demo: Home Assistant is back"
 
 # A stand-in for hass: exits with 100 (restart) on its first run, then serves /api/config.

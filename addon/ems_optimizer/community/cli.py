@@ -30,7 +30,7 @@ def _account(args: argparse.Namespace) -> Any:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the coordinator until SIGTERM/SIGINT."""
-    from .coordinator import Coordinator, CoordinatorSettings  # noqa: PLC0415
+    from .coordinator import Coordinator  # noqa: PLC0415
 
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
@@ -38,19 +38,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     try:
         account = _account(args)
+        settings = _settings(args)
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    settings = CoordinatorSettings(
-        objective=args.objective,
-        collect_s=args.collect_s,
-        workers=args.workers,
-        budget_s=args.budget_s,
-        deadline_s=args.deadline_s,
-        min_gap_s=args.min_gap_s,
-        discovery=args.discovery,
-        language=args.language,
-    )
     with _executor(args) as executor:
         coordinator = Coordinator(account, settings, executor=executor)
 
@@ -61,6 +52,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, stop)
         return coordinator.serve()
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from .coordinator import CoordinatorSettings  # noqa: PLC0415
+
+    return CoordinatorSettings(
+        objective=args.objective,
+        collect_s=args.collect_s,
+        workers=args.workers,
+        budget_s=args.budget_s,
+        deadline_s=args.deadline_s,
+        min_gap_s=args.min_gap_s,
+        members=tuple(check_name(m, "member") for m in _names(args.members)),
+        discovery=args.discovery,
+        language=args.language,
+    )
 
 
 @contextlib.contextmanager
@@ -82,7 +93,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     """Write a community's mosquitto files and credentials."""
     from .broker import BrokerError, setup_community  # noqa: PLC0415
 
-    members = [m.strip() for m in args.members.split(",") if m.strip()]
+    members = _names(args.members)
     try:
         check_name(args.community, "community")
         setup = setup_community(Path(args.out), args.community, members, args.port)
@@ -102,7 +113,7 @@ def cmd_members(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    names = [m.strip() for m in args.members.split(",") if m.strip()]
+    names = _names(args.members)
     try:
         runner = Neighbours(Path(args.credentials_dir), names, Path(args.data), args.wait_s)
     except ValueError as err:
@@ -145,6 +156,9 @@ def register(subparsers: Any) -> None:
                        help="members not reached by then plan alone (default 150)")  # fmt: skip
     serve.add_argument("--min-gap-s", dest="min_gap_s", type=float, default=30.0,
                        help="least time between two rounds' starts (default 30)")  # fmt: skip
+    serve.add_argument("--members", default="",
+                       help="members to show in the community view from the start, comma "
+                       "separated (others appear with their first problem)")  # fmt: skip
     serve.add_argument("--dask", metavar="ADDRESS",
                        help="solve members on a Dask cluster (its scheduler's address, e.g. "
                        "tcp://host:8786) instead of local processes")  # fmt: skip

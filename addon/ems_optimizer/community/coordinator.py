@@ -74,6 +74,7 @@ class CoordinatorSettings:
     discovery: bool = True  # the community view: Home Assistant's MQTT discovery
     discovery_prefix: str = "homeassistant"
     language: str = "en"  # of the discovered entities' names (en or fr)
+    members: tuple[str, ...] = ()  # shown in the view from the start ("absent" until they send)
 
 
 class Coordinator:
@@ -127,7 +128,7 @@ class Coordinator:
         announced = self._announced
         if announced is not None and set(members) <= announced:
             return
-        everyone = sorted((announced or set()) | set(members))
+        everyone = sorted((announced or set()) | set(members) | set(self.settings.members))
         for topic, payload in discovery_messages(
             self.community, everyone, self.settings.language, self.settings.discovery_prefix
         ):
@@ -326,6 +327,8 @@ class Coordinator:
                     _LOGGER.exception("a message on %s could not be handled: ignored", topic)
         except queue.Empty:
             pass
+        if self._announced is None and self.settings.members and self.link.connected.is_set():
+            self._discover([])  # the expected members, before their first problem
         if self.due() and not self._stop.is_set():
             try:
                 self.run_round()
