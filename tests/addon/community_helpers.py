@@ -9,6 +9,7 @@ from pathlib import Path
 import threading
 from typing import Any
 
+from optimizer_helpers import scenario
 import pytest
 
 from ems_optimizer.community.broker import (
@@ -36,22 +37,13 @@ def at(step: int) -> str:
 
 def home(**fields: Any) -> dict[str, Any]:
     """A home with a flat 300 W load, no PV, a flat price; fields override."""
-    data: dict[str, Any] = {
-        "version": 1,
+    defaults: dict[str, Any] = {
         "start": START,
-        "step_minutes": 15,
-        "horizon_steps": STEPS,
-        "objective": "cost",
         "load_w": [300.0] * STEPS,
-        "pv_w": [0.0] * STEPS,
-        "import_price_eur_per_kwh": [0.2] * STEPS,
         "export_price_eur_per_kwh": [0.05] * STEPS,
         "grid": {"import_limit_w": 12000, "export_limit_w": 9000},
-        "battery": None,
-        "appliances": [],
     }
-    data.update(fields)
-    return data
+    return scenario(STEPS, 15, **(defaults | fields))
 
 
 # the sun of the sunny home: 4 kW from step 8 to 24 (14:00–18:00), nothing else

@@ -36,6 +36,7 @@ from .protocol import (
     ProblemRefused,
     coordinator_topic,
     dumps,
+    fixed_net,
     member_of,
     plan_topic,
     problem_topic,
@@ -283,12 +284,10 @@ class Coordinator:
         )
         if outdated():
             return
-        steps = summary and len(summary["net_w"])
+        steps = len(summary["net_w"])
         net = [0.0] * steps
         for ident, scenario in scenarios.items():
-            grid = alone[ident]["grid_w"] if ident in alone else [
-                load - pv for load, pv in zip(scenario["load_w"], scenario["pv_w"], strict=True)
-            ]  # fmt: skip
+            grid = alone[ident]["grid_w"] if ident in alone else fixed_net(scenario)
             for t in range(steps):
                 net[t] += grid[t]
         weights = community_weights(scenarios.values(), "import")

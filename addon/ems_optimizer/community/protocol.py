@@ -297,6 +297,11 @@ class Intake:
         return start, inside, {m: p for m, p in self.problems.items() if m not in inside}
 
 
+def fixed_net(scenario: Mapping[str, Any]) -> list[float]:
+    """A member's net with nothing flexible running: load − PV (W)."""
+    return [load - pv for load, pv in zip(scenario["load_w"], scenario["pv_w"], strict=True)]
+
+
 RELAXING = ("WARN_IGNORED", "WARN_IMPOSSIBLE")
 
 

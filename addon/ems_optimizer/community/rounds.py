@@ -26,7 +26,7 @@ from ems_core.contract import Plan, Scenario
 from ems_optimizer.model.site import Shared, SolverSettings
 from ems_optimizer.planner import PlanOptions, plan
 
-from .protocol import relaxed
+from .protocol import fixed_net, relaxed
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,11 +99,6 @@ def flexibility(scenario: Scenario) -> float:
         else:
             total += appliance.get("max_power_w", appliance.get("comfort_power_w", 0.0)) * dt_h
     return total
-
-
-def fixed_net(scenario: Scenario) -> list[float]:
-    """A member's net with nothing flexible running: load − PV (W)."""
-    return [load - pv for load, pv in zip(scenario["load_w"], scenario["pv_w"], strict=True)]
 
 
 def _checked_net(net: list[float], steps: int) -> list[float]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ems_core.contract import Plan, Scenario, format_time
 
-from .protocol import PROTOCOL_VERSION
+from .protocol import PROTOCOL_VERSION, fixed_net
 
 
 def _kwh(watts: float, dt_h: float) -> float:
@@ -63,9 +63,7 @@ def build_summary(
     production_wh = consumption_wh = shared_wh = 0.0
     for ident, scenario in scenarios.items():
         result = plans.get(ident)
-        grid = result["grid_w"] if result else [
-            load - pv for load, pv in zip(scenario["load_w"], scenario["pv_w"], strict=True)
-        ]  # fmt: skip
+        grid = result["grid_w"] if result else fixed_net(scenario)
         pv_used = result["pv_used_w"] if result else scenario["pv_w"]
         for t in range(steps):
             net[t] += grid[t]
