@@ -15,6 +15,7 @@ import signal
 from .data import season_start
 from .server import DEFAULT_TICK_S, Simulator
 from .site import Site
+from .vendors import CONTROLS
 
 _LOGGER = logging.getLogger("simulator")
 
@@ -43,6 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tick", type=float, default=DEFAULT_TICK_S, help="real seconds per tick")
     parser.add_argument("--seed", type=int, default=1, help="seed of the measurement noise")
     parser.add_argument(
+        "--battery-profile",
+        default="generic_bess",
+        choices=sorted(CONTROLS),
+        help="the battery's register profile and command logic (unit 1): a vendor's to try "
+        "its profile",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -54,7 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def run(args: argparse.Namespace) -> None:
     """Serve until SIGINT or SIGTERM."""
     start = args.start or await asyncio.to_thread(season_start)
-    site = await asyncio.to_thread(Site.create, start=start, seed=args.seed)
+    site = await asyncio.to_thread(
+        Site.create, start=start, seed=args.seed, battery_profile=args.battery_profile
+    )
     sim = Simulator(site, host=args.host, port=args.port, speed=args.speed, tick_s=args.tick)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -7,11 +7,13 @@ generated section of ``simulator/README.md`` (between the BEGIN/END markers).
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 
 from ems_core.profile import DataType, Point, Profile, Table, builtin_profiles
 
-from .site import SUNSPEC_BASE, SUNSPEC_UNIT, UNIT_PROFILES
+from .site import BATTERY_UNIT, SUNSPEC_BASE, SUNSPEC_UNIT, UNIT_PROFILES
+from .vendors import CONTROLS
 
 README = Path(__file__).parent / "README.md"
 BEGIN = "<!-- BEGIN GENERATED REGISTER TABLES (python -m simulator.doc) -->"
@@ -85,6 +87,23 @@ def generate() -> str:
         f"Holding registers from {SUNSPEC_BASE}: `SunS`, then SunSpec models 1, 103, 124 and "
         "802 and the end marker `0xFFFF` (see `simulator/sunspec.py`)."
     )
+    parts.append(
+        "### Vendor batteries (`--battery-profile`)\n\n"
+        f"With `--battery-profile ID`, unit {BATTERY_UNIT} is laid out by that vendor's profile "
+        "and takes its commands as the vendor's document says (`simulator/vendors.py`); "
+        "without a remote command in force it runs its own self-consumption."
+    )
+    for pid, control in CONTROLS.items():
+        if pid == UNIT_PROFILES[BATTERY_UNIT][0]:
+            continue
+        profile = profiles[pid]
+        source = profile.source
+        parts.append(
+            f"#### {profile.name} (`{pid}`)\n\n"
+            f"{source['document']}, {source['version']}; firmware: {source['firmware']}.\n\n"
+            f"{inspect.cleandoc(control.__doc__ or '')}"
+        )
+        parts.append(profile_table(profile))
     return "\n\n".join(parts) + "\n"
 
 

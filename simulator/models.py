@@ -15,6 +15,7 @@ import random
 from .data import HouseData
 from .datastore import Unit
 from .grid import GridScript
+from .vendors import GenericBess, VendorControl
 
 HOUR_S = 3600.0
 
@@ -83,10 +84,21 @@ class BatteryParams:
 
 
 class Battery:
-    """A 10 kWh LFP BESS: follows its power setpoint within power, register and SOC limits."""
+    """A 10 kWh LFP BESS: follows its command within power, register and SOC limits.
 
-    def __init__(self, unit: Unit, params: BatteryParams | None = None, soc: float = 50.0) -> None:
+    How it is commanded is its vendor's (``vendors.py``): the generic BESS's setpoint register
+    by default, else the mode registers of the profile its unit is laid out by.
+    """
+
+    def __init__(
+        self,
+        unit: Unit,
+        params: BatteryParams | None = None,
+        soc: float = 50.0,
+        control: VendorControl | None = None,
+    ) -> None:
         self.unit = unit
+        self.control = control or GenericBess(unit, lambda: 0.0, lambda: 0.0)
         self.p = params or BatteryParams()
         self.soc = soc  # %
         self.temperature = self.p.ambient_c  # °C
@@ -100,7 +112,7 @@ class Battery:
         self.cell_max = 0.0
         self.energy_charged_kwh = 0.0  # AC side
         self.energy_discharged_kwh = 0.0
-        unit.set_many(
+        self._set_known(
             {
                 "setpoint": 0,
                 "reactive_setpoint": 0,
@@ -111,10 +123,18 @@ class Battery:
         )
         self.update(0.0)
 
+    def _set_known(self, values: dict[str, object]) -> None:
+        """Publish the values the unit's profile has (a vendor's map has fewer points)."""
+        self.unit.set_many({k: v for k, v in values.items() if k in self.unit.profile})
+
+    def _register(self, key: str, default: float) -> float:
+        """A client-written register, or ``default`` when the profile has no such point."""
+        return float(self.unit.model_value(key)) if key in self.unit.profile else default
+
     @property
     def setpoint(self) -> float:
-        """Commanded power (W, + charging), as last written by a client."""
-        return float(self.unit.model_value("setpoint"))
+        """Commanded power (W, + charging): the remote command, else the device's own logic."""
+        return self.control.command_w()
 
     @property
     def energy_wh(self) -> float:
@@ -127,11 +147,12 @@ class Battery:
         if self.fault or self.temperature >= self.p.stop_temperature_c:
             return 0.0
         if setpoint > 0:
-            limit = min(self.p.max_charge_w, float(self.unit.model_value("charge_limit")))
+            limit = min(self.p.max_charge_w, self._register("charge_limit", self.p.max_charge_w))
             if self.soc >= 100.0 or self.temperature < self.p.under_temperature_c:
                 limit = 0.0
             return min(setpoint, limit)
-        limit = min(self.p.max_discharge_w, float(self.unit.model_value("discharge_limit")))
+        own_limit = self._register("discharge_limit", self.p.max_discharge_w)
+        limit = min(self.p.max_discharge_w, own_limit)
         if self.soc <= 0.0:
             limit = 0.0
         return max(setpoint, -limit)
@@ -158,6 +179,7 @@ class Battery:
 
     def update(self, dt: float) -> None:
         """Advance SOC, counters and temperature by dt seconds at the allowed power."""
+        self.control.tick()
         power = self.allowed_power()
         heat_j = 0.0
         if dt > 0 and power != 0.0:
@@ -189,14 +211,15 @@ class Battery:
         """The reactive power the inverter gives for its setpoint: what S leaves after P."""
         if self.fault or self.temperature >= self.p.stop_temperature_c:
             return 0.0
-        setpoint = float(self.unit.model_value("reactive_setpoint"))
+        setpoint = self._register("reactive_setpoint", 0.0)
         room = math.sqrt(max(0.0, self.p.max_apparent_va**2 - self.power**2))
         return max(-room, min(room, setpoint))
 
     def publish(self) -> None:
         """Write the battery's registers."""
         p = self.p
-        self.unit.set_many(
+        self.control.publish()
+        self._set_known(
             {
                 "soc": self.soc,
                 "soh": p.soh_pct,

@@ -150,6 +150,10 @@ class Faults:
         for uid in [unit] if unit is not None else list(units):
             units[uid].clear_override(key)
 
+    def ignore_commands(self, on: bool = True) -> None:
+        """The battery keeps doing what it does now, whatever it is told (writes still accepted)."""
+        self._sim.site.battery.control.ignoring = on
+
     def freeze(self, unit: int) -> None:
         """Freeze a unit: its registers stop changing (writes are still accepted)."""
         site = self._sim.site
@@ -206,6 +210,8 @@ class Faults:
             out.append("grid cut")
         if site.battery.fault:
             out.append("unit 1: device fault")
+        if site.battery.control.ignoring:
+            out.append("unit 1: ignores commands")
         if site.pv.fault:
             out.append("unit 2: device fault")
         return out
@@ -219,6 +225,7 @@ class Faults:
         self.unfreeze()
         site = self._sim.site
         site.battery.fault = site.pv.fault = False
+        site.battery.control.ignoring = False
         site.grid_available = True
 
 
@@ -326,10 +333,16 @@ async def start_simulator(
     seed: int = 1,
     data_path: Path | None = None,
     sunspec: bool = True,
+    battery_profile: str = "generic_bess",
 ) -> AsyncIterator[Simulator]:
     """Run the simulator for the duration of an ``async with`` block."""
     site = await asyncio.to_thread(
-        Site.create, start=start, data_path=data_path, seed=seed, sunspec=sunspec
+        Site.create,
+        start=start,
+        data_path=data_path,
+        seed=seed,
+        sunspec=sunspec,
+        battery_profile=battery_profile,
     )
     sim = Simulator(site, host=host, port=port, speed=speed, auto_tick=auto_tick, tick_s=tick_s)
     await sim.start()

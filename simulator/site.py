@@ -18,6 +18,7 @@ from .data import HouseData, data_for, load_house_data
 from .datastore import ILLEGAL_ADDRESS, ExceptionReply, Unit, UnitContext
 from .grid import GridEvent, GridScript
 from .models import Battery, GridMeter, PvInverter, RelayBoard
+from .vendors import CONTROLS
 
 try:
     from .sunspec import SunSpecDevice
@@ -33,7 +34,8 @@ MAX_SUBSTEP_S = 5.0
 SUNSPEC_STEP_S = 60.0  # the SunSpec model handles its own limits within a step
 SUNSPEC_BASE = 40000
 
-# Modbus unit id → (profile id, role)
+BATTERY_UNIT = 1
+# Modbus unit id → (profile id, role); the battery's profile may be a vendor's (``Site``).
 UNIT_PROFILES: dict[int, tuple[str, str]] = {
     1: ("generic_bess", "battery"),
     2: ("generic_pv_inverter", "pv"),
@@ -79,6 +81,7 @@ class Site:
         data: HouseData | None = None,
         seed: int = 1,
         sunspec: bool = True,
+        battery_profile: str = "generic_bess",
     ) -> None:
         start = start or DEFAULT_START
         if start.tzinfo is None:
@@ -90,10 +93,18 @@ class Site:
         self.elapsed = 0.0  # simulated seconds since start
         self.rng = random.Random(seed)
         profiles = builtin_profiles()
+        if battery_profile not in CONTROLS:
+            raise ValueError(
+                f"no simulated battery for profile {battery_profile!r}"
+                f" (one of {', '.join(sorted(CONTROLS))})"
+            )
+        self.unit_profiles = {**UNIT_PROFILES, BATTERY_UNIT: (battery_profile, "battery")}
         self.units: dict[int, Unit] = {
-            uid: Unit(uid, profiles[pid]) for uid, (pid, _) in UNIT_PROFILES.items()
+            uid: Unit(uid, profiles[pid]) for uid, (pid, _) in self.unit_profiles.items()
         }
-        self.battery = Battery(self.units[1])
+        battery_unit = self.units[BATTERY_UNIT]
+        control = CONTROLS[battery_profile](battery_unit, lambda: self.elapsed, self._house_net_w)
+        self.battery = Battery(battery_unit, control=control)
         self.pv = PvInverter(self.units[2], self.data, self.rng)
         self.grid = GridScript()  # scripted frequency and voltage events (grid support tests)
         self.meter = GridMeter(
@@ -119,13 +130,16 @@ class Site:
         data_path: Path | None = None,
         seed: int = 1,
         sunspec: bool = True,
+        battery_profile: str = "generic_bess",
     ) -> Site:
         """Build a site, reading its data file (blocking: run it in an executor).
 
         Without ``data_path``, the data is the source that covers ``start`` (see ``data_for``).
         """
         data = load_house_data(data_path) if data_path else None
-        return cls(start=start, data=data, seed=seed, sunspec=sunspec)
+        return cls(
+            start=start, data=data, seed=seed, sunspec=sunspec, battery_profile=battery_profile
+        )
 
     # --- time -------------------------------------------------------------------------------
 
@@ -180,8 +194,15 @@ class Site:
         self.meter.publish()
         self.relay_board.publish()
 
+    def _house_net_w(self) -> float:
+        """Load − PV (W): what a battery in its own self-consumption mode makes up for."""
+        meter = getattr(self, "meter", None)  # None while the battery is being built
+        return 0.0 if meter is None else meter.load - self.pv.power
+
     def _on_write(self, unit: Unit, points: list[Point]) -> None:
         _LOGGER.debug("unit %s: %s written", unit.unit_id, [p.key for p in points])
+        if unit is self.battery.unit:
+            self.battery.control.on_write({p.key for p in points})
         self.refresh()
 
     # --- grid -------------------------------------------------------------------------------
@@ -217,7 +238,7 @@ class Site:
         """One short line per unit id."""
         lines = [
             f"unit {uid} {role} ({self.units[uid].profile.id})"
-            for uid, (_, role) in UNIT_PROFILES.items()
+            for uid, (_, role) in self.unit_profiles.items()
         ]
         if self.sunspec is not None:
             lines.append(f"unit {SUNSPEC_UNIT} sunspec (base {SUNSPEC_BASE})")

@@ -103,6 +103,9 @@ STATIC: dict[tuple[int, str], Any] = {
     (802, "SetInvState"): 3,  # inverter started
 }
 
+# Model 124 points whose write restarts the revert timer.
+_RATE_POINTS = frozenset({"StorCtl_Mod", "InWRte", "OutWRte", "InOutWRte_RvrtTms"})
+
 # SunSpec enumerations used below.
 ST_SLEEPING, ST_MPPT = 2, 4
 CHA_ST_EMPTY, CHA_ST_DISCHARGING, CHA_ST_CHARGING, CHA_ST_FULL, CHA_ST_HOLDING = 2, 3, 4, 5, 6
@@ -128,6 +131,7 @@ class SunSpecDevice:
         self.discharged_wh = 0.0
         self.alarms = 0  # model 802 Evt1 bits, for fault injection
         self.heartbeat = 0
+        self.rates_age_s = 0.0  # since a client last wrote the 124 storage controls
         self.image = SunSpecImage(MODEL_IDS, base)
         self.models = [tuple(ref) for ref in self.image.models]  # (id, address, length)
         for (model_id, name), exponent in SCALE_FACTORS.items():
@@ -154,10 +158,12 @@ class SunSpecDevice:
     def write(self, address: int, words: list[int]) -> bool:
         """Store a client write; False for an unmapped or read-only register (nothing stored)."""
         try:
-            self.image.decode_write(address, words)
+            written = self.image.decode_write(address, words)
         except ImageError:
             return False
         self.image.store(address, words)
+        if any(model == 124 and name in _RATE_POINTS for model, name in written):
+            self.rates_age_s = 0.0
         if self._get(802, "AlmRst"):  # any write to AlmRst clears the alarms
             self.alarms = 0
             self._set(802, "AlmRst", 0)
@@ -198,6 +204,7 @@ class SunSpecDevice:
     def tick(self, dt_s: float, pv_fraction: float) -> None:
         """Advance the model by ``dt_s`` seconds with PV at ``pv_fraction`` of its rating."""
         hours = max(0.0, dt_s) / 3600.0
+        self._revert_rates(max(0.0, dt_s))
         self.pv_w = max(0.0, min(1.0, pv_fraction)) * PV_RATED_W
         low, high = self.limits()
         power = max(low, min(high, self.pv_w))  # charge from the PV output
@@ -224,6 +231,13 @@ class SunSpecDevice:
         self.pv_wh += self.pv_w * hours
         self.heartbeat = (self.heartbeat + 1) & 0xFFFF
         self._render(connected)
+
+    def _revert_rates(self, dt_s: float) -> None:
+        """InOutWRte_RvrtTms after the last write, the storage controls go back to none."""
+        self.rates_age_s += dt_s
+        revert = self._get(124, "InOutWRte_RvrtTms") or 0
+        if revert > 0 and self._get(124, "StorCtl_Mod") and self.rates_age_s >= revert:
+            self._set(124, "StorCtl_Mod", 0)
 
     def _render(self, connected: bool = True) -> None:
         """Publish the state in the register image."""

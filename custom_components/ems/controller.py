@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
@@ -137,6 +138,8 @@ class BatteryOutcome:
     reason: LimitReason
     written: bool
     error: str | None = None
+    # The register writes of the command (written, or that would be in a dry run).
+    registers: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -516,14 +519,21 @@ class SiteController:
             reason=command.reason,
             written=False,
         )
-        if not command.write:
+        if not command.write:  # not ours to command: show what would be written
+            try:
+                outcome.registers = battery.dry_run(command.setpoint_w)
+            except HomeAssistantError as err:
+                outcome.error = str(err)
             return outcome
         watch = self.watches[battery.subentry.subentry_id]
+        # A remote mode that lapses is written again before it does (the profile says when).
+        every = min(WRITE_EVERY_S, battery.rewrite_s or WRITE_EVERY_S)
         if watch.last_write is not None:
             value, at = watch.last_write
-            due = (now - at).total_seconds() >= WRITE_EVERY_S
+            due = (now - at).total_seconds() >= every
             if not due and abs(command.setpoint_w - value) < WRITE_DELTA_W:
                 outcome.setpoint_w = value
+                outcome.registers = list(battery.last_commands)
                 return outcome
         if not watch.writes.due(now.timestamp()):  # backing off after failures
             outcome.error = watch.writes.last_error
@@ -539,6 +549,7 @@ class SiteController:
         watch.writes.succeeded(now.timestamp())
         watch.last_write = (command.setpoint_w, now)
         outcome.written = True
+        outcome.registers = list(battery.last_commands)
         return outcome
 
     async def _async_release(self, batteries: dict[str, EmsDeviceCoordinator]) -> bool:

@@ -16,6 +16,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import (
     BACKOFF_MAX_S,
+    CONF_CAPACITY_WH,
     CONF_CONTROL,
     CONF_HOST,
     CONF_MAX_CHARGE_W,
@@ -27,6 +28,7 @@ from .const import (
     DOMAIN,
     OUTAGE_REPAIR_AFTER_S,
 )
+from .core.capability import CapabilityError, Check
 from .core.device import ModbusDevice
 from .core.limiter import BatteryLimits, BatteryState
 from .core.profile import ConversionError, Platform, Profile
@@ -92,6 +94,8 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self._setpoint_w: float | None = None  # last battery setpoint written, for the ramp
         self.reactive_var = 0.0  # reactive setpoint of grid support in force (var)
         self._setpoint_at: datetime | None = None
+        self._maybe_commanded = False  # a command of ours may be (partly) in force
+        self.last_commands: list[str] = []  # registers of the last command (or dry run)
         self.frozen = False  # its values stopped changing (set by the site controller's watch)
 
     @property
@@ -128,6 +132,8 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 keys |= {"cell_voltage_min", "cell_voltage_max"}
             if "t_charge_min_c" in limits or "t_max_c" in limits:
                 keys.add("temperature")
+            if self.profile is not None and self.profile.control is not None:
+                keys |= self.profile.control.read_keys  # to form and confirm commands
         return keys
 
     def wanted_keys(self) -> set[str]:
@@ -157,6 +163,9 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
                 translation_placeholders={"name": self.subentry.title, "error": str(err)},
             ) from err
         self._on_success()
+        if self.kind == "battery" and data.get("capacity") is None:
+            # A battery whose registers do not give its capacity: the installer's figure.
+            data["capacity"] = self.subentry.data.get(CONF_CAPACITY_WH)
         return data
 
     def _on_failure(self) -> None:
@@ -278,14 +287,62 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             limits is None or not -limits.discharge_max_w <= value <= limits.charge_max_w
         ):
             raise self._rejected(f"setpoint: {value:g} W is outside the battery's power limits")
-        await self._async_write_raw("setpoint", value, refresh=False)
+        if self.modbus is None:  # the vendor's setpoint entity
+            await self._async_write_raw("setpoint", value, refresh=False)
+            self._setpoint_w = value
+            self._setpoint_at = now or dt_util.utcnow()
+            await self._async_verify("setpoint", value, "W")
+            return
+        self._check_control()
+        self.last_commands = self.dry_run(value)  # raises before any write when out of range
+        self._maybe_commanded = True
+        checks = await self._async_modbus(self.modbus.command(value, self.data))
         self._setpoint_w = value
         self._setpoint_at = now or dt_util.utcnow()
-        await self._async_verify_setpoint(value)
+        await self._async_confirm(checks)
 
-    async def _async_verify_setpoint(self, value: float) -> None:
-        """Read the setpoint back (the register, or the vendor's entity) and compare."""
-        await self._async_verify("setpoint", value, "W")
+    def dry_run(self, value: float) -> list[str]:
+        """The register writes a battery command would be, without writing (the dry-run view)."""
+        if self.modbus is None:
+            target = self.entities.entity_ids.get("setpoint") if self.entities else None
+            return [f"{target} = {value:g} W"] if target else []
+        try:
+            return self.modbus.describe(self.modbus.plan_command(value, self.data)[1])
+        except (ConversionError, CapabilityError) as err:
+            raise self._rejected(str(err)) from err
+
+    @property
+    def rewrite_s(self) -> float | None:
+        """How often the device's remote mode must be written again (None: no lapse)."""
+        control = self.profile.control if self.profile else None
+        return control.rewrite_s if control is not None else None
+
+    async def _async_modbus(self, operation: Any) -> Any:
+        """Run a Modbus command; its errors become the integration's translated errors."""
+        try:
+            return await operation
+        except (ConversionError, CapabilityError) as err:
+            raise self._rejected(str(err)) from err
+        except (TransportError, DeviceError) as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="write_failed",
+                translation_placeholders={"name": self.subentry.title, "error": str(err)},
+            ) from err
+
+    async def _async_confirm(self, checks: list[Check]) -> None:
+        """Read back what the profile says confirms a command; raise when it does not."""
+        assert self.modbus is not None
+        try:
+            mismatch = await self.modbus.confirm(checks)
+        except (TransportError, DeviceError) as err:
+            mismatch = str(err)
+        if mismatch is not None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="write_not_confirmed",
+                translation_placeholders={"name": self.subentry.title, "error": mismatch},
+            )
 
     async def _async_verify(self, key: str, value: float, unit: str) -> None:
         """Read a written value back and compare; ``HomeAssistantError`` when it differs."""
@@ -337,18 +394,29 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
 
     @property
     def commanded(self) -> bool:
-        """Whether a non-zero setpoint of ours (active or reactive) may be in force."""
-        return (self._setpoint_w is not None and self._setpoint_w != 0.0) or bool(self.reactive_var)
+        """Whether a command of ours (active or reactive) may be in force."""
+        return (
+            (self._setpoint_w is not None and self._setpoint_w != 0.0)
+            or self._maybe_commanded
+            or bool(self.reactive_var)
+        )
 
     async def async_release(self) -> None:
-        """Write 0 W (always inside every limit), even if control was switched off meanwhile.
+        """Hand the battery back, even if control was switched off meanwhile.
 
-        Used when ems stops commanding the battery (passive mode, unload, stop, a failed step),
-        so that no command of ours stays in force.
+        The profile's release (the generic BESS: 0 W; a vendor's: back to its own mode), read
+        back where the profile says so. Used when ems stops commanding the battery (passive
+        mode, unload, stop, a failed step), so that no command of ours stays in force.
         """
         try:
-            await self._async_write_raw("setpoint", 0.0, refresh=False, check_control=False)
+            if self.modbus is None:
+                await self._async_write_raw("setpoint", 0.0, refresh=False, check_control=False)
+            else:
+                checks = await self._async_modbus(self.modbus.release())
+                self.last_commands = self.modbus.describe(self.modbus.control.release_commands())
+                await self._async_confirm(checks)
             self._setpoint_w = 0.0
+            self._maybe_commanded = False
             self._setpoint_at = dt_util.utcnow()
         finally:
             if self.reactive_var:  # grid support's reactive power goes too, whatever P did

@@ -149,6 +149,7 @@ def _battery_attributes(controller: SiteController) -> dict[str, Any]:
                 "setpoint_w": outcome.setpoint_w,
                 "reason": outcome.reason.value,
                 "written": outcome.written,
+                "registers": outcome.registers,
             }
             for key, outcome in last.batteries.items()
             if key in controller.batteries

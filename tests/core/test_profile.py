@@ -35,6 +35,11 @@ def test_builtin_profiles_load() -> None:
         "generic_pv_inverter",
         "generic_meter_3ph",
         "relay_board_4ch",
+        "huawei_sun2000_luna2000",
+        "sungrow_sh_rt",
+        "solax_hybrid_g4",
+        "goodwe_et",
+        "sma_sunny_boy_storage",
     }
     assert {p.kind for p in profiles.values()} == {"battery", "pv", "meter", "relay_board"}
 

@@ -5,11 +5,12 @@ No Home Assistant import: the config flow, the coordinators and the benchmark co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 import logging
 from typing import Any
 
-from .profile import Block, Profile, check_write, decode_all, encode, plan_reads
+from .capability import Capabilities, CapabilityError, Check, Command, Direction
+from .profile import Block, Point, Profile, check_write, decode_all, encode, plan_reads
 from .transport import DeviceError, ModbusTransport
 
 _LOGGER = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class ModbusDevice:
         self.bad_keys: set[str] = set()  # points whose registers the device refuses
         self._plans: dict[frozenset[str], list[Block]] = {}
         self._polls = 0
+        self._scale_factors: dict[str, int] = {}
 
     def reads_for(self, keys: Iterable[str]) -> list[Block]:
         """The block reads that serve these keys (cached per key set)."""
@@ -100,7 +102,89 @@ class ModbusDevice:
         return str(value) if value else None
 
     async def write(self, key: str, value: Any) -> None:
-        """Range-check a value against the profile and write it."""
+        """Range-check a value against the profile and write it (scaled by its SunSpec SF)."""
         point = self.profile[key]
         check_write(point, value)
-        await self.transport.write(self.unit, point.table, point.address, encode(point, value))
+        sf = await self._scale_factor(point.sf) if point.sf else None
+        await self.transport.write(self.unit, point.table, point.address, encode(point, value, sf))
+
+    async def _scale_factor(self, key: str) -> int:
+        """A SunSpec scale factor, read once (they are fixed by the device's firmware)."""
+        if key not in self._scale_factors:
+            value = (await self.read({key})).get(key)
+            if not isinstance(value, int) or not -10 <= value <= 10:
+                raise DeviceError(f"scale factor {key} cannot be read ({value!r})")
+            self._scale_factors[key] = value
+        return self._scale_factors[key]
+
+    # --- commands (the profile's capability table) -------------------------------------------
+
+    @property
+    def control(self) -> Capabilities:
+        """How this device is commanded; CapabilityError when its profile has no control."""
+        if self.profile.control is None:
+            raise CapabilityError(f"profile {self.profile.id} has no control")
+        control: Capabilities = self.profile.control
+        return control
+
+    def plan_command(
+        self, power_w: float, values: Mapping[str, Any] | None = None
+    ) -> tuple[Direction, list[Command]]:
+        """The writes of a battery command, each range-checked (nothing is written)."""
+        direction, commands = self.control.commands(power_w, values)
+        for command in commands:
+            check_write(self.profile[command.key], command.value)
+        return direction, commands
+
+    async def command(self, power_w: float, values: Mapping[str, Any] | None = None) -> list[Check]:
+        """Write a battery command through the capability table; return what must read back.
+
+        Every value is range-checked before the first write: a command is never half-written
+        because one of its values is out of range.
+        """
+        direction, commands = self.plan_command(power_w, values)
+        for command in commands:
+            await self.write(command.key, command.value)
+        return self.control.checks(direction, commands)
+
+    async def release(self) -> list[Check]:
+        """Hand the battery back to its own logic; return what must read back."""
+        commands = self.control.release_commands()
+        for command in commands:
+            await self.write(command.key, command.value)
+        return self.control.checks(Direction.RELEASE, commands)
+
+    async def confirm(self, checks: Sequence[Check]) -> str | None:
+        """Read the checks' registers; None when each holds what it should, else what differs.
+
+        A register the device does not let us read (refused) is not a confirmation.
+        """
+        if not checks:
+            return None
+        values = await self.read({c.key for c in checks})
+        for check in checks:
+            back = values.get(check.key)
+            point = self.profile[check.key]
+            if back is None:
+                return f"{check.key} cannot be read back"
+            if abs(float(back) - check.expected) > tolerance(point):
+                return f"wrote {check.written} = {check.expected:g}, {check.key} reads {back:g}"
+        return None
+
+    def describe(self, commands: Sequence[Command]) -> list[str]:
+        """Commands as an installer reads them: register, key, value (dry run, diagnostics)."""
+        lines = []
+        for command in commands:
+            point = self.profile[command.key]
+            unit = f" {point.unit}" if point.unit else ""
+            lines.append(f"{point.address} {command.key} = {command.value:g}{unit}")
+        return lines
+
+
+def tolerance(point: Point) -> float:
+    """How far a read-back may be from what was written: the register's rounding (half a count).
+
+    With a SunSpec scale factor the count is not known here: half a unit (a device with SF 0
+    rounds a percentage to whole units).
+    """
+    return max(0.5 * abs(point.scale), 0.51 if point.sf else 0.0) + 1e-9

@@ -8,6 +8,7 @@ registers the integration reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 import math
@@ -17,6 +18,8 @@ from typing import Any
 
 import voluptuous as vol
 import yaml
+
+from .capability import CapabilityError, parse_control
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -131,6 +134,8 @@ class Point:
     precision: int | None = None
     enabled_default: bool = True
     diagnostic: bool = False
+    # A protection setting (trip curves, enter service, anti-islanding): never written by ems.
+    protection: bool = False
 
     @property
     def words(self) -> int:
@@ -168,6 +173,10 @@ class Profile:
     points: tuple[Point, ...] = ()
     # Battery safety limits of this model for the limiter (cell voltages, temperatures, ramp).
     limits: dict[str, float] = field(default_factory=dict)
+    # Where the register map comes from: document, version, firmware (vendor profiles).
+    source: dict[str, str] = field(default_factory=dict)
+    # How a battery is commanded (the capability table, see ``control.py``); None: read only.
+    control: Any = None
     _index: dict[str, Point] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -223,6 +232,18 @@ POINT_SCHEMA = vol.Schema(
         vol.Optional("precision"): vol.All(int, vol.Range(min=0, max=6)),
         vol.Optional("enabled_default", default=True): bool,
         vol.Optional("diagnostic", default=False): bool,
+        vol.Optional("protection", default=False): bool,
+    }
+)
+
+# Where a vendor's register map comes from: a register map is a fact, so it names its source.
+SOURCE_SCHEMA = vol.Schema(
+    {
+        vol.Required("document"): str,
+        vol.Required("version"): str,
+        vol.Required("firmware"): str,
+        vol.Optional("url"): str,
+        vol.Optional("notes"): str,
     }
 )
 
@@ -240,6 +261,8 @@ PROFILE_SCHEMA = vol.Schema(
         vol.Optional("limits", default=dict): {
             vol.Optional(name): vol.Coerce(float) for name in LIMIT_KEYS
         },
+        vol.Optional("source"): SOURCE_SCHEMA,
+        vol.Optional("control"): dict,  # checked by control.parse_control, against the points
     }
 )
 
@@ -270,6 +293,7 @@ def _point_problem(p: Point, profile: Profile) -> str | None:
         (not unbounded and p.min > p.max, "'min' is above 'max'"),  # type: ignore[operator]
         (p.sf is not None and p.sf not in profile, f"scale factor point '{p.sf}' is not defined"),
         (p.words > profile.max_block, "longer than max_block"),
+        (p.writable and p.protection, "a protection setting cannot be writable"),
     )
     return next((message for broken, message in problems if broken), None)
 
@@ -287,6 +311,8 @@ def _check(profile: Profile) -> None:
         raise ProfileError(f"serial_key '{profile.serial_key}' is not a point")
     if profile.limits and profile.kind != "battery":
         raise ProfileError("'limits' are only for battery profiles")
+    if profile.manufacturer != "ems" and not profile.source:
+        raise ProfileError("a vendor profile must name its 'source' (document, version, firmware)")
     for key in REQUIRED_KEYS[profile.kind]:
         if key not in profile:
             raise ProfileError(f"a {profile.kind} profile must define point '{key}'")
@@ -310,12 +336,14 @@ def parse_profile(raw: Any, source: str = "profile") -> Profile:
         max_block=data["max_block"],
         points=tuple(_build_point(p) for p in data["points"]),
         limits=dict(data["limits"]),
+        source=dict(data.get("source", {})),
     )
     try:
         _check(profile)
-    except ProfileError as err:
+        control = parse_control(data.get("control"), profile)
+    except (ProfileError, CapabilityError) as err:
         raise ProfileError(f"{source}: {err}") from None
-    return profile
+    return dataclasses.replace(profile, control=control) if control is not None else profile
 
 
 def load_profile_file(path: Path) -> Profile:
@@ -331,6 +359,20 @@ def builtin_profiles() -> dict[str, Profile]:
     """Return the profiles shipped with ems, by id (blocking: reads files)."""
     profiles = [load_profile_file(p) for p in sorted(PROFILES_DIR.glob("*.yaml"))]
     return {p.id: p for p in profiles}
+
+
+def load_profiles(directory: Path, known: Mapping[str, Profile]) -> dict[str, Profile]:
+    """Load a user's profiles from a folder (blocking); an id may not shadow a built-in one.
+
+    Raise ProfileError naming the file for the first one that does not validate.
+    """
+    found: dict[str, Profile] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        profile = load_profile_file(path)
+        if profile.id in known or profile.id in found:
+            raise ProfileError(f"{path.name}: id '{profile.id}' is already taken")
+        found[profile.id] = profile
+    return found
 
 
 # --- read planning -------------------------------------------------------------------------

@@ -82,7 +82,41 @@ _PRESENTATION = (
     "max",
     "precision",
     "diagnostic",
+    "writable",
 )
+
+# Storage control through model 124 (Fronius GEN24 and other SunSpec hybrids): StorCtl_Mod = 3
+# makes both rates apply; a rate below 0 forces the other direction (OutWRte = -P % forces a
+# charge of P % of WChaMax). InOutWRte_RvrtTms makes the device drop the rates by itself when
+# ems stops writing (Fronius defaults it to 3600 s): ems sets 300 s and writes every 60 s.
+_REVERT_S = 300
+STORAGE_CONTROL: dict[str, Any] = {
+    "method": "forced",
+    "charge": [
+        {"key": "rate_revert_s", "value": _REVERT_S},
+        {"key": "charge_rate_pct", "value": "percent"},
+        {"key": "discharge_rate_pct", "value": "-percent"},
+        {"key": "storage_control", "value": 3},
+    ],
+    "discharge": [
+        {"key": "rate_revert_s", "value": _REVERT_S},
+        {"key": "discharge_rate_pct", "value": "percent"},
+        {"key": "charge_rate_pct", "value": "-percent"},
+        {"key": "storage_control", "value": 3},
+    ],
+    "hold": [
+        {"key": "rate_revert_s", "value": _REVERT_S},
+        {"key": "charge_rate_pct", "value": 0},
+        {"key": "discharge_rate_pct", "value": 0},
+        {"key": "storage_control", "value": 3},
+    ],
+    "release": [{"key": "storage_control", "value": 0}],
+    "rewrite_s": 60,
+    "lapse_s": _REVERT_S,
+    "percent_of": "max_charge_power",
+    "reports": ["max_charge_power"],
+}
+_CONTROL_KEYS = {w["key"] for w in STORAGE_CONTROL["charge"]} | {"max_charge_power"}
 
 
 class SunSpecError(ValueError):
@@ -324,6 +358,13 @@ def build_profile(device: SunSpecDevice, kind: str) -> Profile:
         raw["model"] = device.model
     if "serial" in points:
         raw["serial_key"] = "serial"
+    if kind == "battery" and set(points) >= _CONTROL_KEYS:
+        raw["control"] = STORAGE_CONTROL
+    raw["source"] = {
+        "document": "SunSpec Information Model Specification (models discovered on the device)",
+        "version": f"models {', '.join(str(m) for m in device.model_ids)}",
+        "firmware": device.version or "not reported",
+    }
     try:
         return parse_profile(raw, f"SunSpec {kind} profile")
     except ProfileError as err:  # a bug in the model file, not in the device
@@ -394,7 +435,10 @@ class _ModelPoints:
             entry["scale"] = total
         if sf is not None:
             entry["sf"] = sf
-        self.points[key] = entry | _presentation(key)
+        presentation = _presentation(key)
+        if p["access"] != "rw":  # only what the SunSpec model lets a client write
+            presentation.pop("writable", None)
+        self.points[key] = entry | presentation
 
     def add_bits(self, p: Mapping[str, Any]) -> None:
         """Add the bit points of a bitfield point."""
