@@ -11,7 +11,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from custom_components.ems.const import DOMAIN
+from custom_components.ems.const import CONTROL_INTERVAL_S, DOMAIN
+from custom_components.ems.controller import SiteController
 
 
 def sim_device(kind: str, title: str, port: int, unit: int, profile: str) -> ConfigSubentryData:
@@ -51,16 +52,51 @@ class HaClock:
         await hass.async_block_till_done(wait_background_tasks=True)
 
 
+class ControlClock:
+    """Simulated time shared by the controller and the simulator (one control step at a time).
+
+    Ticks run at ``now``; so do the immediate ticks of a mode change (the controller's clock is
+    patched), else they would fall between simulated steps.
+    """
+
+    def __init__(self, controller: SiteController, sim) -> None:
+        self.controller = controller
+        self.sim = sim
+        self.now = dt_util.utcnow() + timedelta(seconds=60)
+        patcher = patch("custom_components.ems.controller.dt_util.utcnow", lambda: self.now)
+        patcher.start()
+        controller.entry.async_on_unload(patcher.stop)
+
+    async def run(self, cycles: int) -> list[float]:
+        """Tick, then let the site run one control interval; return the grid power seen."""
+        grid: list[float] = []
+        for _ in range(cycles):
+            await self.controller.async_tick(self.now)
+            grid.append(self.controller.grid_w())  # what the controller measured
+            self.sim.site.step(CONTROL_INTERVAL_S)
+            self.now += timedelta(seconds=CONTROL_INTERVAL_S)
+        return grid
+
+
 async def setup_site(
-    hass: HomeAssistant, sim, *, control: bool = True, options: dict | None = None
+    hass: HomeAssistant,
+    sim,
+    *,
+    control: bool = True,
+    options: dict | None = None,
+    battery_profile: str = "generic_bess",
+    battery_data: dict | None = None,
 ) -> MockConfigEntry:
+    """The site entry with the simulator's battery (its profile and extra data), PV and meter."""
+    battery = sim_device("battery", "Battery", sim.port, 1, battery_profile)
+    battery["data"] = {**battery["data"], **(battery_data or {})}
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Home",
         unique_id="home",
         data={"import_limit_w": 9000, "export_limit_w": 6000},
         subentries_data=[
-            sim_device("battery", "Battery", sim.port, 1, "generic_bess"),
+            battery,
             sim_device("pv", "Roof PV", sim.port, 2, "generic_pv_inverter"),
             sim_device("meter", "Grid meter", sim.port, 3, "generic_meter_3ph"),
         ],

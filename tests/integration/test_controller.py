@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from unittest.mock import patch
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant, State
@@ -14,10 +13,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     mock_restore_cache_with_extra_data,
 )
-from site_helpers import setup_site
+from site_helpers import ControlClock as Clock, setup_site
 
 from custom_components.ems.const import CONTROL_INTERVAL_S, DOMAIN
-from custom_components.ems.controller import SiteController, SiteState
+from custom_components.ems.controller import SiteState
 from custom_components.ems.core.decide import PI_KI_PER_S, PI_KP, Mode
 
 TOLERANCE_W = 50.0
@@ -35,32 +34,6 @@ async def site(hass: HomeAssistant, sim):
     yield entry
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
-
-
-class Clock:
-    """Simulated time shared by the controller and the simulator (one control step at a time).
-
-    Ticks run at ``now``; so do the immediate ticks of a mode change (the controller's clock is
-    patched), else they would fall between simulated steps.
-    """
-
-    def __init__(self, controller: SiteController, sim) -> None:
-        self.controller = controller
-        self.sim = sim
-        self.now = dt_util.utcnow() + timedelta(seconds=60)
-        patcher = patch("custom_components.ems.controller.dt_util.utcnow", lambda: self.now)
-        patcher.start()
-        controller.entry.async_on_unload(patcher.stop)
-
-    async def run(self, cycles: int) -> list[float]:
-        """Tick, then let the site run one control interval; return the grid power seen."""
-        grid: list[float] = []
-        for _ in range(cycles):
-            await self.controller.async_tick(self.now)
-            grid.append(self.controller.grid_w())  # what the controller measured
-            self.sim.site.step(CONTROL_INTERVAL_S)
-            self.now += timedelta(seconds=CONTROL_INTERVAL_S)
-        return grid
 
 
 def _settling(errors: list[float]) -> int | None:
