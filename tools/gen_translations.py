@@ -170,13 +170,33 @@ DESC_EN = {
     "unit_id": "Modbus unit (slave) id of the device.",
     "profile": "The register map ems reads from this device.",
 }
+# Modbus steps only: a battery whose registers lack its ratings.
+RATING_DESC_EN = {
+    "capacity_wh": "Battery: needed when its registers do not give it (the planner uses it).",
+    "max_charge_w": "Battery: the power it may charge at, when its registers do not give it.",
+    "max_discharge_w": "Battery: the power it may discharge at, when its registers do not give it.",
+}
 DESC_FR = {
     "power_entity": "Batterie : + en charge. Compteur : + en soutirage. Cochez « inverser » sinon.",
     "unit_id": "Identifiant Modbus (esclave) de l'appareil.",
     "profile": "La table de registres qu'ems lit sur cet appareil.",
 }
+RATING_DESC_FR = {
+    "capacity_wh": "Batterie : nécessaire si ses registres ne la donnent pas (pour le planificateur).",
+    "max_charge_w": "Batterie : la puissance de charge permise, si ses registres ne la donnent pas.",
+    "max_discharge_w": "Batterie : la puissance de décharge permise, si ses registres ne la donnent pas.",
+}
 STEP_FIELDS = {
-    "modbus_tcp": ["name", "host", "port", "unit_id", "profile"],
+    "modbus_tcp": [
+        "name",
+        "host",
+        "port",
+        "unit_id",
+        "profile",
+        "capacity_wh",
+        "max_charge_w",
+        "max_discharge_w",
+    ],
     "modbus_rtu": [
         "name",
         "serial_port",
@@ -186,6 +206,9 @@ STEP_FIELDS = {
         "bytesize",
         "unit_id",
         "profile",
+        "capacity_wh",
+        "max_charge_w",
+        "max_discharge_w",
     ],
     "sunspec": ["name", "host", "port", "unit_id"],
     "entities": [
@@ -224,11 +247,13 @@ def subentry(kind: str, lang: int) -> dict:
             "menu_options": {k: v[lang] for k, v in STEP_TITLES.items()},
         }
     }
+    ratings = RATING_DESC_EN if lang == 0 else RATING_DESC_FR
     for step, keys in STEP_FIELDS.items():
+        step_descs = {**descs, **ratings} if step.startswith("modbus") else descs
         steps[step] = {
             "title": STEP_TITLES[step][lang],
             "data": {k: fields[k] for k in keys},
-            "data_description": {k: descs[k] for k in keys if k in descs},
+            "data_description": {k: step_descs[k] for k in keys if k in step_descs},
         }
     return {
         "entry_type": title,
@@ -362,6 +387,21 @@ def build(lang: int) -> dict:
             },
         },
         "issues": {
+            "user_profile_invalid": {
+                "title": "A register profile of yours is not loaded"
+                if en
+                else "Un de vos profils de registres n'est pas chargé",
+                "description": (
+                    "ems did not load {file} from {folder}: {error}. The other profiles work; fix "
+                    "the file (docs/PROFILES.md says how) and restart Home Assistant."
+                )
+                if en
+                else (
+                    "ems n'a pas chargé {file} depuis {folder} : {error}. Les autres profils "
+                    "fonctionnent ; corrigez le fichier (voir docs/PROFILES.md) et redémarrez "
+                    "Home Assistant."
+                ),
+            },
             "invalid_profile": {
                 "title": "{name} cannot be set up" if en else "{name} ne peut pas être configuré",
                 "description": (

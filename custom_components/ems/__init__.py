@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 import logging
+from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
@@ -39,7 +40,7 @@ from .const import (
 from .controller import Problem, SiteController, controller_store
 from .coordinator import EmsDeviceCoordinator
 from .core.device import ModbusDevice
-from .core.profile import Profile, ProfileError, builtin_profiles
+from .core.profile import Profile, ProfileError, builtin_profiles, load_profiles
 from .core.sunspec import profile_from_subentry
 from .core.transport import ModbusTransport, SerialParams, TcpParams
 from .entity import site_device_info
@@ -63,6 +64,7 @@ PLATFORMS = [
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 _PROFILES = f"{DOMAIN}_profiles"
+USER_PROFILES_DIR = "ems/profiles"  # the user's own register profiles, in the config folder
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -73,11 +75,33 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_get_profiles(hass: HomeAssistant) -> dict[str, Profile]:
-    """The built-in profiles, read from disk once, off the event loop."""
+    """The built-in profiles and the user's (``<config>/ems/profiles``), read once off the loop.
+
+    A user's file that does not load raises a repair naming it; the others are used.
+    """
     if _PROFILES not in hass.data:
-        hass.data[_PROFILES] = await hass.async_add_executor_job(builtin_profiles)
-    profiles: dict[str, Profile] = hass.data[_PROFILES]
-    return profiles
+        folder = Path(hass.config.path(USER_PROFILES_DIR))
+
+        def load() -> tuple[dict[str, Profile], dict[str, str]]:
+            builtin = builtin_profiles()
+            user, broken = load_profiles(folder, builtin)
+            return {**builtin, **user}, broken
+
+        profiles, broken = await hass.async_add_executor_job(load)
+        hass.data[_PROFILES] = profiles
+        for name, error in broken.items():
+            _LOGGER.error("register profile %s not loaded: %s", name, error)
+            ir.async_create_issue(
+                hass,
+                DOMAIN,
+                f"user_profile_invalid_{name}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="user_profile_invalid",
+                translation_placeholders={"file": name, "folder": str(folder), "error": error},
+            )
+    loaded: dict[str, Profile] = hass.data[_PROFILES]
+    return loaded
 
 
 def link_params(data: Mapping[str, Any]) -> TcpParams | SerialParams:

@@ -98,6 +98,11 @@ STEP_RTU = "modbus_rtu"
 STEP_SUNSPEC = "sunspec"
 STEP_ENTITIES = "entities"
 
+_CAPACITY_INPUT = selector.NumberSelector(
+    selector.NumberSelectorConfig(
+        min=100, max=10_000_000, step=100, unit_of_measurement="Wh", mode="box"
+    )
+)
 _POWER_INPUT = selector.NumberSelector(
     selector.NumberSelectorConfig(
         min=0,
@@ -419,6 +424,19 @@ def _rtu_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
     }
 
 
+def _battery_rating_fields(defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
+    """Capacity and power limits, for a battery whose registers do not give them."""
+
+    def opt(key: str) -> vol.Optional:
+        return vol.Optional(key, description={"suggested_value": defaults.get(key)})
+
+    return {
+        opt(CONF_CAPACITY_WH): _CAPACITY_INPUT,
+        opt(CONF_MAX_CHARGE_W): _POWER_INPUT,
+        opt(CONF_MAX_DISCHARGE_W): _POWER_INPUT,
+    }
+
+
 def _entity_fields(kind: str, defaults: Mapping[str, Any]) -> dict[vol.Marker, Any]:
     def entity(domain: list[str], device_class: str | None = None) -> selector.EntitySelector:
         config = selector.EntitySelectorConfig(domain=domain)
@@ -442,11 +460,7 @@ def _entity_fields(kind: str, defaults: Mapping[str, Any]) -> dict[vol.Marker, A
         ] = entity(["sensor"], "battery")
         fields[
             vol.Required(CONF_CAPACITY_WH, default=defaults.get(CONF_CAPACITY_WH, vol.UNDEFINED))
-        ] = selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=100, max=10_000_000, step=100, unit_of_measurement="Wh", mode="box"
-            )
-        )
+        ] = _CAPACITY_INPUT
         fields[opt(CONF_MAX_CHARGE_W)] = _POWER_INPUT
         fields[opt(CONF_MAX_DISCHARGE_W)] = _POWER_INPUT
         fields[opt(CONF_SETPOINT_ENTITY)] = entity(["number", "input_number"])
@@ -554,6 +568,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
                 vol.Required(CONF_PROFILE, default=defaults.get(CONF_PROFILE, vol.UNDEFINED)): (
                     await self._profile_selector()
                 ),
+                **(_battery_rating_fields(defaults) if self._kind == "battery" else {}),
             }
         )
         return self.async_show_form(

@@ -505,4 +505,8 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             info["unit"] = self.modbus.unit
             info["refused_points"] = sorted(self.modbus.bad_keys)
             info["reads_per_poll"] = len(self.modbus.reads_for(self.wanted_keys()))
+            info["source"] = dict(self.modbus.profile.source)
+            if (control := self.modbus.profile.control) is not None:
+                info["control"] = control.describe()
+                info["last_commands"] = list(self.last_commands)
         return info

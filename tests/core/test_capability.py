@@ -10,6 +10,7 @@ import yaml
 
 from ems_core.capability import Capabilities, Check, Command, Direction
 from ems_core.profile import PROFILES_DIR, ProfileError, builtin_profiles, parse_profile
+from tools import gen_profiles
 
 HUAWEI = yaml.safe_load((PROFILES_DIR / "huawei_sun2000_luna2000.yaml").read_text())
 BESS = yaml.safe_load((PROFILES_DIR / "generic_bess.yaml").read_text())
@@ -144,3 +145,7 @@ def test_only_batteries_have_control() -> None:
     meter["control"] = {"method": "setpoint", "release": [{"key": "power", "value": 0}]}
     with pytest.raises(ProfileError, match="only battery profiles"):
         parse_profile(meter)
+
+
+def test_the_readme_profile_list_is_up_to_date() -> None:
+    assert gen_profiles.main(["--check"]) == 0, "run: python -m tools.gen_profiles"

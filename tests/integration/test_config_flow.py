@@ -118,6 +118,29 @@ async def test_add_modbus_battery(hass: HomeAssistant, sim) -> None:
     assert result["reason"] == "already_configured"
 
 
+async def test_add_a_vendor_battery_with_its_ratings(hass: HomeAssistant, socket_enabled) -> None:
+    """A vendor profile without capacity registers: the installer gives the capacity."""
+    from simulator import start_simulator
+
+    async with start_simulator(port=0, auto_tick=False, battery_profile="sungrow_sh_rt") as sim:
+        entry = _site(hass)
+        values = {
+            "name": "Sungrow",
+            "host": "127.0.0.1",
+            "port": sim.port,
+            "unit_id": BESS_UNIT,
+            "profile": "sungrow_sh_rt",
+            "capacity_wh": 9600,
+            "max_charge_w": 5000,
+        }
+        result = await _tcp(hass, entry, "battery", values)
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        subentry = next(iter(entry.subentries.values()))
+        assert subentry.data["capacity_wh"] == 9600
+        assert subentry.data["max_charge_w"] == 5000
+        assert "max_discharge_w" not in subentry.data
+
+
 async def test_modbus_errors(hass: HomeAssistant, sim) -> None:
     entry = _site(hass)
     base = {"name": "B", "host": "127.0.0.1", "port": sim.port, "unit_id": BESS_UNIT}

@@ -361,18 +361,26 @@ def builtin_profiles() -> dict[str, Profile]:
     return {p.id: p for p in profiles}
 
 
-def load_profiles(directory: Path, known: Mapping[str, Profile]) -> dict[str, Profile]:
-    """Load a user's profiles from a folder (blocking); an id may not shadow a built-in one.
+def load_profiles(
+    directory: Path, known: Mapping[str, Profile]
+) -> tuple[dict[str, Profile], dict[str, str]]:
+    """Load a user's profiles from a folder (blocking); an id may not shadow another.
 
-    Raise ProfileError naming the file for the first one that does not validate.
+    Returns the valid profiles by id, and for each file that does not load, why (by file name):
+    one broken file does not take the others with it.
     """
     found: dict[str, Profile] = {}
-    for path in sorted(directory.glob("*.yaml")):
-        profile = load_profile_file(path)
-        if profile.id in known or profile.id in found:
-            raise ProfileError(f"{path.name}: id '{profile.id}' is already taken")
+    broken: dict[str, str] = {}
+    for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else ():
+        try:
+            profile = load_profile_file(path)
+            if profile.id in known or profile.id in found:
+                raise ProfileError(f"{path.name}: id '{profile.id}' is already taken")
+        except ProfileError as err:
+            broken[path.name] = str(err)
+            continue
         found[profile.id] = profile
-    return found
+    return found, broken
 
 
 # --- read planning -------------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""A user's own register profile (docs/PROFILES.md): loaded, offered, commanded; a bad one told."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+import shutil
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+import pytest
+from site_helpers import ControlClock, setup_site
+
+from custom_components.ems import USER_PROFILES_DIR, async_get_profiles
+from custom_components.ems.const import CONTROL_INTERVAL_S, DOMAIN
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "docs" / "profiles" / "example_battery.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _clean_folder(hass: HomeAssistant) -> Iterator[None]:
+    """The test config folder is shared by every test: leave no profile behind."""
+    yield
+    shutil.rmtree(Path(hass.config.path("ems")), ignore_errors=True)
+
+
+def _install(hass: HomeAssistant, source: Path | str, name: str) -> Path:
+    folder = Path(hass.config.path(USER_PROFILES_DIR))
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    if isinstance(source, Path):
+        shutil.copy(source, target)
+    else:
+        target.write_text(source, encoding="utf-8")
+    return target
+
+
+async def test_the_recipe_example_is_loaded_and_commanded(hass: HomeAssistant, sim) -> None:
+    _install(hass, EXAMPLE, "example_battery.yaml")
+    profiles = await async_get_profiles(hass)
+    assert profiles["example_battery"].source["document"].startswith("Example Modbus map")
+    assert "generic_bess" in profiles  # the built-in ones stay
+    entry = await setup_site(hass, sim, battery_profile="example_battery")
+    clock = ControlClock(entry.runtime_data.controller, sim)
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": "select.home_mode", "option": "manual"}, True
+    )
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.home_charge_from_the_grid"}, blocking=True
+    )
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.home_manual_battery_setpoint", "value": 1500},
+        True,
+    )
+    await clock.run(int(30 / CONTROL_INTERVAL_S))
+    assert sim.site.battery.power == pytest.approx(1500, abs=50)
+    registers = hass.states.get("sensor.home_battery_setpoint").attributes["batteries"]
+    assert registers["Battery"]["registers"] == ["100 power_setpoint = 1500 W"]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_broken_user_profile_is_a_repair_and_spares_the_others(
+    hass: HomeAssistant,
+) -> None:
+    _install(hass, EXAMPLE, "example_battery.yaml")
+    text = EXAMPLE.read_text(encoding="utf-8").replace("id: example_battery", "id: mine")
+    _install(hass, text.replace("value: signed", "value: power"), "mine.yaml")
+    _install(hass, EXAMPLE.read_text(encoding="utf-8"), "zz_copy.yaml")  # the same id again
+    profiles = await async_get_profiles(hass)
+    assert "example_battery" in profiles
+    assert "mine" not in profiles
+    registry = ir.async_get(hass)
+    issue = registry.async_get_issue(DOMAIN, "user_profile_invalid_mine.yaml")
+    assert issue is not None
+    assert "writes 'signed'" in issue.translation_placeholders["error"]
+    clash = registry.async_get_issue(DOMAIN, "user_profile_invalid_example_battery.yaml")
+    copy = registry.async_get_issue(DOMAIN, "user_profile_invalid_zz_copy.yaml")
+    assert clash is None
+    assert "already taken" in copy.translation_placeholders["error"]
