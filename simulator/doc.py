@@ -84,7 +84,7 @@ def generate() -> str:
         parts.append(profile_table(profile))
     parts.append(
         f"### Unit {SUNSPEC_UNIT}: SunSpec device\n\n"
-        f"Holding registers from {SUNSPEC_BASE}: `SunS`, then SunSpec models 1, 103, 124 and "
+        f"Holding registers from {SUNSPEC_BASE}: `SunS`, then SunSpec models 1, 103, 124, 704 and "
         "802 and the end marker `0xFFFF` (see `simulator/sunspec.py`)."
     )
     parts.append(

@@ -3,7 +3,8 @@
 The register image is the core's :class:`~ems_core.sunspec_image.SunSpecImage` (the codec the
 site's Modbus server uses too), laid out with the real SunSpec model lengths, so standard SunSpec
 clients can walk it: "SunS" at ``base``, then models 1 (common), 103 (three-phase inverter),
-124 (basic storage), 802 (battery) and the end marker 0xFFFF. Values are encoded through the
+124 (basic storage), 704 (DER controls: the active power setpoint), 802 (battery) and the end
+marker 0xFFFF. Values are encoded through the
 core's ``ems_core.profile``; points the device does not
 implement hold the SunSpec not-implemented markers.
 
@@ -12,7 +13,9 @@ on its own, as an AC-coupled pair sharing one map. The battery charges from the 
 within its limits; a client steers it through model 124 as Fronius-style hybrids do:
 StorCtl_Mod bit 0 caps charging at InWRte % of WChaMax, bit 1 caps discharging at OutWRte %
 of WDisChaRteMax, and a negative cap forces the other direction (OutWRte < 0 forces a
-charge, InWRte < 0 a discharge). 802 SetOp 2 disconnects the battery, 1 connects it.
+charge, InWRte < 0 a discharge). An enabled 704 active power setpoint in watts (WSetEna = 1,
+WSetMod = 1, WSet + discharging) fixes the power instead; both revert after their revert
+times. 802 SetOp 2 disconnects the battery, 1 connects it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 from ems_core.sunspec_image import ImageError, SunSpecImage
 
-MODEL_IDS = (1, 103, 124, 802)
+MODEL_IDS = (1, 103, 124, 704, 802)
 
 PV_RATED_W = 5000.0
 CAPACITY_WH = 5000.0
@@ -60,6 +63,7 @@ SCALE_FACTORS: dict[tuple[int, str], int] = {
     (802, "A_SF"): -1,
     (802, "AMax_SF"): 0,
     (802, "W_SF"): 0,
+    (704, "WSet_SF"): 0,
 }
 
 # Values set once; writable points keep what clients write afterwards.
@@ -72,6 +76,9 @@ STATIC: dict[tuple[int, str], Any] = {
     (1, "DA"): 5,
     (103, "Evt1"): 0,
     (103, "Evt2"): 0,
+    (704, "WSetEna"): 0,
+    (704, "WSetMod"): 1,  # watts
+    (704, "WSetRvrtTms"): 0,
     (124, "WChaMax"): MAX_CHARGE_W,
     (124, "WChaGra"): 100,
     (124, "WDisChaGra"): 100,
@@ -132,6 +139,7 @@ class SunSpecDevice:
         self.alarms = 0  # model 802 Evt1 bits, for fault injection
         self.heartbeat = 0
         self.rates_age_s = 0.0  # since a client last wrote the 124 storage controls
+        self.wset_age_s = 0.0  # since a client last wrote the 704 active power setpoint
         self.image = SunSpecImage(MODEL_IDS, base)
         self.models = [tuple(ref) for ref in self.image.models]  # (id, address, length)
         for (model_id, name), exponent in SCALE_FACTORS.items():
@@ -164,6 +172,8 @@ class SunSpecDevice:
         self.image.store(address, words)
         if any(model == 124 and name in _RATE_POINTS for model, name in written):
             self.rates_age_s = 0.0
+        if any(model == 704 and name.startswith("WSet") for model, name in written):
+            self.wset_age_s = 0.0
         if self._get(802, "AlmRst"):  # any write to AlmRst clears the alarms
             self.alarms = 0
             self._set(802, "AlmRst", 0)
@@ -182,8 +192,17 @@ class SunSpecDevice:
     # --- the device model --------------------------------------------------------------------
 
     def limits(self) -> tuple[float, float]:
-        """Battery power range [low, high] in W (+ charging) from the 124/802 controls."""
+        """Battery power range [low, high] in W (+ charging) from the 704, 124 and 802 controls.
+
+        An enabled 704 active power setpoint in watts (WSet, + injection: discharging) fixes
+        the power; otherwise 124's rates bound it.
+        """
         charge_max = _at_most(self._get(124, "WChaMax"), MAX_CHARGE_W)
+        wset = self._get(704, "WSet")
+        if self._get(704, "WSetEna") == 1 and self._get(704, "WSetMod") == 1 and wset is not None:
+            discharge_max = _at_most(self._get(802, "WDisChaRteMax"), MAX_DISCHARGE_W)
+            power = max(-discharge_max, min(charge_max, -float(wset)))
+            return power, power
         discharge_max = _at_most(self._get(802, "WDisChaRteMax"), MAX_DISCHARGE_W)
         mode = self._get(124, "StorCtl_Mod") or 0
         high, low = charge_max, -discharge_max
@@ -233,11 +252,15 @@ class SunSpecDevice:
         self._render(connected)
 
     def _revert_rates(self, dt_s: float) -> None:
-        """InOutWRte_RvrtTms after the last write, the storage controls go back to none."""
+        """Revert the 124 controls (the 704 setpoint) their revert time after the last write."""
         self.rates_age_s += dt_s
+        self.wset_age_s += dt_s
         revert = self._get(124, "InOutWRte_RvrtTms") or 0
         if revert > 0 and self._get(124, "StorCtl_Mod") and self.rates_age_s >= revert:
             self._set(124, "StorCtl_Mod", 0)
+        revert = self._get(704, "WSetRvrtTms") or 0
+        if revert > 0 and self._get(704, "WSetEna") and self.wset_age_s >= revert:
+            self._set(704, "WSetEna", 0)
 
     def _render(self, connected: bool = True) -> None:
         """Publish the state in the register image."""

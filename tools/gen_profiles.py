@@ -68,12 +68,13 @@ def generate() -> str:
     profiles = sorted(builtin_profiles().values(), key=lambda p: (p.manufacturer == "ems", p.id))
     rows = [_row(p) for p in profiles]
     sunspec = (
-        "| SunSpec discovery | any SunSpec device (Fronius GEN24 and other hybrids with model "
-        "124) | the models found on the device (SunSpec Information Model) | forced "
-        f"charge/discharge through model 124 (StorCtl_Mod, InWRte/OutWRte), revert time "
+        "| SunSpec discovery | any SunSpec device: model 704 (IEEE 1547 DER controls) or 124 "
+        "(Fronius GEN24 and other hybrids) | the models found on the device (SunSpec Information "
+        "Model) | 704: power setpoint (WSetEna, WSetMod = watts, WSet); else 124: forced "
+        "charge/discharge (StorCtl_Mod, InWRte/OutWRte); revert time "
         f"{STORAGE_CONTROL['lapse_s']} s re-written every {STORAGE_CONTROL['rewrite_s']} s; "
-        "confirmed by read-back | the simulator's SunSpec hybrid: charge, discharge, hold, "
-        "release, revert |"
+        "confirmed by read-back | the simulator's SunSpec hybrid, through 704 and through 124: "
+        "charge, discharge, hold, release, revert |"
     )
     return "\n".join([HEADER, *rows, sunspec]) + "\n"
 

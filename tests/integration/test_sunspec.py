@@ -170,12 +170,13 @@ async def _poll(site: Site, profile: Profile, keys: set[str] | None = None) -> d
 async def test_discover_simulated_device(site: Site) -> None:
     found = await async_discover(site.transport, UNIT)
     assert found.base == 40000
-    assert found.model_ids == [1, 103, 124, 802]
+    assert found.model_ids == [1, 103, 124, 704, 802]
     assert found.models == [
         ModelRef(1, 40002, 66),
         ModelRef(103, 40070, 50),
         ModelRef(124, 40122, 24),
-        ModelRef(802, 40148, 62),
+        ModelRef(704, 40148, 65),
+        ModelRef(802, 40215, 62),
     ]
     assert site.device.models == [tuple(m) for m in found.models]
     assert (found.manufacturer, found.model, found.serial) == ("ems", "SimHybrid", "SIMSUNSPEC01")
@@ -436,8 +437,9 @@ def test_simulator_fills_not_implemented() -> None:
 def test_simulator_controls() -> None:
     """124 steers the battery (negative OutWRte forces a charge); SOC limits and SetOp hold."""
     device = SunSpecDevice()
-    storage = device.models[2][1] + 2
-    battery = device.models[3][1] + 2
+    address = {model_id: address for model_id, address, _ in device.models}
+    storage = address[124] + 2
+    battery = address[802] + 2
     assert device.write(storage + 3, [2])  # StorCtl_Mod: discharge limit
     assert device.write(storage + 10, [(-8000) & 0xFFFF])  # OutWRte -80 %: charge 2000 W
     device.tick(60.0, 0.0)
@@ -498,8 +500,8 @@ async def test_pysunspec2_scans_simulator(site: Site) -> None:
 
     result = await asyncio.to_thread(scan)
     assert result["base"] == 40000
-    assert result["models"] == [1, 103, 124, 802]
-    assert result["errors"] == ["", "", "", ""]  # model lengths agree with the definitions
+    assert result["models"] == [1, 103, 124, 704, 802]
+    assert result["errors"] == ["", "", "", "", ""]  # model lengths agree with the definitions
     assert (result["sn"], result["mn"]) == ("SIMSUNSPEC01", "ems")
     assert result["soc"] == pytest.approx(soc, abs=0.05)
     assert result["cha_state"] == pytest.approx(soc, abs=0.05)

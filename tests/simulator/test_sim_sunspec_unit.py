@@ -52,7 +52,7 @@ async def client(sim: Simulator) -> AsyncIterator[AsyncModbusTcpClient]:
 
 
 async def test_sunspec_map_is_served(sim: Simulator, client: AsyncModbusTcpClient) -> None:
-    assert await _walk(client) == [1, 103, 124, 802]
+    assert await _walk(client) == [1, 103, 124, 704, 802]
     reply = await client.read_holding_registers(BASE - 1, count=1, slave=SUNSPEC_UNIT)
     assert reply.isError()
     assert reply.exception_code == 2

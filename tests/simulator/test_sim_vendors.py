@@ -8,6 +8,7 @@ profile whose table disagrees with its document (a wrong mode value, sign or reg
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import dataclasses
 
 import pytest
 
@@ -152,12 +153,18 @@ async def test_out_of_range_commands_write_nothing(running) -> None:
     assert written == []
 
 
-async def test_sunspec_124_storage_control(sim: Simulator, transport) -> None:
-    """A discovered SunSpec hybrid (Fronius GEN24 style) commanded through model 124."""
+@pytest.mark.parametrize(
+    ("model", "method", "enable"), [(704, "setpoint", "WSetEna"), (124, "forced", "StorCtl_Mod")]
+)
+async def test_sunspec_storage_control(
+    sim: Simulator, transport, model: int, method: str, enable: str
+) -> None:
+    """A discovered SunSpec hybrid commanded through 704 (when it has it), else through 124."""
     found = await async_discover(transport, SUNSPEC_UNIT)
+    if model == 124:  # the same device as one without 704 (Fronius GEN24 style)
+        found = dataclasses.replace(found, models=[m for m in found.models if m.id != 704])
     profile = build_profile(found, "battery")
-    assert profile.control is not None
-    assert profile.source["version"] == "models 1, 103, 124, 802"
+    assert profile.control.method == method
     device = ModbusDevice(transport, SUNSPEC_UNIT, profile)
     values = await device.read({"soc", "power", *profile.control.read_keys})
     sim.site.pv.scale = 0.0  # no PV: what moves the battery is the command
@@ -166,13 +173,13 @@ async def test_sunspec_124_storage_control(sim: Simulator, transport) -> None:
         sim.site.step(61)
         assert sim.site.sunspec.battery_w == pytest.approx(power, abs=1)
         assert (await device.read({"power"}))["power"] == pytest.approx(power, abs=1)
-    # Written again every minute it holds; left alone it reverts after InOutWRte_RvrtTms.
+    # Written again every minute it holds; left alone it reverts after its revert time.
     await device.command(1000.0, values)
     for _ in range(8):
         sim.site.step(61)
         await device.command(1000.0, values)
     assert sim.site.sunspec.battery_w == pytest.approx(1000.0, abs=1)
     sim.site.step(6 * 61)
-    assert sim.site.sunspec.value(124, "StorCtl_Mod") == 0
+    assert sim.site.sunspec.value(model, enable) == 0
     assert sim.site.sunspec.battery_w == 0.0  # no PV: its own logic does nothing
     assert await device.confirm(await device.release()) is None

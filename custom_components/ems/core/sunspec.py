@@ -116,7 +116,25 @@ STORAGE_CONTROL: dict[str, Any] = {
     "percent_of": "max_charge_power",
     "reports": ["max_charge_power"],
 }
-_CONTROL_KEYS = {w["key"] for w in STORAGE_CONTROL["charge"]} | {"max_charge_power"}
+# The DER active power setpoint of model 704 (IEEE 1547 devices): WSetMod = 1 (watts), WSet the
+# power (+ charging once through the model file's scale -1), WSetRvrtTms the revert time.
+DER_CONTROL: dict[str, Any] = {
+    "method": "setpoint",
+    "set": [
+        {"key": "der_power_revert_s", "value": _REVERT_S},
+        {"key": "der_power_setpoint", "value": "signed"},
+        {"key": "der_power_mode", "value": 1},
+        {"key": "der_power_enable", "value": 1},
+    ],
+    "release": [{"key": "der_power_enable", "value": 0}],
+    "rewrite_s": 60,
+    "lapse_s": _REVERT_S,
+}
+# A battery is commanded through 704 when the device has it, else through 124.
+_CONTROLS = (
+    (DER_CONTROL, {w["key"] for w in DER_CONTROL["set"]}),
+    (STORAGE_CONTROL, {w["key"] for w in STORAGE_CONTROL["charge"]} | {"max_charge_power"}),
+)
 
 
 class SunSpecError(ValueError):
@@ -358,8 +376,10 @@ def build_profile(device: SunSpecDevice, kind: str) -> Profile:
         raw["model"] = device.model
     if "serial" in points:
         raw["serial_key"] = "serial"
-    if kind == "battery" and set(points) >= _CONTROL_KEYS:
-        raw["control"] = STORAGE_CONTROL
+    if kind == "battery":
+        control = next((c for c, keys in _CONTROLS if set(points) >= keys), None)
+        if control is not None:
+            raw["control"] = control
     raw["source"] = {
         "document": "SunSpec Information Model Specification (models discovered on the device)",
         "version": f"models {', '.join(str(m) for m in device.model_ids)}",
