@@ -140,6 +140,7 @@ class BatteryOutcome:
     error: str | None = None
     # The register writes of the command (written, or that would be in a dry run).
     registers: list[str] = field(default_factory=list)
+    dry_run: bool = False  # ems may not command this battery: the registers are not written
 
 
 @dataclass(kw_only=True)
@@ -520,6 +521,7 @@ class SiteController:
             written=False,
         )
         if not command.write:  # not ours to command: show what would be written
+            outcome.dry_run = not battery.control_enabled
             try:
                 outcome.registers = battery.dry_run(command.setpoint_w)
             except HomeAssistantError as err:

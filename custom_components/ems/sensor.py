@@ -150,6 +150,7 @@ def _battery_attributes(controller: SiteController) -> dict[str, Any]:
                 "reason": outcome.reason.value,
                 "written": outcome.written,
                 "registers": outcome.registers,
+                "dry_run": outcome.dry_run,
             }
             for key, outcome in last.batteries.items()
             if key in controller.batteries

@@ -149,3 +149,14 @@ def test_only_batteries_have_control() -> None:
 
 def test_the_readme_profile_list_is_up_to_date() -> None:
     assert gen_profiles.main(["--check"]) == 0, "run: python -m tools.gen_profiles"
+
+
+def test_a_written_register_may_read_back_elsewhere() -> None:
+    raw = _with_control(HUAWEI, readback={"forcible_command": "target_soc"})
+    control = parse_profile(raw).control
+    direction, commands = control.commands(-700)
+    checks = control.checks(direction, commands)
+    assert Check("target_soc", 2, "forcible_command") in checks
+    assert Check("forcible_discharge_power", 700, "forcible_discharge_power") in checks
+    with pytest.raises(ProfileError, match="'elsewhere' is not a point"):
+        parse_profile(_with_control(HUAWEI, readback={"forcible_command": "elsewhere"}))

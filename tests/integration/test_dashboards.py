@@ -36,8 +36,9 @@ def _walk(node: Any, path: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-def _markdown(dashboard: dict[str, Any]) -> str:
-    (content,) = [v for p, v in _walk(dashboard) if p.endswith(".content")]
+def _markdown(dashboard: dict[str, Any], marker: str = "weekday()") -> str:
+    """The markdown card whose template mentions ``marker`` (the appliances' by default)."""
+    (content,) = [v for p, v in _walk(dashboard) if p.endswith(".content") and marker in v]
     return content
 
 
@@ -64,7 +65,8 @@ def test_every_shown_text_comes_from_the_table() -> None:
             continue
         assert value.startswith(MARK) or value in devices, path
     # The markdown's prose too: what is left without marks is Jinja, markup and numbers.
-    prose = re.sub(r"\{[{%].*?[%}]\}|«\w+|\[\[|\]\]", "", _markdown(dashboard), flags=re.S)
+    markdown = _markdown(dashboard) + _markdown(dashboard, "'batteries'")
+    prose = re.sub(r"\{[{%].*?[%}]\}|«\w+|\[\[|\]\]", "", markdown, flags=re.S)
     assert not re.search(r"[A-Za-z]{3,}", re.sub(r"\b(?:" + "|".join(devices) + r")\b", "", prose))
     # Every text of the table is used, and each has every language.
     used = set(re.findall(r"\[\[t:(\w+)\]\]", gen_dashboards.TEMPLATE.read_text()))
@@ -141,3 +143,25 @@ async def test_markdown_renders(hass: HomeAssistant, lang: str, expected: str) -
     rendered = Template(_markdown(dashboard), hass).async_render(parse_result=False)
     assert expected in rendered
     assert gen_dashboards.device_name(lang, "washing_machine") in rendered
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"), [("en", "dry run, ems would write"), ("fr", "à blanc, ems écrirait")]
+)
+async def test_register_card_shows_the_dry_run(
+    hass: HomeAssistant, lang: str, expected: str
+) -> None:
+    """The battery registers card lists what ems writes, or would write, per battery."""
+    dashboard = yaml.safe_load(gen_dashboards.path(lang).read_text(encoding="utf-8"))
+    content = _markdown(dashboard, "'batteries'")
+    entity_id = re.search(r"state_attr\('([^']+)', 'batteries'\)", content).group(1)
+    template = Template(content, hass)
+    assert "*" in template.async_render(parse_result=False)  # no command yet
+    hass.states.async_set(
+        entity_id,
+        "-1500",
+        {"batteries": {"Sungrow": {"registers": ["13049 ems_mode = 2"], "dry_run": True}}},
+    )
+    rendered = template.async_render(parse_result=False)
+    assert f"**Sungrow**: {expected}" in rendered
+    assert "`13049 ems_mode = 2`" in rendered

@@ -174,6 +174,8 @@ async def test_the_dry_run_shows_the_vendor_writes_and_writes_nothing(
         await _manual(hass, -1500.0)
         await clock.run(3)
         assert hass.states.get("sensor.home_status").state == "dry_run"
+        battery = hass.states.get("sensor.home_battery_setpoint").attributes["batteries"]
+        assert battery["Battery"]["dry_run"] is True
         registers = _registers(hass)
         writes = PROFILES[pid].control.writes[Direction.DISCHARGE]
         address = {w.key: PROFILES[pid][w.key].address for w in writes}
