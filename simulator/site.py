@@ -103,7 +103,9 @@ class Site:
             uid: Unit(uid, profiles[pid]) for uid, (pid, _) in self.unit_profiles.items()
         }
         battery_unit = self.units[BATTERY_UNIT]
-        control = CONTROLS[battery_profile](battery_unit, lambda: self.elapsed, self._house_net_w)
+        control = CONTROLS[battery_profile](
+            battery_unit, lambda: self.elapsed, self._house_net_w, self._pv_w
+        )
         self.battery = Battery(battery_unit, control=control)
         self.pv = PvInverter(self.units[2], self.data, self.rng)
         self.grid = GridScript()  # scripted frequency and voltage events (grid support tests)
@@ -193,6 +195,11 @@ class Site:
         self.pv.publish()
         self.meter.publish()
         self.relay_board.publish()
+
+    def _pv_w(self) -> float:
+        """The PV inverter's output now (W); 0 while it is being built."""
+        pv = getattr(self, "pv", None)
+        return 0.0 if pv is None else pv.power
 
     def _house_net_w(self) -> float:
         """Load − PV (W): what a battery in its own self-consumption mode makes up for."""

@@ -12,10 +12,10 @@ Model 103 reports the PV output (W = pv_fraction x 5 kW); the battery is metered
 on its own, as an AC-coupled pair sharing one map. The battery charges from the PV output
 within its limits; a client steers it through model 124 as Fronius-style hybrids do:
 StorCtl_Mod bit 0 caps charging at InWRte % of WChaMax, bit 1 caps discharging at OutWRte %
-of WDisChaRteMax, and a negative cap forces the other direction (OutWRte < 0 forces a
-charge, InWRte < 0 a discharge). An enabled 704 active power setpoint in watts (WSetEna = 1,
-WSetMod = 1, WSet + discharging) fixes the power instead; both revert after their revert
-times. 802 SetOp 2 disconnects the battery, 1 connects it.
+of WChaMax (the model's unit for both rates), and a negative cap forces the other direction
+(OutWRte < 0 forces a charge, InWRte < 0 a discharge). An enabled 704 active power setpoint
+in watts (WSetEna = 1, WSetMod = 1, WSet + discharging) fixes the power instead; both revert
+after their revert times. 802 SetOp 2 disconnects the battery, 1 connects it.
 """
 
 from __future__ import annotations
@@ -209,7 +209,8 @@ class SunSpecDevice:
         if mode & 1 and (rate := self._get(124, "InWRte")) is not None:
             high = charge_max * max(-100.0, min(100.0, rate)) / 100.0
         if mode & 2 and (rate := self._get(124, "OutWRte")) is not None:
-            low = -discharge_max * max(-100.0, min(100.0, rate)) / 100.0
+            # Both rates are % of WChaMax (the model's unit "% WChaMax"), within the 802 maximum.
+            low = max(-discharge_max, -charge_max * max(-100.0, min(100.0, rate)) / 100.0)
         return min(low, high), high
 
     def soc_window(self) -> tuple[float, float]:

@@ -17,10 +17,17 @@ from .datastore import Unit
 class VendorControl:
     """A device's command logic; ``command_w`` is the power it is told now (W, + charging)."""
 
-    def __init__(self, unit: Unit, clock: Callable[[], float], house_net_w: Callable[[], float]):
+    def __init__(
+        self,
+        unit: Unit,
+        clock: Callable[[], float],
+        house_net_w: Callable[[], float],
+        pv_w: Callable[[], float] = lambda: 0.0,
+    ):
         self.unit = unit
         self.clock = clock  # simulated seconds
         self.house_net_w = house_net_w  # load − PV now (W)
+        self.pv_w = pv_w  # the PV production now (W), for devices whose command counts it
         self.ignoring = False  # fault: the battery keeps doing what it did, whatever it is told
         self._held: float | None = None
         self.own_mode = True  # following its own logic (no remote command in force)
@@ -111,25 +118,42 @@ class Sungrow(VendorControl):
 
 
 class Solax(VendorControl):
-    """Writing 0x7D = 1 applies the block: mode 0x7C (1: power control at 0x7E W, + charge).
+    """Mode 1 (power control): active power 0x7E = battery charge − PV (W), for a while.
 
-    The command holds for the shorter of its duration (0x82) and timeout (0x88), then the
-    device falls back to its own mode; 0x100 reports the active mode (0 when none).
+    It holds for the shorter of its duration (0x82) and timeout (0x88), then the device runs
+    its own mode again.
+
+    The device takes the block 0x7C-0x88 in one write-multiple or not at all; 0x100 reports the
+    active mode (0 when none). PV is reported on 0x0A/0x0B (two strings, half each here).
     """
+
+    BLOCK = frozenset(
+        {
+            "remote_mode",
+            "remote_set_type",
+            "remote_active_power",
+            "remote_reactive_power",
+            "remote_duration",
+            "remote_target_soc",
+            "remote_target_energy",
+            "remote_charge_discharge_power",
+            "remote_timeout",
+        }
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.active: tuple[float, float] | None = None  # (power, until)
+        self.active: tuple[float, float] | None = None  # (active power, until)
 
     def on_write(self, keys: set[str]) -> None:
-        """The trigger applies what the block holds."""
-        if "remote_trigger" not in keys:
+        """A whole block applies; a part of it is ignored."""
+        if not keys >= self.BLOCK:
             return
         if self.value("remote_mode") != 1:
             self.active = None
             return
         hold = min(self.value("remote_duration"), self.value("remote_timeout"))
-        self.active = (self.value("remote_power"), self.clock() + hold)
+        self.active = (self.value("remote_active_power"), self.clock() + hold)
 
     def tick(self) -> None:
         """The command lapses."""
@@ -137,12 +161,14 @@ class Solax(VendorControl):
             self.active = None
 
     def remote_w(self) -> float | None:
-        """The applied power while it holds."""
-        return None if self.active is None else self.active[0]
+        """The battery's power: the active power plus the PV."""
+        return None if self.active is None else self.active[0] + self.pv_w()
 
     def publish(self) -> None:
-        """The active mode."""
+        """The active mode and the PV strings."""
         self.unit.set("remote_mode_state", 0 if self.active is None else 1)
+        pv = max(0.0, self.pv_w())
+        self.unit.set_many({"pv_power_1": round(pv / 2), "pv_power_2": pv - round(pv / 2)})
 
 
 class GoodWe(VendorControl):

@@ -32,6 +32,8 @@ SENSORS = [
     ("energy_charged", "Energy charged", "Énergie chargée"),
     ("energy_discharged", "Energy discharged", "Énergie déchargée"),
     ("capacity", "Capacity", "Capacité"),
+    ("pv_power_1", "PV string 1 power", "Puissance de la chaîne PV 1"),
+    ("pv_power_2", "PV string 2 power", "Puissance de la chaîne PV 2"),
     ("max_charge_power", "Maximum charge power", "Puissance de charge maximale"),
     ("max_discharge_power", "Maximum discharge power", "Puissance de décharge maximale"),
     ("energy_total", "Energy produced", "Énergie produite"),

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import logging
 from typing import Any
 
-from .capability import Capabilities, CapabilityError, Check, Command, Direction
+from .capability import Capabilities, CapabilityError, Check, Command, Direction, Method
 from .profile import Block, Point, Profile, check_write, decode_all, encode, plan_reads
 from .transport import DeviceError, ModbusTransport
 
@@ -33,6 +33,7 @@ class ModbusDevice:
         self._plans: dict[frozenset[str], list[Block]] = {}
         self._polls = 0
         self._scale_factors: dict[str, int] = {}
+        self._direction: Direction | None = None  # of the last whole command; None: unknown
 
     def reads_for(self, keys: Iterable[str]) -> list[Block]:
         """The block reads that serve these keys (cached per key set)."""
@@ -140,19 +141,49 @@ class ModbusDevice:
         """Write a battery command through the capability table; return what must read back.
 
         Every value is range-checked before the first write: a command is never half-written
-        because one of its values is out of range.
+        because one of its values is out of range. A forced-mode device changing direction (or
+        in a state ems does not know) is put on hold first, so that no moment between two
+        writes has it run the old direction at the new power.
         """
         direction, commands = self.plan_command(power_w, values)
-        for command in commands:
-            await self.write(command.key, command.value)
-        return self.control.checks(direction, commands)
+        control = self.control
+        changing = self._direction is not direction and direction is not Direction.HOLD
+        if control.method is Method.FORCED and changing:
+            await self._send(self.plan_command(0.0, values)[1])
+            self._direction = Direction.HOLD
+        await self._send(commands)
+        self._direction = direction
+        return control.checks(direction, commands)
 
     async def release(self) -> list[Check]:
         """Hand the battery back to its own logic; return what must read back."""
         commands = self.control.release_commands()
+        await self._send(commands)
+        return self.control.checks(Direction.RELEASE, commands)
+
+    async def _send(self, commands: Sequence[Command]) -> None:
+        """Write commands in order (one multi-register write for a block).
+
+        Until they are all written the device's state is unknown (a failure leaves it so).
+        """
+        self._direction = None
+        if self.control.block:
+            await self._write_block(commands)
+            return
         for command in commands:
             await self.write(command.key, command.value)
-        return self.control.checks(Direction.RELEASE, commands)
+
+    async def _write_block(self, commands: Sequence[Command]) -> None:
+        """Write consecutive registers in one request (devices that take a block or nothing)."""
+        ordered = sorted(commands, key=lambda c: self.profile[c.key].address)
+        words: list[int] = []
+        for command in ordered:
+            point = self.profile[command.key]
+            check_write(point, command.value)
+            sf = await self._scale_factor(point.sf) if point.sf else None
+            words.extend(encode(point, command.value, sf))
+        first = self.profile[ordered[0].key]
+        await self.transport.write(self.unit, first.table, first.address, words)
 
     async def confirm(self, checks: Sequence[Check]) -> str | None:
         """Read the checks' registers; None when each holds what it should, else what differs.
@@ -167,7 +198,8 @@ class ModbusDevice:
             point = self.profile[check.key]
             if back is None:
                 return f"{check.key} cannot be read back"
-            if abs(float(back) - check.expected) > tolerance(point):
+            sf = await self._scale_factor(point.sf) if point.sf else None
+            if abs(float(back) - check.expected) > tolerance(point, sf):
                 return f"wrote {check.written} = {check.expected:g}, {check.key} reads {back:g}"
         return None
 
@@ -181,10 +213,9 @@ class ModbusDevice:
         return lines
 
 
-def tolerance(point: Point) -> float:
-    """How far a read-back may be from what was written: the register's rounding (half a count).
+def tolerance(point: Point, sf: int | None = None) -> float:
+    """How far a read-back may be from what was written: half a count of the register.
 
-    With a SunSpec scale factor the count is not known here: half a unit (a device with SF 0
-    rounds a percentage to whole units).
+    A SunSpec point counts in units of 10**sf.
     """
-    return max(0.5 * abs(point.scale), 0.51 if point.sf else 0.0) + 1e-9
+    return 0.5 * abs(point.scale) * 10.0 ** (sf or 0) + 1e-9

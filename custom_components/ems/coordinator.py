@@ -433,8 +433,14 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self._setpoint_at = None
 
     async def async_write(self, key: str, value: Any) -> None:
-        """Write one value from an entity, range-checked (a battery setpoint is not one)."""
-        if key in ("setpoint", "reactive_setpoint") and self.kind == "battery":
+        """Write one value from an entity, range-checked (a battery's command registers are not).
+
+        The registers the profile's control writes belong to the site controller: written from
+        an entity (an automation, a voice command) they would bypass the limiter.
+        """
+        control = self.profile.control if self.profile else None
+        controller_keys = control.written_keys if control is not None else set()
+        if self.kind == "battery" and key in {"setpoint", "reactive_setpoint", *controller_keys}:
             # only the site controller (and its grid support) commands it
             raise ServiceValidationError(
                 translation_domain=DOMAIN,

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from ems_core.capability import Capabilities, Check, Command, Direction
+from ems_core.device import tolerance
 from ems_core.profile import PROFILES_DIR, ProfileError, builtin_profiles, parse_profile
 from tools import gen_profiles
 
@@ -60,7 +61,7 @@ def test_forced_commands_per_direction() -> None:
 
 def test_state_register_confirms_an_echo_only_device() -> None:
     control = builtin_profiles()["solax_hybrid_g4"].control
-    direction, commands = control.commands(1000)
+    direction, commands = control.commands(1000, {"pv_power_1": 0, "pv_power_2": 0})
     assert control.checks(direction, commands) == [
         Check("remote_mode_state", 1, "remote_mode_state")
     ]
@@ -160,3 +161,35 @@ def test_a_written_register_may_read_back_elsewhere() -> None:
     assert Check("forcible_discharge_power", 700, "forcible_discharge_power") in checks
     with pytest.raises(ProfileError, match="'elsewhere' is not a point"):
         parse_profile(_with_control(HUAWEI, readback={"forcible_command": "elsewhere"}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"release": [{"key": "forcible_command", "value": 7}]}, "7 is outside its range"),
+        ({"release": [{"key": "forcible_command", "value": "nan"}]}, "release.0.value"),
+        ({"state": {"key": "target_soc", "charge": 250}}, "state 250 is outside its range"),
+        ({"block": True}, "must cover consecutive registers"),
+    ],
+)
+def test_fixed_values_are_checked_when_the_profile_loads(changes: dict, message: str) -> None:
+    with pytest.raises(ProfileError, match=message):
+        parse_profile(_with_control(HUAWEI, **changes))
+
+
+def test_subtracted_values_must_be_known() -> None:
+    control = builtin_profiles()["solax_hybrid_g4"].control
+    assert control.subtract
+    values = dict.fromkeys(control.subtract, 0)
+    values[control.subtract[0]] = 1200
+    _, commands = control.commands(500, values)
+    assert Command("remote_active_power", -700) in commands  # the battery charges 500 W
+    with pytest.raises(ValueError, match="is unknown"):
+        control.commands(500, {})
+
+
+def test_read_back_tolerance_follows_the_scale_factor() -> None:
+    point = parse_profile(BESS)["setpoint"]
+    assert tolerance(point) == pytest.approx(0.5)
+    assert tolerance(point, 1) == pytest.approx(5.0)
+    assert tolerance(point, -2) == pytest.approx(0.005)

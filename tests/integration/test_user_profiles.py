@@ -7,7 +7,8 @@ from pathlib import Path
 import shutil
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 from site_helpers import ControlClock, setup_site
 
@@ -80,3 +81,27 @@ async def test_a_broken_user_profile_is_a_repair_and_spares_the_others(
     copy = registry.async_get_issue(DOMAIN, "user_profile_invalid_zz_copy.yaml")
     assert clash is None
     assert "already taken" in copy.translation_placeholders["error"]
+
+
+async def test_a_control_register_shown_as_a_number_is_not_writable(
+    hass: HomeAssistant, sim
+) -> None:
+    """An entity on a register the controller writes would bypass the limiter: refused."""
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "platform: none, writable: true, min: -10000",
+        "platform: number, writable: true, min: -10000",
+    )
+    assert "platform: number" in text
+    _install(hass, text, "example_battery.yaml")
+    entry = await setup_site(hass, sim, battery_profile="example_battery")
+    entity = next(
+        e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if e.domain == "number" and e.unique_id.endswith("power_setpoint")
+    )
+    with pytest.raises(ServiceValidationError, match="site controller"):
+        await hass.services.async_call(
+            "number", "set_value", {"entity_id": entity, "value": 9000}, blocking=True
+        )
+    assert sim.site.units[1].get("setpoint") != 9000
+    assert await hass.config_entries.async_unload(entry.entry_id)

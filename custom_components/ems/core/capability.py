@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+import itertools
 import math
 from typing import Any, Protocol
 
@@ -68,8 +69,17 @@ class PointLike(Protocol):
     """What the table needs of a profile point."""
 
     key: str
+    address: int
+    table: Any
     writable: bool
     protection: bool
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """First and last register."""
+
+    def in_range(self, value: float) -> bool:
+        """Whether a value lies inside the point's min/max."""
 
 
 class ProfileLike(Protocol):
@@ -135,6 +145,8 @@ class Capabilities:
     percent_of: str | None = None
     target_soc: str | None = None
     reports: tuple[str, ...] = ()
+    block: bool = False  # each command is one write of consecutive registers
+    subtract: tuple[str, ...] = ()  # 'signed' is P minus these values (SolaX: P - PV)
 
     @staticmethod
     def direction(power_w: float) -> Direction:
@@ -162,7 +174,19 @@ class Capabilities:
         if self.percent_of is not None and values is not None:
             raw = values.get(self.percent_of)
             reference = float(raw) if isinstance(raw, int | float) else None
+        if self.subtract and direction is not Direction.RELEASE:
+            power_w -= self._subtracted(values)
         return [Command(w.key, w.resolve(power_w, reference)) for w in self.writes[direction]]
+
+    def _subtracted(self, values: Mapping[str, Any] | None) -> float:
+        """The sum of the ``subtract`` values now; CapabilityError when one is unknown."""
+        total = 0.0
+        for key in self.subtract:
+            raw = (values or {}).get(key)
+            if not isinstance(raw, int | float) or isinstance(raw, bool) or not math.isfinite(raw):
+                raise CapabilityError(f"{key} is unknown: the command cannot be formed")
+            total += float(raw)
+        return total
 
     def checks(self, direction: Direction, commands: list[Command]) -> list[Check]:
         """What must read back after these commands (nothing for an echo-only device)."""
@@ -178,7 +202,12 @@ class Capabilities:
     def read_keys(self) -> set[str]:
         """Keys the controller must poll to form and confirm commands."""
         keys = {k for k in (self.percent_of, self.state_key, self.target_soc) if k}
-        return keys | set(self.reports)
+        return keys | set(self.reports) | set(self.subtract)
+
+    @property
+    def written_keys(self) -> set[str]:
+        """Every key a command or a release writes (the controller's registers alone)."""
+        return {w.key for writes in self.writes.values() for w in writes}
 
     def describe(self) -> list[str]:
         """The capabilities in a few words each (README, diagnostics, dry run)."""
@@ -228,6 +257,8 @@ CONTROL_SCHEMA = vol.Schema(
         vol.Optional("percent_of"): _KEY,
         vol.Optional("target_soc"): _KEY,
         vol.Optional("reports", default=list): [_KEY],
+        vol.Optional("block", default=False): bool,
+        vol.Optional("subtract", default=list): [_KEY],
     }
 )
 
@@ -262,20 +293,46 @@ def _check_method(caps: Capabilities) -> None:
             raise CapabilityError("control: a 'percent' value needs 'percent_of'")
 
 
+def _check_write(w: Write, profile: ProfileLike) -> None:
+    """A written key is a writable, non-protection point; a fixed value lies in its range."""
+    if w.key not in profile:
+        raise CapabilityError(f"control: '{w.key}' is not a point")
+    point = profile[w.key]
+    if point.protection:
+        raise CapabilityError(f"control: '{w.key}' is a protection setting")
+    if not point.writable:
+        raise CapabilityError(f"control: '{w.key}' is not writable")
+    if not isinstance(w.value, str) and not (math.isfinite(w.value) and point.in_range(w.value)):
+        raise CapabilityError(f"control: '{w.key}': {w.value:g} is outside its range")
+
+
+def _check_block(caps: Capabilities, profile: ProfileLike) -> None:
+    """A block command covers consecutive registers of one table, each once."""
+    for direction, writes in caps.writes.items():
+        spans = sorted(profile[w.key].span for w in writes)
+        tables = {profile[w.key].table for w in writes}
+        consecutive = all(b[0] == a[1] + 1 for a, b in itertools.pairwise(spans))
+        if len(tables) > 1 or not consecutive:
+            raise CapabilityError(
+                f"control: the '{direction.value}' block must cover consecutive registers"
+            )
+
+
 def _check_points(caps: Capabilities, profile: ProfileLike) -> None:
-    """Every written key is a writable, non-protection point; every read key exists."""
+    """Every write is to a writable point, in range; every read key exists."""
     for writes in caps.writes.values():
         for w in writes:
-            if w.key not in profile:
-                raise CapabilityError(f"control: '{w.key}' is not a point")
-            point = profile[w.key]
-            if point.protection:
-                raise CapabilityError(f"control: '{w.key}' is a protection setting")
-            if not point.writable:
-                raise CapabilityError(f"control: '{w.key}' is not writable")
+            _check_write(w, profile)
     for key in [*caps.readback.values(), *caps.read_keys]:
         if key not in profile:
             raise CapabilityError(f"control: '{key}' is not a point")
+    if caps.state_key is not None:
+        point = profile[caps.state_key]
+        for value in caps.state.values():
+            if not (math.isfinite(value) and point.in_range(value)):
+                raise CapabilityError(f"control: state {value:g} is outside its range")
+    if caps.block:
+        _check_block(caps, profile)
 
 
 def parse_control(raw: Any, profile: ProfileLike) -> Capabilities | None:
@@ -314,6 +371,8 @@ def parse_control(raw: Any, profile: ProfileLike) -> Capabilities | None:
         percent_of=data.get("percent_of"),
         target_soc=data.get("target_soc"),
         reports=tuple(data["reports"]),
+        block=data["block"],
+        subtract=tuple(data["subtract"]),
     )
     _check_method(caps)
     _check_points(caps, profile)
