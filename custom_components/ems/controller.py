@@ -231,6 +231,7 @@ class SiteController:
         self._listeners: list[Callable[[], None]] = []
         self._lock = asyncio.Lock()
         self._released = True  # passive mode wrote its one final 0 W
+        self._commanded: set[str] = set()  # batteries a command of ours may hold (stored)
         self._stopped = False
         self._unsub_timer: Callable[[], None] | None = None
 
@@ -250,10 +251,30 @@ class SiteController:
             self.mode = Mode(stored["mode"])
             self.stored.add("mode")
         self.plan.hold_appliances = self.mode is Mode.PASSIVE
+        # Batteries a command of ours may still hold (a release that failed, a host that died):
+        # some devices keep a forced mode for ever, so they are released when ems may not
+        # command them now (passive mode, control switched off).
+        commanded = stored.get("commanded")
+        for key in commanded if isinstance(commanded, list) else []:
+            if (battery := self.batteries.get(key)) is not None:
+                battery.mark_commanded()
+                self._released = False
+        self._commanded = {k for k, b in self.batteries.items() if b.commanded}
 
     def _stored_data(self) -> dict[str, Any]:
-        """What the store keeps: the mode and every setting."""
-        return {"mode": self.mode.value, "settings": dict(self.settings.__dict__)}
+        """What the store keeps: the mode, every setting, the batteries we may be commanding."""
+        return {
+            "mode": self.mode.value,
+            "settings": dict(self.settings.__dict__),
+            "commanded": sorted(self._commanded),
+        }
+
+    def _note_commanded(self) -> None:
+        """Keep the set of batteries a command of ours may hold (saved when it changes)."""
+        commanded = {k for k, b in self.batteries.items() if b.commanded}
+        if commanded != self._commanded:
+            self._commanded = commanded
+            self._save()
 
     def _save(self) -> None:
         self._store.async_delay_save(self._stored_data, SAVE_DELAY_S)
@@ -370,6 +391,7 @@ class SiteController:
                 await self._async_release(self.batteries)  # no command of ours stays
             self.last = result
             self._last_tick = now
+            self._note_commanded()
         self._notify()
         return result
 
@@ -467,6 +489,9 @@ class SiteController:
             self._update_issues()
             self.state = SiteState.RUNNING if self._all_up() else SiteState.DEGRADED
             return TickResult(mode=self.mode, effective_mode=Mode.PASSIVE)
+        # A battery ems may no longer command, still holding a command of ours: hand it back.
+        if orphans := {k: b for k, b in batteries.items() if b.commanded and not b.control_enabled}:
+            await self._async_release(orphans)
         await self._async_refresh_inputs()
         self._watch_meters(now)
         dt_s = (now - self._last_tick).total_seconds() if self._last_tick else CONTROL_INTERVAL_S
@@ -576,6 +601,9 @@ class SiteController:
         async with self._lock:
             self._stopped = True
             await self._async_release(self.batteries)
+            # What could not be released is released at the next start (or taken over).
+            self._commanded = {k for k, b in self.batteries.items() if b.commanded}
+        await self._store.async_save(self._stored_data())
 
     def _all_up(self) -> bool:
         return all(d.last_update_success for d in self.site.devices.values())

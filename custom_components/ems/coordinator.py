@@ -427,6 +427,10 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         await self._async_write_raw("reactive_setpoint", 0, refresh=False, check_control=False)
         self.reactive_var = 0.0
 
+    def mark_commanded(self) -> None:
+        """A command of ours may still be in force (kept across restarts): release it."""
+        self._maybe_commanded = True
+
     def forget_setpoint(self) -> None:
         """The device lost its command (outage): ramp again from 0 W."""
         self._setpoint_w = None

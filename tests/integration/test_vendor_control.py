@@ -184,3 +184,29 @@ async def test_the_dry_run_shows_the_vendor_writes_and_writes_nothing(
             number, key, _eq, _value, *_ = line.split()
             assert int(number) == address[key]
         assert written == []
+
+
+async def test_a_forced_mode_left_behind_is_released_at_the_next_start(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """GoodWe keeps its EMS mode for ever: a release that failed is done at the next start."""
+    async for sim, entry, clock, _written in _vendor_site(hass, "goodwe_et"):
+        await _manual(hass, 2000.0)
+        await clock.run(int(40 / CONTROL_INTERVAL_S))
+        assert sim.site.units[1].get("ems_mode") == 11
+        sim.faults.exception(1, 4, table="holding", writes_only=True)
+        assert await hass.config_entries.async_unload(entry.entry_id)  # the release fails
+        await hass.async_block_till_done()
+        assert sim.site.units[1].get("ems_mode") == 11
+        sim.faults.clear_exception(1)
+        # Back with the battery out of "Devices ems may command": it is handed back at once.
+        hass.config_entries.async_update_entry(entry, options={**entry.options, "control": []})
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        again = ControlClock(entry.runtime_data.controller, sim)
+        await again.run(2)
+        assert sim.site.units[1].get("ems_mode") == 1  # auto: its own logic
+        assert sim.site.battery.control.own_mode
+        written = len(_written)
+        await again.run(6)
+        assert len(_written) == written  # and nothing more is written
