@@ -116,7 +116,12 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
 
     @property
     def control_enabled(self) -> bool:
-        """Whether the user allowed ems to write to this device (site options)."""
+        """Whether the user allowed ems to write to this device (site options) and it can be.
+
+        A Modbus battery whose profile has no control table cannot be commanded: dry run.
+        """
+        if self.kind == "battery" and self.profile is not None and self.profile.control is None:
+            return False
         return self.subentry.subentry_id in self.config_entry.options.get(CONF_CONTROL, [])
 
     @property
@@ -220,12 +225,10 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         if charge is None or discharge is None:
             return None
         charge, discharge = float(charge), float(discharge)
-        point = self.profile["setpoint"] if self.profile and "setpoint" in self.profile else None
-        if point is not None:
-            if point.max is not None:
-                charge = min(charge, max(0.0, point.max))
-            if point.min is not None:
-                discharge = min(discharge, max(0.0, -point.min))
+        if self.profile is not None and self.profile.control is not None:
+            # No more than the command registers can carry (beyond it a command is refused).
+            charge_cap, discharge_cap = self.profile.control.power_caps(self.profile)
+            charge, discharge = min(charge, charge_cap), min(discharge, discharge_cap)
         if self.entities is not None and (span := self.entities.setpoint_range_w()):
             # The vendor's setpoint entity refuses values outside its range: stay inside it.
             charge = min(charge, max(0.0, span[1]))

@@ -193,3 +193,16 @@ def test_read_back_tolerance_follows_the_scale_factor() -> None:
     assert tolerance(point) == pytest.approx(0.5)
     assert tolerance(point, 1) == pytest.approx(5.0)
     assert tolerance(point, -2) == pytest.approx(0.005)
+
+
+def test_power_caps_follow_the_command_registers() -> None:
+    profiles = builtin_profiles()
+    assert profiles["sungrow_sh_rt"].control.power_caps(profiles["sungrow_sh_rt"]) == (
+        20000.0,
+        20000.0,
+    )
+    raw = copy.deepcopy(BESS)
+    setpoint = next(p for p in raw["points"] if p["key"] == "setpoint")
+    setpoint.update(min=-3000, max=4000)
+    profile = parse_profile(raw)
+    assert profile.control.power_caps(profile) == (4000.0, 3000.0)

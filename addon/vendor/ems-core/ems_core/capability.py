@@ -73,6 +73,8 @@ class PointLike(Protocol):
     table: Any
     writable: bool
     protection: bool
+    min: float | None
+    max: float | None
 
     @property
     def span(self) -> tuple[int, int]:
@@ -203,6 +205,22 @@ class Capabilities:
         """Keys the controller must poll to form and confirm commands."""
         keys = {k for k in (self.percent_of, self.state_key, self.target_soc) if k}
         return keys | set(self.reports) | set(self.subtract)
+
+    def power_caps(self, profile: ProfileLike) -> tuple[float, float]:
+        """The largest charge and discharge (W, >= 0) the command registers' ranges can carry."""
+        caps = []
+        for direction, sign in ((Direction.CHARGE, 1.0), (Direction.DISCHARGE, -1.0)):
+            cap = math.inf
+            for w in self.writes[direction]:
+                point = profile[w.key]
+                # the register value for a power P of this direction, per unit of P
+                per_w = {"signed": sign, "-signed": -sign, "power": 1.0, "-power": -1.0}
+                factor = per_w.get(w.value) if isinstance(w.value, str) else None
+                bound = point.max if factor is not None and factor > 0 else point.min
+                if factor is not None and bound is not None:
+                    cap = min(cap, max(0.0, bound / factor))
+            caps.append(cap)
+        return caps[0], caps[1]
 
     @property
     def written_keys(self) -> set[str]:
