@@ -362,19 +362,21 @@ def builtin_profiles() -> dict[str, Profile]:
 
 
 def load_profiles(
-    directory: Path, known: Mapping[str, Profile]
+    directory: Path, known: Iterable[str]
 ) -> tuple[dict[str, Profile], dict[str, str]]:
     """Load a user's profiles from a folder (blocking); an id may not shadow another.
 
     Returns the valid profiles by id, and for each file that does not load, why (by file name):
     one broken file does not take the others with it.
     """
+    taken = set(known)
     found: dict[str, Profile] = {}
     broken: dict[str, str] = {}
-    for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else ():
+    files = [*directory.glob("*.yaml"), *directory.glob("*.yml")] if directory.is_dir() else []
+    for path in sorted(files):
         try:
             profile = load_profile_file(path)
-            if profile.id in known or profile.id in found:
+            if profile.id in taken or profile.id in found:
                 raise ProfileError(f"{path.name}: id '{profile.id}' is already taken")
         except ProfileError as err:
             broken[path.name] = str(err)

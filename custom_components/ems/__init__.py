@@ -84,7 +84,7 @@ async def async_get_profiles(hass: HomeAssistant) -> dict[str, Profile]:
 
         def load() -> tuple[dict[str, Profile], dict[str, str]]:
             builtin = builtin_profiles()
-            user, broken = load_profiles(folder, builtin)
+            user, broken = load_profiles(folder, [*builtin, PROFILE_SUNSPEC])
             return {**builtin, **user}, broken
 
         profiles, broken = await hass.async_add_executor_job(load)

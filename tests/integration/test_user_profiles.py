@@ -70,6 +70,7 @@ async def test_a_broken_user_profile_is_a_repair_and_spares_the_others(
     text = EXAMPLE.read_text(encoding="utf-8").replace("id: example_battery", "id: mine")
     _install(hass, text.replace("value: signed", "value: power"), "mine.yaml")
     _install(hass, EXAMPLE.read_text(encoding="utf-8"), "zz_copy.yaml")  # the same id again
+    _install(hass, text.replace("id: mine", "id: sunspec"), "reserved.yml")  # SunSpec's id
     profiles = await async_get_profiles(hass)
     assert "example_battery" in profiles
     assert "mine" not in profiles
@@ -81,6 +82,8 @@ async def test_a_broken_user_profile_is_a_repair_and_spares_the_others(
     copy = registry.async_get_issue(DOMAIN, "user_profile_invalid_zz_copy.yaml")
     assert clash is None
     assert "already taken" in copy.translation_placeholders["error"]
+    reserved = registry.async_get_issue(DOMAIN, "user_profile_invalid_reserved.yml")
+    assert "already taken" in reserved.translation_placeholders["error"]
 
 
 async def test_a_control_register_shown_as_a_number_is_not_writable(
