@@ -299,7 +299,7 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         self._check_control()
         self.last_commands = self.dry_run(value)  # raises before any write when out of range
         self._maybe_commanded = True
-        checks = await self._async_modbus(self.modbus.command(value, self.data))
+        checks = await self._async_translated(self.modbus.command(value, self.data))
         self._setpoint_w = value
         self._setpoint_at = now or dt_util.utcnow()
         await self._async_confirm(checks)
@@ -320,8 +320,8 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         control = self.profile.control if self.profile else None
         return control.rewrite_s if control is not None else None
 
-    async def _async_modbus(self, operation: Any) -> Any:
-        """Run a Modbus command; its errors become the integration's translated errors."""
+    async def _async_translated(self, operation: Any) -> Any:
+        """Run a write or a command; its errors become the integration's translated errors."""
         try:
             return await operation
         except (ConversionError, CapabilityError) as err:
@@ -415,7 +415,7 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             if self.modbus is None:
                 await self._async_write_raw("setpoint", 0.0, refresh=False, check_control=False)
             else:
-                checks = await self._async_modbus(self.modbus.release())
+                checks = await self._async_translated(self.modbus.release())
                 self.last_commands = self.modbus.describe(self.modbus.control.release_commands())
                 await self._async_confirm(checks)
             self._setpoint_w = 0.0
@@ -481,22 +481,13 @@ class EmsDeviceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     ) -> None:
         if check_control:
             self._check_control()
-        try:
-            if self.modbus is not None:
-                if key not in self.modbus.profile or not self.modbus.profile[key].writable:
-                    raise ConversionError(f"{key} is not a writable point of this device")
-                await self.modbus.write(key, value)
-            else:
-                assert self.entities is not None
-                await self.entities.write(key, value)
-        except ConversionError as err:
-            raise self._rejected(str(err)) from err
-        except (TransportError, DeviceError) as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="write_failed",
-                translation_placeholders={"name": self.subentry.title, "error": str(err)},
-            ) from err
+        if self.modbus is not None:
+            if key not in self.modbus.profile or not self.modbus.profile[key].writable:
+                raise self._rejected(f"{key} is not a writable point of this device")
+            await self._async_translated(self.modbus.write(key, value))
+        else:
+            assert self.entities is not None
+            await self._async_translated(self.entities.write(key, value))
         if refresh:
             await self.async_request_refresh()
 

@@ -115,3 +115,19 @@ async def setup_site(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     return entry
+
+
+async def manual_setpoint(hass: HomeAssistant, watts: float) -> None:
+    """The site "Home" in manual mode at ``watts``, grid charging allowed."""
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": "select.home_mode", "option": "manual"}, True
+    )
+    await hass.services.async_call(
+        "switch", "turn_on", {"entity_id": "switch.home_charge_from_the_grid"}, blocking=True
+    )
+    await hass.services.async_call(
+        "number",
+        "set_value",
+        {"entity_id": "number.home_manual_battery_setpoint", "value": watts},
+        True,
+    )

@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
-from site_helpers import ControlClock, setup_site
+from site_helpers import ControlClock, manual_setpoint, setup_site
 
 from custom_components.ems import USER_PROFILES_DIR, async_get_profiles
 from custom_components.ems.const import CONTROL_INTERVAL_S, DOMAIN
@@ -44,18 +44,7 @@ async def test_the_recipe_example_is_loaded_and_commanded(hass: HomeAssistant, s
     assert "generic_bess" in profiles  # the built-in ones stay
     entry = await setup_site(hass, sim, battery_profile="example_battery")
     clock = ControlClock(entry.runtime_data.controller, sim)
-    await hass.services.async_call(
-        "select", "select_option", {"entity_id": "select.home_mode", "option": "manual"}, True
-    )
-    await hass.services.async_call(
-        "switch", "turn_on", {"entity_id": "switch.home_charge_from_the_grid"}, blocking=True
-    )
-    await hass.services.async_call(
-        "number",
-        "set_value",
-        {"entity_id": "number.home_manual_battery_setpoint", "value": 1500},
-        True,
-    )
+    await manual_setpoint(hass, 1500)
     await clock.run(int(30 / CONTROL_INTERVAL_S))
     assert sim.site.battery.power == pytest.approx(1500, abs=50)
     registers = hass.states.get("sensor.home_battery_setpoint").attributes["batteries"]

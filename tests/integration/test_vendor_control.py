@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 import pytest
-from site_helpers import ControlClock, setup_site
+from site_helpers import ControlClock, manual_setpoint as _manual, setup_site
 
 from custom_components.ems.const import CONTROL_INTERVAL_S, DOMAIN
 from ems_core.capability import Confirm, Direction
@@ -49,21 +49,6 @@ async def _vendor_site(
         finally:
             assert await hass.config_entries.async_unload(entry.entry_id)
             await hass.async_block_till_done()
-
-
-async def _manual(hass: HomeAssistant, watts: float) -> None:
-    await hass.services.async_call(
-        "select", "select_option", {"entity_id": "select.home_mode", "option": "manual"}, True
-    )
-    await hass.services.async_call(
-        "switch", "turn_on", {"entity_id": "switch.home_charge_from_the_grid"}, blocking=True
-    )
-    await hass.services.async_call(
-        "number",
-        "set_value",
-        {"entity_id": "number.home_manual_battery_setpoint", "value": watts},
-        True,
-    )
 
 
 def _registers(hass: HomeAssistant) -> list[str]:
