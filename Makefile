@@ -24,10 +24,11 @@ STAMP := $(VENV)/.installed
 # installed into .venv as editable packages, in one resolution (the add-on requires the core).
 STAMP_INPUTS := requirements.txt requirements-test.txt core/pyproject.toml addon/pyproject.toml
 
-.PHONY: bench-community vendor help setup browser broker test lint format demo screenshots bench-modbus bench-optimizer bench-closed-loop bench-grid clean distclean
+.PHONY: bench-community vendor help setup browser broker test lint format demo soak screenshots bench-modbus bench-optimizer bench-closed-loop bench-grid clean distclean
 
 help:
 	@echo "make demo          simulator + Home Assistant with ems + optimizer add-on (Ctrl-C stops)"
+	@echo "make soak          the whole stack under random faults, SOAK_MINUTES (30) long; not in make test"
 	@echo "make screenshots   dashboard screenshots in headless Chromium -> docs/screenshots/"
 	@echo "make test          ruff, vendored-core check, import contracts, the whole pytest suite"
 	@echo "make lint          ruff check + ruff format --check"
@@ -135,6 +136,11 @@ format: setup
 
 demo: setup
 	$(PY) -m scripts.demo
+
+# Not part of `make test`: simulator (fast), Home Assistant and the add-on under random faults
+# for $SOAK_MINUTES minutes (default 30; $SOAK_SEED repeats a run), then a report (docs/SOAK.md).
+soak: setup
+	$(PY) -m scripts.soak --minutes $${SOAK_MINUTES:-30}
 
 # Starts its own demo (temporary dir), lets a few minutes of history build up, logs in.
 screenshots: setup

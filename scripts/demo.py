@@ -1278,7 +1278,7 @@ def start(args: argparse.Namespace, procs: list[Proc], *, sim_port: int | None =
     token_file.write_text(str(long_lived) + "\n")
     token_file.chmod(0o600)
     api.set_token(str(long_lived))
-    demo = Demo(work, base, api, str(long_lived), "", {}, sim_port or 0, procs, [echo])
+    demo = Demo(work, base, api, str(long_lived), "", {}, sim_port or 0, procs, echoes=[echo])
     demo.community = community
     if not args.skip_ems:
         configure_ems(demo, args.timeout)

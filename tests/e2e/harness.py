@@ -2,82 +2,27 @@
 
 The demo's own code (``scripts/demo.py``, imported as ``from scripts import demo``) starts and
 configures Home Assistant and the add-on. The simulator runs in the test process, on an event
-loop of its own thread, so that tests can inject faults into it (its command line has no fault
-API).
+loop of its own thread (``scripts.sim_thread.SimThread``, shared with ``make soak``), so that
+tests can inject faults into it (its command line has no fault API).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
-import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-import logging
 from pathlib import Path
-import threading
 import time
 from typing import Any
 
 import pytest
 
 from scripts import demo
-from simulator import Simulator, start_simulator
+from scripts.sim_thread import SimThread
 
 ROOT = Path(__file__).resolve().parents[2]
 
 __all__ = ["ROOT", "SimThread", "Site", "demo"]
-
-
-class SimThread:
-    """The simulator on its own event loop in a background thread."""
-
-    def __init__(self, start: datetime, speed: float = 1.0) -> None:
-        self._start = start
-        self._speed = speed
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="ems-e2e-simulator", daemon=True
-        )
-        self._cm: contextlib.AbstractAsyncContextManager[Simulator] | None = None
-        self.sim: Simulator | None = None
-
-    def run[T](self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
-        """Run a coroutine on the simulator's loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call[T](self, fn: Callable[[Simulator], T]) -> T:
-        """Call ``fn(simulator)`` on the simulator's loop (its objects are not thread-safe)."""
-
-        async def call() -> T:
-            assert self.sim is not None
-            return fn(self.sim)
-
-        return self.run(call())
-
-    @property
-    def port(self) -> int:
-        """The simulator's TCP port."""
-        assert self.sim is not None
-        return self.sim.port
-
-    def __enter__(self) -> SimThread:
-        """Start the loop, then the simulator on it."""
-        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # one line per exception reply
-        self._thread.start()
-        self._cm = start_simulator(host=demo.HOST, port=0, speed=self._speed, start=self._start)
-        self.sim = self.run(self._cm.__aenter__())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop the simulator, then the loop and its thread."""
-        try:
-            if self._cm is not None:
-                self.run(self._cm.__aexit__(None, None, None))
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(10)
-            self.loop.close()
 
 
 @dataclass

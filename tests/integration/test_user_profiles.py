@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 import shutil
 
@@ -20,10 +19,9 @@ EXAMPLE = ROOT / "docs" / "profiles" / "example_battery.yaml"
 
 
 @pytest.fixture(autouse=True)
-def _clean_folder(hass: HomeAssistant) -> Iterator[None]:
-    """The test config folder is shared by every test: leave no profile behind."""
-    yield
-    shutil.rmtree(Path(hass.config.path("ems")), ignore_errors=True)
+def _own_config_folder(hass: HomeAssistant, tmp_path: Path) -> None:
+    """A config folder of this test's own: the default one is shared by parallel tests."""
+    hass.config.config_dir = str(tmp_path)
 
 
 def _install(hass: HomeAssistant, source: Path | str, name: str) -> Path:
