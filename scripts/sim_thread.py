@@ -23,10 +23,17 @@ HOST = "127.0.0.1"
 class SimThread:
     """The simulator on its own event loop in a background thread."""
 
-    def __init__(self, start: datetime, speed: float = 1.0, host: str = HOST) -> None:
+    def __init__(
+        self,
+        start: datetime,
+        speed: float = 1.0,
+        host: str = HOST,
+        battery_profile: str = "generic_bess",
+    ) -> None:
         self._start = start
         self._speed = speed
         self._host = host
+        self._battery_profile = battery_profile
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="ems-simulator", daemon=True
@@ -57,7 +64,13 @@ class SimThread:
         """Start the loop, then the simulator on it."""
         logging.getLogger("pymodbus").setLevel(logging.CRITICAL)  # one line per exception reply
         self._thread.start()
-        self._cm = start_simulator(host=self._host, port=0, speed=self._speed, start=self._start)
+        self._cm = start_simulator(
+            host=self._host,
+            port=0,
+            speed=self._speed,
+            start=self._start,
+            battery_profile=self._battery_profile,
+        )
         self.sim = self.run(self._cm.__aenter__())
         return self
 

@@ -437,6 +437,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--dir", type=Path, default=None, help="work dir (default: a new one)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per phase")
+    parser.add_argument(
+        "--battery-profile",
+        default=os.environ.get("SOAK_BATTERY") or demo.BATTERY_PROFILE,
+        help="the battery's profile: a vendor's soaks its registers and command logic",
+    )
     return parser.parse_args(argv)
 
 
@@ -455,6 +460,7 @@ def _logging(work: Path) -> None:
 def start_stack(args: argparse.Namespace, sim: SimThread, procs: list[demo.Proc]) -> demo.Demo:
     """Home Assistant with ems (the demo's setup) and the add-on; wait for the first plan."""
     dargs = ["--dir", str(args.dir), "--timeout", str(args.timeout)]
+    dargs += ["--battery-profile", args.battery_profile]
     site = demo.start(
         demo.parse_args([*dargs, "--no-addon", "--no-community"]), procs, sim_port=sim.port
     )
@@ -468,7 +474,7 @@ def start_stack(args: argparse.Namespace, sim: SimThread, procs: list[demo.Proc]
 
 def soak(args: argparse.Namespace, seed: int, procs: list[demo.Proc]) -> int:
     """Run the stack, the faults and the report; return the exit code."""
-    with SimThread(demo.sim_start_time(), args.speed) as sim:
+    with SimThread(demo.sim_start_time(), args.speed, battery_profile=args.battery_profile) as sim:
         recorder = sim.call(WriteRecorder.install)
         site = start_stack(args, sim, procs)
         run = Soak(site, sim, recorder, random.Random(seed), args.timeout)

@@ -90,7 +90,9 @@ class SimFaults:
 
     def out_of_range(self) -> Injected:
         """A point reports a value outside its profile's range."""
-        unit, key, value = self.rng.choice(OUT_OF_RANGE)
+        units = self.sim.call(lambda s: s.site.units)
+        # a vendor's map has fewer points: those the battery's profile has
+        unit, key, value = self.rng.choice([c for c in OUT_OF_RANGE if c[1] in units[c[0]].profile])
         self.sim.call(lambda s: s.faults.override(unit, key, value))
         return Injected(
             f"{UNIT_NAMES[unit]}: {key} reads {value:g}",

@@ -148,7 +148,12 @@ class WriteRecorder:
         """The battery's limit registers before a write (the commanded values, not faults)."""
         if unit.unit_id != BATTERY_UNIT:
             return {}
-        return {key: float(unit.model_value(key)) for key in ("charge_limit", "discharge_limit")}
+        ratings = {"charge_limit": self.params.max_charge_w}
+        ratings["discharge_limit"] = self.params.max_discharge_w
+        return {  # a vendor's map has no limit registers: the ratings
+            key: float(unit.model_value(key)) if key in unit.profile else rating
+            for key, rating in ratings.items()
+        }
 
     def _refused_by_fault(self, pdu: ModbusPDU) -> None:
         unit = self._sim.site.units.get(pdu.dev_id)
@@ -172,13 +177,32 @@ class WriteRecorder:
         points = written_values(unit, table, address, values)
         if limits:  # limits written along with a setpoint apply to it
             limits = {**limits, **{p.key: float(v) for p, v in points if p.key in limits}}
+        told = self._commanded_problem(unit, outcome, limits)
         for point, value in points:
-            problems = [p for p in [profile_problem(point, value)] if p]
+            problems = [p for p in [profile_problem(point, value), told] if p]
+            told = None  # once per write
             if unit.unit_id == BATTERY_UNIT:
                 problems += battery_problems(point.key, value, limits, self.params)
             write = Write(now, sim_now, unit.unit_id, point.key, value, outcome, tuple(problems))
             with self._lock:
                 self._writes.append(write)
+
+    def _commanded_problem(self, unit: Unit, outcome: str, limits: dict[str, float]) -> str | None:
+        """The power the battery is told after a write (any vendor's registers), if too much.
+
+        Read from the simulated device's own command logic, so a vendor's mode and power
+        registers are judged by what they make the battery do, not register by register.
+        """
+        if unit.unit_id != BATTERY_UNIT or outcome != STORED:
+            return None
+        told = self._sim.site.battery.control.remote_w()
+        if told is None:  # its own logic: not a command of ours
+            return None
+        charge = min(self.params.max_charge_w, limits.get("charge_limit", math.inf))
+        discharge = min(self.params.max_discharge_w, limits.get("discharge_limit", math.inf))
+        if -discharge - 1.0 <= told <= charge + 1.0:
+            return None
+        return f"the battery is told {told:g} W, beyond [-{discharge:g}, {charge:g}] W"
 
     @property
     def writes(self) -> list[Write]:
